@@ -1,0 +1,49 @@
+/* The command line: global options, the command table, terminal output. */
+#ifndef ML_CMD_H
+#define ML_CMD_H
+
+#include <stdio.h>
+
+#include "config.h"
+#include "error.h"
+#include "json.h"
+
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+
+struct global {
+	const char *file;	/* -f, default deploy.yaml */
+	const char *dir;	/* -C */
+	int verbose;		/* -v count */
+	int quiet;
+	int json;
+	int progress;		/* draw progress (TTY, not --no-progress, not -q) */
+	int color;
+};
+
+struct cmd_entry {
+	const char *name;
+	int (*run)(struct global *g, int argc, char **argv);
+	const char *summary;
+	const char *usage;	/* options after the command name */
+};
+
+/* Output. Errors go to stderr as "mldeploy: error: <msg>" with the message sanitized. */
+void ui_init(struct global *g);
+void ui_error(const struct global *g, const struct ml_error *err);
+void ui_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void ui_info(const struct global *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints a JSON document on stdout (compact with a newline). */
+int ui_json(const ml_json *doc);
+/* Exit status for an ml error code. */
+int ui_exit_status(int rc);
+
+/* Prints a command's usage line. */
+void cmd_usage(const char *name, FILE *f);
+
+/* Loads deploy.yaml as the global options say. */
+int cmd_load_config(const struct global *g, struct ml_config **cfg, struct ml_error *err);
+
+int cmd_build(struct global *g, int argc, char **argv);
+int cmd_validate(struct global *g, int argc, char **argv);
+
+#endif

@@ -1,0 +1,169 @@
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "fsutil.h"
+#include "http.h"
+#include "providers.h"
+#include "registry.h"
+#include "tmpfile.h"
+
+#ifndef ML_VERSION
+#define ML_VERSION "dev"
+#endif
+
+static const struct cmd_entry commands[] = {
+	{ "build", cmd_build, "build the image described by deploy.yaml, without a daemon",
+	  "[-o FILE] [--format oci|docker] [--compression gzip|zstd|none] [--level N]\n"
+	  "                      [--tag TAG] [--threads N] [--no-cache]" },
+	{ "validate", cmd_validate, "check deploy.yaml and print the resolved plan", "" },
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "usage: mldeploy [-f FILE] [-C DIR] [-v|-vv] [-q] [--json] [--no-progress]\n"
+		   "                [--color=auto|always|never] COMMAND [ARGS]\n\n"
+		   "Build container images for ML model APIs without Docker, and deploy them.\n\n"
+		   "commands:\n");
+	for (i = 0; i < NCOMMANDS; i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\nglobal options:\n"
+		   "  -f FILE          configuration file (default: deploy.yaml)\n"
+		   "  -C DIR           run in DIR (the build context)\n"
+		   "  -v, -vv          say more: requests and credential sources; -vv: HTTP headers (redacted)\n"
+		   "  -q               print only errors and the result\n"
+		   "  --json           print the result as JSON on stdout\n"
+		   "  --no-progress    no progress display\n"
+		   "  --color=WHEN     auto (default), always or never; NO_COLOR is honoured\n"
+		   "  -h, --help       this help; 'mldeploy COMMAND --help' for a command\n"
+		   "  --version        print the version\n\n"
+		   "exit status: 0 success, 1 failure, 2 usage or configuration error.\n"
+		   "See mldeploy(1) and mldeploy.yaml(5).\n");
+}
+
+void cmd_usage(const char *name, FILE *f)
+{
+	size_t i;
+
+	for (i = 0; i < NCOMMANDS; i++)
+		if (!strcmp(commands[i].name, name))
+			fprintf(f, "usage: mldeploy [GLOBAL OPTIONS] %s %s\n\n%s.\nSee mldeploy-%s(1).\n",
+				name, commands[i].usage, commands[i].summary, name);
+}
+
+static void on_signal(int sig)
+{
+	ml_tmp_cleanup_signal();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static int parse_global(struct global *g, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "no-progress", no_argument, NULL, 'P' },
+		{ "color", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "+f:C:vqh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f': g->file = optarg; break;
+		case 'C': g->dir = optarg; break;
+		case 'v': g->verbose++; break;
+		case 'q': g->quiet = 1; break;
+		case 'j': g->json = 1; break;
+		case 'P': g->progress = 0; break;
+		case 'c':
+			if (!strcmp(optarg, "auto"))
+				g->color = -1;
+			else if (!strcmp(optarg, "always"))
+				g->color = 1;
+			else if (!strcmp(optarg, "never"))
+				g->color = 0;
+			else {
+				ui_usage_error(NULL, "--color takes auto, always or never, not '%s'", optarg);
+				return -1;
+			}
+			break;
+		case 'h': usage(stdout); exit(EXIT_OK);
+		case 'V': printf("mldeploy %s\n", ML_VERSION); exit(EXIT_OK);
+		default:
+			ui_usage_error(NULL, "unknown global option");
+			return -1;
+		}
+	}
+	return optind;
+}
+
+static const struct ml_registry_hooks registry_hooks = {
+	.endpoint = ml_providers_registry_endpoint,
+	.credential = NULL,
+};
+
+static int finish_output(void)
+{
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "mldeploy: error: cannot write to standard output: %s\n",
+			strerror(errno));
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	struct global g = { .file = "deploy.yaml", .progress = 1, .color = -1 };
+	struct ml_error err = { 0 };
+	size_t i;
+	int first, status;
+
+	first = parse_global(&g, argc, argv);
+	if (first < 0)
+		return EXIT_USAGE;
+	if (first >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (g.dir && chdir(g.dir) < 0) {
+		ui_usage_error(NULL, "cannot change to directory '%s': %s", g.dir, strerror(errno));
+		return EXIT_USAGE;
+	}
+	ui_init(&g);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+	if (ml_http_global_init(&err) < 0) {
+		ui_error(&g, &err);
+		return EXIT_FAIL;
+	}
+	ml_registry_set_hooks(&registry_hooks);
+	for (i = 0; i < NCOMMANDS; i++)
+		if (!strcmp(commands[i].name, argv[first]))
+			break;
+	if (i == NCOMMANDS) {
+		ui_usage_error(NULL, "unknown command '%s'", argv[first]);
+		status = EXIT_USAGE;
+	} else {
+		optind = 1;
+		status = commands[i].run(&g, argc - first, argv + first);
+	}
+	ml_http_global_cleanup();
+	if (finish_output() != EXIT_OK && status == EXIT_OK)
+		status = EXIT_FAIL;
+	return status;
+}

@@ -1,0 +1,17 @@
+/* Allocation that never returns NULL: running out of memory ends the process,
+ * as in git's xmalloc; data from the network is bounded by ml_buf caps instead. */
+#ifndef ML_ALLOC_H
+#define ML_ALLOC_H
+
+#include <stddef.h>
+
+void *ml_malloc(size_t size);
+void *ml_calloc(size_t n, size_t size);
+void *ml_realloc(void *p, size_t size);
+/* Grows an array of n elements of size to hold at least want elements. */
+void *ml_grow(void *p, size_t *alloc, size_t want, size_t size);
+char *ml_strdup(const char *s);		/* NULL in, NULL out */
+char *ml_strndup(const char *s, size_t n);
+char *ml_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

@@ -1,0 +1,46 @@
+/* The content-addressed cache: $MLDEPLOY_CACHE_DIR, else $XDG_CACHE_HOME/mldeploy,
+ * else ~/.cache/mldeploy.
+ *   blobs/sha256/<hex>   blobs (base layers, built layers, configs, manifests)
+ *   records/<kind>/<key> small JSON records (layer inputs -> layer, output stamps)
+ *   tmp/                 files being written; renamed into place when complete
+ * Every write goes to tmp/ first and is renamed, so concurrent builds never see a
+ * torn blob; a blob's content is checked against its name whenever it is read. */
+#ifndef ML_CACHE_H
+#define ML_CACHE_H
+
+#include <stdint.h>
+
+#include "digest.h"
+#include "error.h"
+#include "json.h"
+
+struct ml_cache;
+
+int ml_cache_open(struct ml_cache **out, struct ml_error *err);
+void ml_cache_free(struct ml_cache *c);
+const char *ml_cache_root(const struct ml_cache *c);
+
+/* malloc'ed path of the blob (which may not exist). */
+char *ml_cache_blob_path(const struct ml_cache *c, const char *digest);
+/* 1 when the blob is present with that size (size < 0: any size), else 0. */
+int ml_cache_blob_present(const struct ml_cache *c, const char *digest, int64_t size);
+void ml_cache_blob_remove(const struct ml_cache *c, const char *digest);
+
+/* A new registered temp file in tmp/ (see tmpfile.h). */
+int ml_cache_tmp(const struct ml_cache *c, char **path, int *fd, struct ml_error *err);
+/* Renames a finished temp file to the blob named digest. */
+int ml_cache_blob_commit(const struct ml_cache *c, const char *tmp_path, const char *digest,
+			 struct ml_error *err);
+/* Stores a small blob from memory; digest receives its name. */
+int ml_cache_blob_put(const struct ml_cache *c, const void *data, size_t len,
+		      char digest[ML_DIGEST_LEN], struct ml_error *err);
+/* Reads a small blob (at most max bytes) into out and checks its digest. */
+int ml_cache_blob_read(const struct ml_cache *c, const char *digest, size_t max,
+		       struct ml_buf *out, struct ml_error *err);
+
+/* Records: kind is a directory name ("layers"), key a hex string. */
+ml_json *ml_cache_record_get(const struct ml_cache *c, const char *kind, const char *key);
+int ml_cache_record_put(const struct ml_cache *c, const char *kind, const char *key,
+			const ml_json *rec, struct ml_error *err);
+
+#endif

@@ -1,0 +1,149 @@
+#include "digest.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <openssl/evp.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "alloc.h"
+
+struct ml_sha256 {
+	EVP_MD_CTX *ctx;
+};
+
+struct ml_sha256 *ml_sha256_new(void)
+{
+	struct ml_sha256 *h = ml_calloc(1, sizeof(*h));
+
+	h->ctx = EVP_MD_CTX_new();
+	if (!h->ctx || !EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL))
+		abort();
+	return h;
+}
+
+void ml_sha256_update(struct ml_sha256 *h, const void *data, size_t len)
+{
+	EVP_DigestUpdate(h->ctx, data, len);
+}
+
+static void to_hex(char *out, const unsigned char *md, unsigned n)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+void ml_sha256_final(struct ml_sha256 *h, char out[ML_DIGEST_LEN])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned n = 0;
+
+	EVP_DigestFinal_ex(h->ctx, md, &n);
+	memcpy(out, "sha256:", 7);
+	to_hex(out + 7, md, n);
+}
+
+void ml_sha256_reset(struct ml_sha256 *h)
+{
+	EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL);
+}
+
+void ml_sha256_free(struct ml_sha256 *h)
+{
+	if (!h)
+		return;
+	EVP_MD_CTX_free(h->ctx);
+	free(h);
+}
+
+void ml_sha256_digest(const void *data, size_t len, char out[ML_DIGEST_LEN])
+{
+	struct ml_sha256 *h = ml_sha256_new();
+
+	ml_sha256_update(h, data, len);
+	ml_sha256_final(h, out);
+	ml_sha256_free(h);
+}
+
+int ml_sha256_fd(int fd, char out[ML_DIGEST_LEN], uint64_t *size, struct ml_error *err)
+{
+	struct ml_sha256 *h = ml_sha256_new();
+	static __thread char block[1 << 16];
+	uint64_t total = 0;
+	ssize_t n;
+	int rc = 0;
+
+	while ((n = read(fd, block, sizeof(block))) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = ml_error_errno(err, ML_EIO, errno, "cannot read file to hash it");
+			goto out;
+		}
+		ml_sha256_update(h, block, (size_t)n);
+		total += (uint64_t)n;
+	}
+	ml_sha256_final(h, out);
+	if (size)
+		*size = total;
+out:
+	ml_sha256_free(h);
+	return rc;
+}
+
+int ml_digest_valid(const char *s)
+{
+	size_t i;
+
+	if (!s || strncmp(s, "sha256:", 7) != 0 || strlen(s) != 71)
+		return 0;
+	for (i = 7; i < 71; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+const char *ml_digest_hex(const char *digest)
+{
+	return digest + 7;
+}
+
+void ml_base64_encode(struct ml_buf *out, const void *data, size_t len)
+{
+	size_t n = 4 * ((len + 2) / 3) + 1;
+	char *tmp = ml_malloc(n);
+	int w = EVP_EncodeBlock((unsigned char *)tmp, data, (int)len);
+
+	ml_buf_add(out, tmp, (size_t)w);
+	free(tmp);
+}
+
+int ml_base64_decode(struct ml_buf *out, const char *s, size_t len)
+{
+	size_t n = 3 * ((len + 3) / 4) + 1;
+	unsigned char *tmp;
+	int w, pad = 0;
+
+	if (len % 4)
+		return -ML_EPROTO;
+	tmp = ml_malloc(n);
+	w = EVP_DecodeBlock(tmp, (const unsigned char *)s, (int)len);
+	if (w < 0) {
+		free(tmp);
+		return -ML_EPROTO;
+	}
+	/* EVP_DecodeBlock counts padding as zero bytes */
+	if (len && s[len - 1] == '=')
+		pad++;
+	if (len > 1 && s[len - 2] == '=')
+		pad++;
+	ml_buf_add(out, tmp, (size_t)w - pad);
+	free(tmp);
+	return 0;
+}

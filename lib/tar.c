@@ -1,0 +1,258 @@
+#include "tar.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "alloc.h"
+
+#define COPY_BLOCK (1u << 20)
+
+struct ml_tar_writer {
+	struct archive *a;
+	ml_tar_out_fn fn;
+	void *ud;
+	int out_rc;		/* first error of the output callback */
+	char *block;
+};
+
+struct ml_tar_reader {
+	struct archive *a;
+};
+
+static la_ssize_t writer_cb(struct archive *a, void *ud, const void *data, size_t len)
+{
+	struct ml_tar_writer *w = ud;
+	int rc;
+
+	(void)a;
+	rc = w->fn(w->ud, data, len);
+	if (rc < 0) {
+		if (!w->out_rc)
+			w->out_rc = rc;
+		return -1;
+	}
+	return (la_ssize_t)len;
+}
+
+static int archive_fail(struct ml_tar_writer *w, struct ml_error *err, const char *what,
+			const char *name)
+{
+	if (w->out_rc)
+		return w->out_rc;
+	return ml_error_set(err, ML_EIO, "cannot write '%s' to tar (%s): %s", name, what,
+			    archive_error_string(w->a) ? archive_error_string(w->a) : "unknown error");
+}
+
+int ml_tar_writer_new(struct ml_tar_writer **out, ml_tar_out_fn fn, void *ud,
+		      struct ml_error *err)
+{
+	struct ml_tar_writer *w = ml_calloc(1, sizeof(*w));
+
+	w->fn = fn;
+	w->ud = ud;
+	w->a = archive_write_new();
+	if (!w->a || archive_write_set_format_pax_restricted(w->a) != ARCHIVE_OK ||
+	    archive_write_set_bytes_per_block(w->a, 0) != ARCHIVE_OK ||
+	    archive_write_open2(w->a, w, NULL, writer_cb, NULL, NULL) != ARCHIVE_OK) {
+		ml_error_set(err, ML_EINTERNAL, "cannot set up tar writer: %s",
+			     w->a ? archive_error_string(w->a) : "out of memory");
+		ml_tar_writer_free(w);
+		return -ML_EINTERNAL;
+	}
+	w->block = ml_malloc(COPY_BLOCK);
+	*out = w;
+	return 0;
+}
+
+static struct archive_entry *entry_new(const char *name, mode_t type, unsigned mode,
+				       int64_t mtime, unsigned uid, unsigned gid)
+{
+	struct archive_entry *e = archive_entry_new();
+
+	if (!e)
+		abort();
+	archive_entry_set_pathname(e, name);
+	archive_entry_set_filetype(e, type);
+	archive_entry_set_perm(e, mode & 07777);
+	archive_entry_set_mtime(e, (time_t)mtime, 0);
+	archive_entry_set_uid(e, uid);
+	archive_entry_set_gid(e, gid);
+	return e;
+}
+
+static int write_header(struct ml_tar_writer *w, struct archive_entry *e, const char *name,
+			struct ml_error *err)
+{
+	int r = archive_write_header(w->a, e);
+
+	archive_entry_free(e);
+	if (r != ARCHIVE_OK)
+		return archive_fail(w, err, "header", name);
+	return 0;
+}
+
+int ml_tar_add_dir(struct ml_tar_writer *w, const char *name, unsigned mode, int64_t mtime,
+		   unsigned uid, unsigned gid, struct ml_error *err)
+{
+	return write_header(w, entry_new(name, AE_IFDIR, mode, mtime, uid, gid), name, err);
+}
+
+int ml_tar_add_symlink(struct ml_tar_writer *w, const char *name, const char *target,
+		       int64_t mtime, unsigned uid, unsigned gid, struct ml_error *err)
+{
+	struct archive_entry *e = entry_new(name, AE_IFLNK, 0777, mtime, uid, gid);
+
+	archive_entry_set_symlink(e, target);
+	return write_header(w, e, name, err);
+}
+
+static int write_data(struct ml_tar_writer *w, const void *data, size_t len, const char *name,
+		      struct ml_error *err)
+{
+	while (len) {
+		la_ssize_t n = archive_write_data(w->a, data, len);
+
+		if (n <= 0)
+			return archive_fail(w, err, "data", name);
+		data = (const char *)data + n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int ml_tar_add_file(struct ml_tar_writer *w, const char *name, unsigned mode, int64_t mtime,
+		    unsigned uid, unsigned gid, int fd, uint64_t size,
+		    void (*tap)(void *ud, const void *data, size_t len), void *tap_ud,
+		    struct ml_error *err)
+{
+	struct archive_entry *e = entry_new(name, AE_IFREG, mode, mtime, uid, gid);
+	uint64_t left = size;
+	int rc;
+
+	archive_entry_set_size(e, (la_int64_t)size);
+	rc = write_header(w, e, name, err);
+	if (rc < 0)
+		return rc;
+	while (left) {
+		size_t want = left < COPY_BLOCK ? (size_t)left : COPY_BLOCK;
+		ssize_t n = read(fd, w->block, want);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return ml_error_errno(err, ML_EIO, errno, "cannot read '%s'", name);
+		if (n == 0)
+			return ml_error_set(err, ML_EIO, "'%s' shrank while it was read", name);
+		if (tap)
+			tap(tap_ud, w->block, (size_t)n);
+		rc = write_data(w, w->block, (size_t)n, name, err);
+		if (rc < 0)
+			return rc;
+		left -= (uint64_t)n;
+	}
+	if (read(fd, w->block, 1) > 0)
+		return ml_error_set(err, ML_EIO, "'%s' grew while it was read", name);
+	return 0;
+}
+
+int ml_tar_add_data(struct ml_tar_writer *w, const char *name, unsigned mode, int64_t mtime,
+		    const void *data, size_t len, struct ml_error *err)
+{
+	struct archive_entry *e = entry_new(name, AE_IFREG, mode, mtime, 0, 0);
+	int rc;
+
+	archive_entry_set_size(e, (la_int64_t)len);
+	rc = write_header(w, e, name, err);
+	if (rc < 0)
+		return rc;
+	return write_data(w, data, len, name, err);
+}
+
+int ml_tar_writer_close(struct ml_tar_writer *w, struct ml_error *err)
+{
+	if (archive_write_close(w->a) != ARCHIVE_OK)
+		return archive_fail(w, err, "end", "archive");
+	return 0;
+}
+
+void ml_tar_writer_free(struct ml_tar_writer *w)
+{
+	if (!w)
+		return;
+	if (w->a)
+		archive_write_free(w->a);
+	free(w->block);
+	free(w);
+}
+
+int ml_tar_reader_open(struct ml_tar_reader **out, const char *path, struct ml_error *err)
+{
+	struct ml_tar_reader *r = ml_calloc(1, sizeof(*r));
+
+	r->a = archive_read_new();
+	if (!r->a)
+		abort();
+	archive_read_support_format_tar(r->a);
+	archive_read_support_filter_all(r->a);
+	if (archive_read_open_filename(r->a, path, 1 << 16) != ARCHIVE_OK) {
+		ml_error_set(err, ML_EIO, "cannot open '%s' as a tar archive: %s", path,
+			     archive_error_string(r->a));
+		ml_tar_reader_free(r);
+		return -ML_EIO;
+	}
+	*out = r;
+	return 0;
+}
+
+int ml_tar_reader_next(struct ml_tar_reader *r, struct ml_tar_entry *e, struct ml_error *err)
+{
+	struct archive_entry *ae;
+	int rc = archive_read_next_header(r->a, &ae);
+
+	if (rc == ARCHIVE_EOF)
+		return 0;
+	if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN)
+		return ml_error_set(err, ML_EIO, "cannot read tar archive: %s",
+				    archive_error_string(r->a));
+	e->name = archive_entry_pathname(ae);
+	e->size = archive_entry_size(ae);
+	switch (archive_entry_filetype(ae)) {
+	case AE_IFREG:
+		e->type = ML_TAR_FILE;
+		break;
+	case AE_IFDIR:
+		e->type = ML_TAR_DIR;
+		break;
+	case AE_IFLNK:
+		e->type = ML_TAR_SYMLINK;
+		break;
+	default:
+		e->type = ML_TAR_OTHER;
+	}
+	if (!e->name)
+		e->name = "";
+	return 1;
+}
+
+long ml_tar_reader_read(struct ml_tar_reader *r, void *buf, size_t size, struct ml_error *err)
+{
+	la_ssize_t n = archive_read_data(r->a, buf, size);
+
+	if (n < 0)
+		return ml_error_set(err, ML_EIO, "cannot read tar entry: %s",
+				    archive_error_string(r->a));
+	return (long)n;
+}
+
+void ml_tar_reader_free(struct ml_tar_reader *r)
+{
+	if (!r)
+		return;
+	if (r->a)
+		archive_read_free(r->a);
+	free(r);
+}

@@ -1,0 +1,24 @@
+#include "providers.h"
+
+#include <stddef.h>
+
+/* Listed explicitly: a provider missing here fails at link time, not at run time. */
+static const struct provider *const providers[] = {
+	&ml_provider_dockerhub,
+};
+
+const char *ml_providers_registry_endpoint(const char *host)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(providers) / sizeof(providers[0]); i++) {
+		const char *ep;
+
+		if (!(providers[i]->caps & ML_PROVIDER_REGISTRY))
+			continue;
+		ep = providers[i]->registry_endpoint(host);
+		if (ep)
+			return ep;
+	}
+	return NULL;
+}

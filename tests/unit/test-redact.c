@@ -1,0 +1,233 @@
+/* lib/redact.c: headers, URLs, server text. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "buf.h"
+#include "redact.h"
+
+static void check_header(const char *name, const char *value, const char *want)
+{
+	struct ml_buf b = ML_BUF_INIT;
+
+	ml_redact_header(&b, name, value);
+	assert_string_equal(ml_buf_str(&b), want);
+	ml_buf_dispose(&b);
+}
+
+static void check_url(const char *url, const char *want)
+{
+	struct ml_buf b = ML_BUF_INIT;
+
+	ml_redact_url(&b, url);
+	assert_string_equal(ml_buf_str(&b), want);
+	ml_buf_dispose(&b);
+}
+
+static void check_text_max(const char *text, size_t max, const char *want)
+{
+	struct ml_buf b = ML_BUF_INIT;
+
+	ml_redact_text(&b, text, strlen(text), max);
+	assert_string_equal(ml_buf_str(&b), want);
+	ml_buf_dispose(&b);
+}
+
+static void check_text(const char *text, const char *want)
+{
+	check_text_max(text, 0, want);
+}
+
+static void test_header_named_secrets(void **state)
+{
+	static const char *const names[] = {
+		"Authorization", "authorization", "Proxy-Authorization", "Cookie", "Set-Cookie",
+		"X-Amz-Security-Token", "X-Registry-Auth", "X-Auth-Token", "Docker-Secret",
+		"X-Amz-Signature", "X-Password", "X-Api-Key", "x-goog-api-KEY", "TOKEN", NULL,
+	};
+	struct ml_buf b = ML_BUF_INIT, want = ML_BUF_INIT;
+	int i;
+
+	(void)state;
+	for (i = 0; names[i]; i++) {
+		ml_buf_reset(&b);
+		ml_buf_reset(&want);
+		ml_redact_header(&b, names[i], "Bearer abc.def.ghi");
+		ml_buf_printf(&want, "%s: <redacted>", names[i]);
+		assert_string_equal(ml_buf_str(&b), ml_buf_str(&want));
+	}
+	ml_buf_dispose(&b);
+	ml_buf_dispose(&want);
+}
+
+static void test_header_plain(void **state)
+{
+	(void)state;
+	check_header("Content-Type", "application/json", "Content-Type: application/json");
+	check_header("Docker-Content-Digest", "sha256:abc", "Docker-Content-Digest: sha256:abc");
+	check_header("Keep-Alive", "timeout=5", "Keep-Alive: timeout=5");
+	check_header("Location", "https://u:pw@blob.example/x?X-Amz-Signature=s1&X-Amz-Date=d",
+		     "Location: https://blob.example/x?X-Amz-Signature=<redacted>&X-Amz-Date=d");
+	check_header("Www-Authenticate",
+		     "Bearer realm=\"https://auth.io/token?x=1\",service=\"r.io\",scope=\"repository:a:pull\"",
+		     "Www-Authenticate: Bearer realm=\"https://auth.io/token?x=1\",service=\"r.io\","
+		     "scope=\"repository:a:pull\"");
+	check_header("Link", "</v2/_catalog?n=2&last=b&token=t>; rel=\"next\"",
+		     "Link: </v2/_catalog?n=2&last=b&token=<redacted>>; rel=\"next\"");
+	check_header("X-Note", "a\x1b[2Jb\r\nc\td", "X-Note: a?b??c?d");
+}
+
+static void test_url_userinfo(void **state)
+{
+	(void)state;
+	check_url("https://user:pass@r.io/v2/", "https://r.io/v2/");
+	check_url("https://user@r.io:5000/v2/", "https://r.io:5000/v2/");
+	check_url("http://a:b@c@[::1]:80/x@y", "http://[::1]:80/x@y");
+	check_url("https://r.io/v2/a@b", "https://r.io/v2/a@b");
+	check_url("//u:p@host/p", "//host/p");
+	check_url("r.io/v2/", "r.io/v2/");
+}
+
+static void test_url_query(void **state)
+{
+	static const char *const secret[] = {
+		"X-Amz-Signature", "X-Amz-Credential", "X-Amz-Security-Token", "sig", "signature",
+		"token", "access_token", "refresh_token", "code", "password", "secret", "key",
+		"client_secret", "X-Goog-Signature", "X-Goog-Credential", "api_key", "SIG", NULL,
+	};
+	struct ml_buf b = ML_BUF_INIT, url = ML_BUF_INIT, want = ML_BUF_INIT;
+	int i;
+
+	(void)state;
+	for (i = 0; secret[i]; i++) {
+		ml_buf_reset(&b);
+		ml_buf_reset(&url);
+		ml_buf_reset(&want);
+		ml_buf_printf(&url, "https://h/p?a=1&%s=SECRET&b=2#f", secret[i]);
+		ml_buf_printf(&want, "https://h/p?a=1&%s=<redacted>&b=2#f", secret[i]);
+		ml_redact_url(&b, ml_buf_str(&url));
+		assert_string_equal(ml_buf_str(&b), ml_buf_str(&want));
+	}
+	ml_buf_dispose(&b);
+	ml_buf_dispose(&url);
+	ml_buf_dispose(&want);
+	check_url("https://r.io/token?service=r.io&scope=repository:a/b:pull&digest=sha256:1",
+		  "https://r.io/token?service=r.io&scope=repository:a/b:pull&digest=sha256:1");
+	check_url("/v2/a/blobs/uploads/?mount=sha256:1&from=b", "/v2/a/blobs/uploads/?mount=sha256:1&from=b");
+	check_url("https://h/cb#access_token=t&state=s", "https://h/cb#access_token=<redacted>&state=s");
+	check_url("https://h/p?token&x=&token=", "https://h/p?token&x=&token=<redacted>");
+	check_url("https://h/a b\x1b?x=\xff", "https://h/a%20b%1B?x=%FF");
+}
+
+static void test_text_controls(void **state)
+{
+	const char nul[] = "a\0b";
+	struct ml_buf b = ML_BUF_INIT;
+
+	(void)state;
+	check_text("plain text\nline 2\tcol", "plain text\nline 2\tcol");
+	check_text("crlf\r\nlone\rcr", "crlf\nlone?cr");
+	check_text("red \x1b[31mRED\x1b[0m end", "red ?RED? end");
+	check_text("title \x1b]0;pwned\x07 x", "title ? x");
+	check_text("osc \x1b]8;;http://e\x1b\\link", "osc ?link");
+	check_text("esc \x1b" "c reset", "esc ? reset");
+	check_text("bell\x07 nul bs\x08 del\x7f", "bell? nul bs? del?");
+	check_text("c1 \xc2\x9b" "31m x", "c1 ?31m x");
+	check_text("raw c1 \x9b" "31m", "raw c1 ?31m");
+	check_text("bad \xff\xfe utf8 \xc0\xaf", "bad ?? utf8 ??");
+	check_text("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x90\xb3", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x90\xb3");
+	check_text("trunc \xe2\x82", "trunc ??");
+	ml_redact_text(&b, nul, 3, 0);
+	assert_string_equal(ml_buf_str(&b), "a?b");
+	ml_buf_dispose(&b);
+}
+
+static void test_text_json(void **state)
+{
+	(void)state;
+	check_text("{\"token\":\"abc\"}", "{\"token\":\"<redacted>\"}");
+	check_text("{\"access_token\": \"abc\", \"expires_in\": 300}",
+		   "{\"access_token\": \"<redacted>\", \"expires_in\": 300}");
+	check_text("{\"Token\" : \"a\\\"b\\\\\", \"x\":\"y\"}",
+		   "{\"Token\" : \"<redacted>\", \"x\":\"y\"}");
+	check_text("{\"refresh_token\":\"r\",\"password\":\"p\",\"secret\":\"s\","
+		   "\"client_secret\":\"c\",\"Secret\":\"S\",\"private_key\":\"k\"}",
+		   "{\"refresh_token\":\"<redacted>\",\"password\":\"<redacted>\",\"secret\":\"<redacted>\","
+		   "\"client_secret\":\"<redacted>\",\"Secret\":\"<redacted>\",\"private_key\":\"<redacted>\"}");
+	check_text("{\"auths\":{\"r.io\":{\"auth\":\"dXNlcjpwYXNz\"}}}",
+		   "{\"auths\":{\"r.io\":{\"auth\":\"<redacted>\"}}}");
+	check_text("{\"errors\":[{\"code\":\"UNAUTHORIZED\",\"message\":\"authentication required\"}]}",
+		   "{\"errors\":[{\"code\":\"UNAUTHORIZED\",\"message\":\"authentication required\"}]}");
+	check_text("{\"token_count\": 5, \"name\": \"token\"}",
+		   "{\"token_count\": 5, \"name\": \"token\"}");
+	check_text("{\"detail\":\"{\\\"token\\\":\\\"abc\\\"}\"}",
+		   "{\"detail\":\"{\\\"token\\\":\\\"<redacted>\\\"}\"}");
+	check_text("{\"token\":\"unterminated", "{\"token\":\"<redacted>");
+}
+
+static void test_text_form(void **state)
+{
+	(void)state;
+	check_text("password=abc&x=1", "password=<redacted>&x=1");
+	check_text("grant_type=refresh_token&refresh_token=r1&Client_Secret=c2&scope=s",
+		   "grant_type=refresh_token&refresh_token=<redacted>&Client_Secret=<redacted>&scope=s");
+	check_text("assertion=eyJ.x.y&grant_type=jwt", "assertion=<redacted>&grant_type=jwt");
+	check_text("error: bad token=xyz here", "error: bad token=<redacted> here");
+	check_text("mytoken=1 tokens=2", "mytoken=<redacted> tokens=<redacted>");
+	check_text("username=bob&a=b", "username=bob&a=b");
+}
+
+static void test_text_urls_and_bearer(void **state)
+{
+	(void)state;
+	check_text("GET https://bob:hunter2@r.io/v2/?token=t1 failed",
+		   "GET https://r.io/v2/?token=<redacted> failed");
+	check_text("see <https://x.io/a?sig=zz>.", "see <https://x.io/a?sig=<redacted>>.");
+	check_text("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.e30.sig",
+		   "Authorization: Bearer <redacted>");
+	check_text("basic dXNlcjpodW50ZXIy!", "basic <redacted>!");
+	check_text("Bearer realm=\"x\"", "Bearer realm=\"x\"");
+}
+
+static void test_text_cut(void **state)
+{
+	(void)state;
+	check_text_max("0123456789", 4, "0123...");
+	check_text_max("0123", 4, "0123");
+	check_text_max("ab\xe2\x82\xac", 4, "ab...");
+	check_text_max("{\"token\":\"abcdefgh\"}", 14, "{\"token\":\"<redacted>...");
+	check_text_max("password=abcdefgh&x=1", 12, "password=<redacted>...");
+	check_text_max("https://h/?sig=abcdefgh", 18, "https://h/?sig=<redacted>...");
+}
+
+static void test_sanitize(void **state)
+{
+	char s[] = "ok \x1b[31m\r\n\t\x7f caf\xc3\xa9 \xc2\x9b \xff";
+
+	(void)state;
+	ml_sanitize(s);
+	assert_string_equal(s, "ok ?[31m???? caf\xc3\xa9 ?? ?");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_header_named_secrets),
+		cmocka_unit_test(test_header_plain),
+		cmocka_unit_test(test_url_userinfo),
+		cmocka_unit_test(test_url_query),
+		cmocka_unit_test(test_text_controls),
+		cmocka_unit_test(test_text_json),
+		cmocka_unit_test(test_text_form),
+		cmocka_unit_test(test_text_urls_and_bearer),
+		cmocka_unit_test(test_text_cut),
+		cmocka_unit_test(test_sanitize),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -16,6 +16,7 @@ struct ml_tar_writer {
 	ml_tar_out_fn fn;
 	void *ud;
 	int out_rc;		/* first error of the output callback */
+	int closed;
 	char *block;
 };
 
@@ -174,6 +175,7 @@ int ml_tar_add_data(struct ml_tar_writer *w, const char *name, unsigned mode, in
 
 int ml_tar_writer_close(struct ml_tar_writer *w, struct ml_error *err)
 {
+	w->closed = 1;
 	if (archive_write_close(w->a) != ARCHIVE_OK)
 		return archive_fail(w, err, "end", "archive");
 	return 0;
@@ -183,6 +185,9 @@ void ml_tar_writer_free(struct ml_tar_writer *w)
 {
 	if (!w)
 		return;
+	/* an unfinished archive is abandoned: nothing more reaches the callback */
+	if (w->a && !w->closed)
+		archive_write_fail(w->a);
 	if (w->a)
 		archive_write_free(w->a);
 	free(w->block);

@@ -109,6 +109,34 @@ static int parse_global(struct global *g, int argc, char **argv)
 	return optind;
 }
 
+/* Flags that read naturally after the command ("mldeploy build --json") are
+ * global ones; they are applied and taken out of the command's arguments. */
+static int lift_global_flags(struct global *g, int argc, char **argv)
+{
+	int i, n = 1;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--"))
+			break;
+		if (!strcmp(argv[i], "--json"))
+			g->json = 1;
+		else if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet"))
+			g->quiet = 1;
+		else if (!strcmp(argv[i], "-v"))
+			g->verbose++;
+		else if (!strcmp(argv[i], "-vv"))
+			g->verbose += 2;
+		else if (!strcmp(argv[i], "--no-progress"))
+			g->progress = 0;
+		else
+			argv[n++] = argv[i];
+	}
+	for (; i < argc; i++)
+		argv[n++] = argv[i];
+	argv[n] = NULL;
+	return n;
+}
+
 static const struct ml_registry_hooks registry_hooks = {
 	.endpoint = ml_providers_registry_endpoint,
 	.credential = NULL,
@@ -142,7 +170,6 @@ int main(int argc, char **argv)
 		ui_usage_error(NULL, "cannot change to directory '%s': %s", g.dir, strerror(errno));
 		return EXIT_USAGE;
 	}
-	ui_init(&g);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGHUP, on_signal);
@@ -159,8 +186,11 @@ int main(int argc, char **argv)
 		ui_usage_error(NULL, "unknown command '%s'", argv[first]);
 		status = EXIT_USAGE;
 	} else {
+		int n = lift_global_flags(&g, argc - first, argv + first);
+
+		ui_init(&g);
 		optind = 1;
-		status = commands[i].run(&g, argc - first, argv + first);
+		status = commands[i].run(&g, n, argv + first);
 	}
 	ml_http_global_cleanup();
 	if (finish_output() != EXIT_OK && status == EXIT_OK)

@@ -184,8 +184,8 @@ void ui_error(const struct global *g, const struct ml_error *err)
 
 	ml_sanitize(msg);
 	clear_line();
-	fprintf(stderr, "%smldeploy: error:%s %s\n", g && g->color ? "\033[1;31m" : "",
-		g && g->color ? "\033[0m" : "", msg);
+	fprintf(stderr, "%smldeploy: error:%s %s\n", g && g->color > 0 ? "\033[1;31m" : "",
+		g && g->color > 0 ? "\033[0m" : "", msg);
 	free(msg);
 }
 

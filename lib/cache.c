@@ -1,11 +1,13 @@
 #include "cache.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "alloc.h"
@@ -30,6 +32,28 @@ static char *cache_root(void)
 	return ml_asprintf("%s/.cache/mldeploy", home && home[0] ? home : "/tmp");
 }
 
+/* Files a killed run left in tmp/ a day ago are certainly abandoned. */
+static void sweep_tmp(const struct ml_cache *c)
+{
+	char *dir = ml_asprintf("%s/tmp", c->root);
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	time_t limit = time(NULL) - 24 * 3600;
+
+	while (d && (de = readdir(d))) {
+		struct stat st;
+
+		if (de->d_name[0] == '.')
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode) && st.st_mtime < limit)
+			unlinkat(dirfd(d), de->d_name, 0);
+	}
+	if (d)
+		closedir(d);
+	free(dir);
+}
+
 int ml_cache_open(struct ml_cache **out, struct ml_error *err)
 {
 	struct ml_cache *c = ml_calloc(1, sizeof(*c));
@@ -49,6 +73,7 @@ int ml_cache_open(struct ml_cache **out, struct ml_error *err)
 			return rc;
 		}
 	}
+	sweep_tmp(c);
 	*out = c;
 	return 0;
 }

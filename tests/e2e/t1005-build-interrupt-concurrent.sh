@@ -32,8 +32,13 @@ for sig in INT TERM KILL; do
 		assert_eq "$leftovers" "" "temporary files after SIG$sig"
 	fi
 done
-# what a kill -9 leaves in tmp/ is never mistaken for a blob
+# what a kill -9 leaves in tmp/ is never mistaken for a blob, and is swept
+# once it is a day old
+stale=$(ls "$XDG_CACHE_HOME/mldeploy/tmp/")
+[ -n "$stale" ] || fail "kill -9 left no temporary file to sweep"
+touch -d '2 days ago' "$XDG_CACHE_HOME/mldeploy/tmp/"*
 run_ok "$MLDEPLOY" -C "$T/ctx" --json build -o "$T/out.tar"
+assert_eq "$(ls "$XDG_CACHE_HOME/mldeploy/tmp/")" "" "stale temporary files after a build"
 digest=$(jq -r .digest "$T/out")
 run_ok skopeo_inspect "oci-archive:$T/out.tar"
 

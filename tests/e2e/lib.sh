@@ -1,0 +1,838 @@
+# shellcheck shell=bash
+# tests/e2e/lib.sh — sourced by every end-to-end test (tests/e2e/tNNNN-*.sh).
+#
+# A test script starts with:
+#   #!/usr/bin/env bash
+#   set -euo pipefail
+#   . "$(dirname "$0")/lib.sh"
+#
+# Environment after sourcing:
+#   SRCDIR      repository root
+#   MLDEPLOY    binary under test (env MLDEPLOY, default $SRCDIR/mldeploy)
+#   T           fresh temp dir of this test; removed at exit (E2E_KEEP=1 keeps it)
+#   RIG_CACHE   rig cache shared between runs (${XDG_CACHE_HOME:-$HOME/.cache}/mldeploy-tests)
+#   RIG_USER_CACHE  the caller's XDG cache dir (scripts/python-base.sh caches there)
+#   HOME, XDG_{CACHE,CONFIG,DATA}_HOME, XDG_RUNTIME_DIR, TMPDIR point into $T, and
+#   cloud credentials and MLDEPLOY_* settings of the caller are unset, so neither
+#   the binary nor skopeo/podman read the user's credentials or caches.
+#
+# Assertions and running the binary under test:
+#   say MSG...                      progress note in the test log
+#   fail MSG...                     print "FAIL: MSG" with the caller's line, exit 1
+#   run_ok CMD...                   run; stdout -> $T/out, stderr -> $T/err; fail unless status 0
+#   must_fail STATUS CMD...         run likewise; fail unless it exits with STATUS (1..125);
+#                                   success, a signal or a status >= 126 is never accepted
+#   assert_contains FILE TEXT       fixed-string match
+#   assert_not_contains FILE TEXT
+#   assert_eq A B MSG
+#   at_exit CMD...                  run CMD at teardown (last registered runs first)
+# Processes:
+#   free_port                       print a free TCP port on 127.0.0.1
+#   spawn OUT ERR CMD...            start CMD in the background, killed (with its
+#                                   children) at exit; sets SPAWNED_PID
+#   wait_for SECS CMD...            retry CMD every 0.05 s until it succeeds (status 0)
+#                                   or SECS (whole seconds) pass (status 1)
+# Registries (docker-registry 2.8, storage in $T/registry-NAME):
+#   start_registry NAME [tls] [htpasswd USER PASS]
+#       exports REG_<NAME>_ADDR (127.0.0.1:PORT), REG_<NAME>_URL, REG_<NAME>_DIR,
+#       REG_<NAME>_ACCESSLOG (combined log format, one line per request),
+#       REG_<NAME>_LOG (registry's own log), REG_<NAME>_PID; with tls also
+#       REG_<NAME>_CA (= $RIG_CA); with htpasswd REG_<NAME>_USER, REG_<NAME>_PASS
+#   rig_ca                          create the test's CA once; exports RIG_CA=$T/ca/ca.crt and
+#                                   RIG_CA_DIR=$T/ca (usable as skopeo --cert-dir)
+#   registry_count NAME METHOD PATH_REGEX [STATUS]
+#                                   count access-log lines of that request; PATH_REGEX is an
+#                                   awk ERE on path?query (write [?], not \?), e.g.
+#                                   registry_count main PUT '^/v2/app/blobs/uploads/' 201
+#   registry_blob_uploads NAME      number of completed blob uploads (PUT ... 201)
+#   registry_blob_mounts NAME       number of successful cross-repository mounts
+# Images (skopeo, umoci; no mldeploy involved):
+#   busybox_layout                  build (or reuse from $RIG_CACHE) the busybox OCI layout;
+#                                   sets BUSYBOX_LAYOUT (read-only: copy it before changing it)
+#                                   and BUSYBOX_{AMD64,ARM64,INDEX}_DIGEST
+#   make_busybox_image ADDR REPO TAG [tls]   push the linux/amd64 busybox image
+#   make_busybox_index ADDR REPO TAG [tls]   push an OCI index: linux/amd64 + linux/arm64
+#   skopeo ...                      skopeo with its blob-info cache kept under $T
+#   skopeo_inspect ARGS...          skopeo inspect; TLS/credential flags added for rig registries
+#   umoci_unpack ARCHIVE_OR_LAYOUT DIR [REF]
+#                                   unpack (umoci, as root) into DIR/rootfs; see the function
+# Podman (private config and storage under $T/podman):
+#   podman_setup                    exports CONTAINERS_CONF, CONTAINERS_STORAGE_CONF,
+#                                   CONTAINERS_REGISTRIES_CONF
+#   podman_load ARCHIVE FORMAT      podman load (FORMAT oci|docker); prints the image ID
+#   podman_run_archive ARCHIVE FORMAT [CMD...]
+#                                   load, then run with --rm --network=none; prints the
+#                                   container's stdout; extra run options in PODMAN_RUN_OPTS=()
+#
+# Rules: lib.sh owns the EXIT/INT/TERM/HUP/ERR traps (use at_exit for cleanup);
+# inherit_errexit is on; the teardown kills what spawn/start_registry started,
+# removes podman containers, unmounts leftovers under $T, deletes $T and keeps
+# the test's exit status. A failing top-level command is reported with its line.
+
+if [ -n "${RIG_LIB_LOADED:-}" ]; then
+	return 0
+fi
+RIG_LIB_LOADED=1
+# set -e also inside $(...), so x=$(helper) stops the test when helper fails.
+shopt -s inherit_errexit
+
+SRCDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+MLDEPLOY=${MLDEPLOY:-$SRCDIR/mldeploy}
+RIG_USER_CACHE=${XDG_CACHE_HOME:-${HOME:-/root}/.cache}
+RIG_CACHE=$RIG_USER_CACHE/mldeploy-tests
+export SRCDIR MLDEPLOY RIG_CACHE RIG_USER_CACHE
+
+# Bump when the recipe of a cached rig artefact changes.
+RIG_RECIPE=1
+RIG_IMAGE_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/mldeploy-e2e.XXXXXX")
+export T
+
+_rig_pids=()
+_rig_exit_hooks=()
+declare -A _rig_reg_tls=()
+declare -A _rig_reg_creds=()
+PODMAN_RUN_OPTS=()
+
+# ---------------------------------------------------------------- output
+
+say() {
+	printf '# %s\n' "$*"
+}
+
+fail() {
+	# Report the first caller outside this file: the test's own line.
+	local i where=''
+	for ((i = 1; i < ${#BASH_SOURCE[@]}; i++)); do
+		if [ "${BASH_SOURCE[i]}" != "${BASH_SOURCE[0]}" ]; then
+			where="${BASH_SOURCE[i]##*/}:${BASH_LINENO[i - 1]}"
+			break
+		fi
+	done
+	printf 'FAIL: %s%s\n' "$*" "${where:+ ($where)}" >&2
+	_rig_failed=1
+	exit 1
+}
+
+# Show a captured file in the log, indented and bounded.
+_rig_show() {
+	local label=$1 file=$2
+	[ -s "$file" ] || return 0
+	printf '%s:\n' "$label" >&2
+	tail -n 40 "$file" | sed 's/^/    /' >&2
+}
+
+# ---------------------------------------------------------------- isolation
+
+_rig_isolate() {
+	mkdir -p "$T/home" "$T/cache" "$T/config" "$T/data" "$T/run" "$T/tmp"
+	chmod 0700 "$T/run"
+	export HOME="$T/home" XDG_CACHE_HOME="$T/cache" XDG_CONFIG_HOME="$T/config"
+	export XDG_DATA_HOME="$T/data" XDG_RUNTIME_DIR="$T/run" TMPDIR="$T/tmp"
+	export LC_ALL=C.UTF-8 TZ=UTC
+	local v
+	for v in $(compgen -e); do
+		case $v in
+		MLDEPLOY_* | AWS_* | AZURE_* | GOOGLE_* | CLOUDSDK_* | DOCKER_* | REGISTRY_* | \
+			CONTAINERS_* | SOURCE_DATE_EPOCH | SSL_CERT_FILE | SSL_CERT_DIR | CURL_CA_BUNDLE | \
+			http_proxy | https_proxy | HTTP_PROXY | HTTPS_PROXY | all_proxy | ALL_PROXY)
+			unset "$v" ;;
+		esac
+	done
+	export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
+	# A sanitizer report must look like a crash (SIGABRT, status 134), never like
+	# the binary's ordinary failure status 1.
+	export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
+	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-abort_on_error=1:halt_on_error=1:print_stacktrace=1}
+}
+
+# ---------------------------------------------------------------- teardown
+
+at_exit() {
+	local q
+	printf -v q '%q ' "$@"
+	_rig_exit_hooks+=("$q")
+}
+
+# Descendants first, so a parent cannot respawn what we already killed.
+_rig_tree() {
+	local pid=$1 child
+	for child in $(ps -o pid= --ppid "$pid" 2>/dev/null); do
+		_rig_tree "$child"
+	done
+	printf '%s\n' "$pid"
+}
+
+_rig_kill_all() {
+	local pid victims=() i
+	for pid in "${_rig_pids[@]}"; do
+		kill -0 "$pid" 2>/dev/null || continue
+		mapfile -t -O "${#victims[@]}" victims < <(_rig_tree "$pid")
+	done
+	[ "${#victims[@]}" -gt 0 ] || return 0
+	kill -TERM "${victims[@]}" 2>/dev/null
+	for ((i = 0; i < 50; i++)); do
+		local alive=0
+		for pid in "${victims[@]}"; do
+			if kill -0 "$pid" 2>/dev/null; then
+				alive=1
+				break
+			fi
+		done
+		[ "$alive" = 1 ] || break
+		sleep 0.1
+	done
+	kill -KILL "${victims[@]}" 2>/dev/null
+	for pid in "${_rig_pids[@]}"; do
+		wait "$pid" 2>/dev/null
+	done
+	return 0
+}
+
+# Mounts left under $T (a container killed mid-run keeps its /dev/shm tmpfs).
+_rig_umount_all() {
+	local m
+	awk -v t="$T" '$5 == t || index($5, t "/") == 1 { print $5 }' /proc/self/mountinfo |
+		sort -r | while read -r m; do
+		umount -l "$m" 2>/dev/null
+	done
+}
+
+_rig_teardown() {
+	local rc=$?
+	set +eu
+	trap - ERR
+	trap '' HUP INT TERM
+	local i
+	for ((i = ${#_rig_exit_hooks[@]} - 1; i >= 0; i--)); do
+		eval "${_rig_exit_hooks[i]}" >/dev/null 2>&1
+	done
+	if [ -f "$T/podman/containers.conf" ]; then
+		CONTAINERS_CONF="$T/podman/containers.conf" \
+			CONTAINERS_STORAGE_CONF="$T/podman/storage.conf" \
+			CONTAINERS_REGISTRIES_CONF="$T/podman/registries.conf" \
+			timeout 30 podman rm -a -f -t 0 >/dev/null 2>&1
+	fi
+	_rig_kill_all
+	_rig_umount_all
+	if [ "$rc" != 0 ] && [ -z "${_rig_failed:-}" ]; then
+		printf 'FAIL: test exited with status %s\n' "$rc" >&2
+	fi
+	if [ -n "${E2E_KEEP:-}" ]; then
+		printf '# kept %s\n' "$T" >&2
+	else
+		rm -rf "$T" 2>/dev/null || {
+			chmod -R u+rwX "$T" 2>/dev/null
+			rm -rf "$T" 2>/dev/null
+		}
+	fi
+	exit "$rc"
+}
+
+_rig_on_err() {
+	_rig_failed=1
+	printf 'error: %s:%s: command exited with status %s: %s\n' "$2" "$3" "$1" "$4" >&2
+}
+
+trap _rig_teardown EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap '_rig_on_err "$?" "${BASH_SOURCE[0]##*/}" "$LINENO" "$BASH_COMMAND"' ERR
+
+_rig_isolate
+
+# ---------------------------------------------------------------- running commands
+
+# Fails the test when the last command's stderr carries a sanitizer report.
+_rig_check_sanitizers() {
+	if grep -qE '^(==[0-9]+==ERROR: |SUMMARY: (Address|Undefined|Leak)Sanitizer)|:[0-9]+:[0-9]+: runtime error: ' "$T/err"; then
+		_rig_show "stderr" "$T/err"
+		fail "sanitizer report from: $*"
+	fi
+}
+
+run_ok() {
+	[ "$#" -ge 1 ] || fail "run_ok: no command"
+	local rc=0
+	"$@" >"$T/out" 2>"$T/err" || rc=$?
+	if [ "$rc" != 0 ]; then
+		_rig_show "stdout" "$T/out"
+		_rig_show "stderr" "$T/err"
+		fail "exit status $rc, expected 0: $*"
+	fi
+	_rig_check_sanitizers "$@"
+}
+
+must_fail() {
+	[ "$#" -ge 2 ] || fail "must_fail: usage: must_fail STATUS CMD..."
+	local want=$1 rc=0
+	shift
+	case $want in
+	'' | *[!0-9]*) fail "must_fail: status '$want' is not a number" ;;
+	esac
+	if [ "$want" -lt 1 ] || [ "$want" -gt 125 ]; then
+		fail "must_fail: expected status must be 1..125, not $want"
+	fi
+	"$@" >"$T/out" 2>"$T/err" || rc=$?
+	if [ "$rc" = 0 ]; then
+		_rig_show "stdout" "$T/out"
+		fail "succeeded, expected status $want: $*"
+	fi
+	if [ "$rc" -ge 126 ]; then
+		_rig_show "stderr" "$T/err"
+		if [ "$rc" -gt 128 ]; then
+			fail "killed by signal $((rc - 128)) ($(kill -l "$((rc - 128))" 2>/dev/null)), expected status $want: $*"
+		fi
+		fail "exit status $rc (not runnable), expected $want: $*"
+	fi
+	_rig_check_sanitizers "$@"
+	if [ "$rc" != "$want" ]; then
+		_rig_show "stderr" "$T/err"
+		fail "exit status $rc, expected $want: $*"
+	fi
+}
+
+assert_contains() {
+	[ -f "$1" ] || fail "assert_contains: no file $1"
+	if ! grep -qF -- "$2" "$1"; then
+		_rig_show "${1##*/}" "$1"
+		fail "${1##*/} does not contain '$2'"
+	fi
+}
+
+assert_not_contains() {
+	[ -f "$1" ] || fail "assert_not_contains: no file $1"
+	if grep -qF -- "$2" "$1"; then
+		_rig_show "${1##*/}" "$1"
+		fail "${1##*/} contains '$2'"
+	fi
+}
+
+assert_eq() {
+	[ "$1" = "$2" ] || fail "${3:-values differ}: got '$1', expected '$2'"
+}
+
+# ---------------------------------------------------------------- processes
+
+free_port() {
+	python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()'
+}
+
+spawn() {
+	[ "$#" -ge 3 ] || fail "spawn: usage: spawn OUT ERR CMD..."
+	local out=$1 err=$2
+	shift 2
+	"$@" >"$out" 2>"$err" </dev/null &
+	SPAWNED_PID=$!
+	_rig_pids+=("$SPAWNED_PID")
+}
+
+wait_for() {
+	local secs=$1 i n
+	shift
+	case $secs in
+	'' | *[!0-9]*) fail "wait_for: SECS must be a whole number, not '$secs'" ;;
+	esac
+	n=$((secs * 20))
+	for ((i = 0; i < n; i++)); do
+		if "$@" >/dev/null 2>&1; then
+			return 0
+		fi
+		sleep 0.05
+	done
+	return 1
+}
+
+# ---------------------------------------------------------------- TLS
+
+rig_ca() {
+	export RIG_CA_DIR="$T/ca" RIG_CA="$T/ca/ca.crt"
+	[ -f "$RIG_CA" ] && return 0
+	# The key sits in a subdirectory: containers/image treats every *.key in a
+	# --cert-dir as a client key and refuses one without its *.cert.
+	mkdir -p "$T/ca/private"
+	openssl req -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+		-keyout "$T/ca/private/ca.key" -out "$RIG_CA" -days 2 \
+		-subj "/CN=mldeploy test CA" \
+		-addext "basicConstraints=critical,CA:TRUE" \
+		-addext "keyUsage=critical,keyCertSign,cRLSign" 2>"$T/ca/openssl.log" ||
+		fail "cannot create the test CA (see $T/ca/openssl.log)"
+}
+
+# rig_server_cert DIR: DIR/server.{crt,key} for 127.0.0.1 and localhost.
+rig_server_cert() {
+	local dir=$1
+	rig_ca
+	mkdir -p "$dir"
+	printf '%s\n' "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+		"extendedKeyUsage=serverAuth" "basicConstraints=CA:FALSE" \
+		"keyUsage=critical,digitalSignature,keyEncipherment" >"$dir/ext.cnf"
+	{
+		openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+			-keyout "$dir/server.key" -out "$dir/server.csr" -subj "/CN=127.0.0.1" &&
+			openssl x509 -req -in "$dir/server.csr" -CA "$RIG_CA" \
+				-CAkey "$T/ca/private/ca.key" -CAcreateserial -days 2 \
+				-extfile "$dir/ext.cnf" -out "$dir/server.crt"
+	} 2>"$dir/openssl.log" || fail "cannot create a server certificate (see $dir/openssl.log)"
+}
+
+# ---------------------------------------------------------------- registry
+
+# The variants only differ in the http.tls and auth sections of config.yml; a
+# new one (token: realm/service/issuer/rootcertbundle) adds an option here and
+# its own _rig_reg_auth_* writer.
+start_registry() {
+	[ "$#" -ge 1 ] || fail "start_registry: usage: start_registry NAME [tls] [htpasswd USER PASS]"
+	local name=$1 tls=0 user='' pass=''
+	shift
+	case $name in
+	'' | *[!A-Za-z0-9_]*) fail "start_registry: name '$name' must be [A-Za-z0-9_]+" ;;
+	esac
+	while [ "$#" -gt 0 ]; do
+		case $1 in
+		tls) tls=1; shift ;;
+		htpasswd)
+			[ "$#" -ge 3 ] || fail "start_registry: htpasswd needs USER PASS"
+			user=$2 pass=$3
+			shift 3 ;;
+		*) fail "start_registry: unknown option '$1'" ;;
+		esac
+	done
+
+	local dir="$T/registry-$name" var="REG_${name^^}"
+	[ ! -e "$dir" ] || fail "start_registry: registry '$name' already started"
+	mkdir -p "$dir/storage"
+	local tls_yaml='' auth_yaml='' scheme=http
+	if [ "$tls" = 1 ]; then
+		rig_server_cert "$dir/tls"
+		scheme=https
+		tls_yaml="  tls:
+    certificate: $dir/tls/server.crt
+    key: $dir/tls/server.key"
+	fi
+	if [ -n "$user" ]; then
+		htpasswd -Bbn "$user" "$pass" >"$dir/htpasswd" 2>"$dir/htpasswd.log" ||
+			fail "htpasswd failed (see $dir/htpasswd.log)"
+		auth_yaml="auth:
+  htpasswd:
+    realm: mldeploy-test
+    path: $dir/htpasswd"
+	fi
+
+	local attempt port pid ok=0
+	for attempt in 1 2 3 4 5; do
+		port=$(free_port)
+		cat >"$dir/config.yml" <<EOF
+version: 0.1
+log:
+  level: info
+  formatter: text
+  accesslog:
+    disabled: false
+storage:
+  filesystem:
+    rootdirectory: $dir/storage
+  delete:
+    enabled: true
+  maintenance:
+    uploadpurging:
+      enabled: false
+http:
+  addr: 127.0.0.1:$port
+  secret: mldeploy-test-secret
+  headers:
+    X-Content-Type-Options: [nosniff]
+$tls_yaml
+$auth_yaml
+EOF
+		# docker-registry writes the access log to stdout, its own log to stderr.
+		spawn "$dir/access.log" "$dir/registry.log" docker-registry serve "$dir/config.yml"
+		pid=$SPAWNED_PID
+		if _rig_wait_registry "$pid" "$port" "$scheme" "$dir/registry.log"; then
+			ok=1
+			break
+		fi
+		kill "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		if ! grep -q 'address already in use' "$dir/registry.log"; then
+			break
+		fi
+		say "port $port taken, retrying (attempt $attempt)"
+	done
+	if [ "$ok" != 1 ]; then
+		_rig_show "registry log" "$dir/registry.log"
+		fail "registry '$name' did not start"
+	fi
+
+	local addr="127.0.0.1:$port"
+	export "${var}_ADDR=$addr" "${var}_URL=$scheme://$addr" "${var}_DIR=$dir" \
+		"${var}_ACCESSLOG=$dir/access.log" "${var}_LOG=$dir/registry.log" "${var}_PID=$pid"
+	if [ "$tls" = 1 ]; then
+		export "${var}_CA=$RIG_CA"
+		_rig_reg_tls[$addr]=1
+	fi
+	if [ -n "$user" ]; then
+		export "${var}_USER=$user" "${var}_PASS=$pass"
+		_rig_reg_creds[$addr]="$user:$pass"
+	fi
+}
+
+# Ready = our process is alive, says it listens on PORT, and /v2/ answers
+# (401 counts: an auth variant answers before credentials).
+_rig_wait_registry() {
+	local pid=$1 port=$2 scheme=$3 log=$4 i code curl_tls=()
+	[ "$scheme" = https ] && curl_tls=(--cacert "$RIG_CA")
+	for ((i = 0; i < 200; i++)); do
+		kill -0 "$pid" 2>/dev/null || return 1
+		if grep -q "listening on 127.0.0.1:$port" "$log" 2>/dev/null; then
+			code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "${curl_tls[@]}" \
+				"$scheme://127.0.0.1:$port/v2/" 2>/dev/null) || code=000
+			case $code in
+			200 | 401) kill -0 "$pid" 2>/dev/null && return 0 ;;
+			esac
+		fi
+		sleep 0.05
+	done
+	return 1
+}
+
+registry_count() {
+	[ "$#" -ge 3 ] || fail "registry_count: usage: registry_count NAME METHOD PATH_REGEX [STATUS]"
+	local var="REG_${1^^}_ACCESSLOG"
+	local log=${!var:-}
+	[ -n "$log" ] || fail "registry_count: no registry '$1'"
+	awk -v m="\"$2" -v re="$3" -v st="${4:-}" '
+		$6 == m && $7 ~ re && (st == "" || $9 == st) { n++ }
+		END { print n + 0 }' "$log"
+}
+
+# Completed uploads: the closing PUT of an upload session (or a monolithic
+# POST answered 201); cross-repository mounts are not uploads.
+registry_blob_uploads() {
+	local put post
+	put=$(registry_count "$1" PUT '^/v2/.+/blobs/uploads/' 201)
+	post=$(registry_count "$1" POST '^/v2/.+/blobs/uploads/[?](.*&)?digest=' 201)
+	printf '%s\n' "$((put + post))"
+}
+
+registry_blob_mounts() {
+	registry_count "$1" POST '^/v2/.+/blobs/uploads/[?](.*&)?mount=' 201
+}
+
+# ---------------------------------------------------------------- skopeo
+
+# containers/image keeps a blob-info cache in /var/lib/containers/cache when
+# euid is 0; a non-zero _CONTAINERS_ROOTLESS_UID moves it to
+# $XDG_DATA_HOME/containers/cache, inside $T.
+skopeo() {
+	if [ "$(id -u)" = 0 ]; then
+		_CONTAINERS_ROOTLESS_UID=65534 command skopeo "$@"
+	else
+		command skopeo "$@"
+	fi
+}
+
+# _rig_skopeo_flags PREFIX ADDR [tls]: TLS and credential flags for a rig
+# registry, one per line. PREFIX is "src-", "dest-" or "" (inspect).
+_rig_skopeo_flags() {
+	local prefix=$1 addr=$2 tls=${3:-}
+	if [ "$tls" = tls ] || [ -n "${_rig_reg_tls[$addr]:-}" ]; then
+		printf '%s\n' "--${prefix}cert-dir=$RIG_CA_DIR"
+	else
+		printf '%s\n' "--${prefix}tls-verify=false"
+	fi
+	if [ -n "${_rig_reg_creds[$addr]:-}" ]; then
+		printf '%s\n' "--${prefix}creds=${_rig_reg_creds[$addr]}"
+	fi
+}
+
+# The address of a docker://ADDR/REPO reference.
+_rig_ref_addr() {
+	local r=${1#docker://}
+	printf '%s\n' "${r%%/*}"
+}
+
+skopeo_inspect() {
+	local flags=() a
+	for a in "$@"; do
+		case $a in
+		--tls-verify* | --cert-dir* | --creds* | --no-creds | --username* | --password*)
+			flags=()
+			break ;;
+		docker://*) mapfile -t flags < <(_rig_skopeo_flags "" "$(_rig_ref_addr "$a")") ;;
+		esac
+	done
+	skopeo inspect "${flags[@]}" "$@"
+}
+
+# ---------------------------------------------------------------- busybox image
+
+# Layout tags: amd64, arm64 (same layer, config architecture arm64), latest
+# (= amd64) and index (an OCI image index of amd64 and arm64).
+busybox_layout() {
+	local ver key
+	ver=$(dpkg-query -W -f='${Version}' busybox-static 2>/dev/null) ||
+		fail "busybox-static is not installed (apt-get install busybox-static)"
+	key="busybox-static-${ver//[^A-Za-z0-9.+-]/_}-r$RIG_RECIPE"
+	BUSYBOX_LAYOUT="$RIG_CACHE/$key"
+	if [ ! -f "$BUSYBOX_LAYOUT/index.json" ]; then
+		mkdir -p "$RIG_CACHE"
+		local work
+		work=$(mktemp -d "$RIG_CACHE/.build.XXXXXX")
+		if ! _rig_build_busybox "$work" >"$T/busybox-build.log" 2>&1; then
+			rm -rf "$work"
+			_rig_show "busybox build" "$T/busybox-build.log"
+			fail "building the busybox image failed"
+		fi
+		# Another test may have won the race; its layout is as good as ours.
+		mv -T "$work/layout" "$BUSYBOX_LAYOUT" 2>/dev/null || true
+		rm -rf "$work"
+		[ -f "$BUSYBOX_LAYOUT/index.json" ] || fail "busybox layout missing after build"
+	fi
+	BUSYBOX_AMD64_DIGEST=$(_rig_layout_digest "$BUSYBOX_LAYOUT" amd64)
+	BUSYBOX_ARM64_DIGEST=$(_rig_layout_digest "$BUSYBOX_LAYOUT" arm64)
+	BUSYBOX_INDEX_DIGEST=$(_rig_layout_digest "$BUSYBOX_LAYOUT" index)
+	export BUSYBOX_LAYOUT BUSYBOX_AMD64_DIGEST BUSYBOX_ARM64_DIGEST BUSYBOX_INDEX_DIGEST
+}
+
+_rig_layout_digest() {
+	jq -er --arg r "$2" \
+		'[.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $r)][0].digest' \
+		"$1/index.json"
+}
+
+# Runs in an "if": errexit is off here, hence the explicit returns.
+_rig_build_busybox() {
+	local work=$1 l="$1/layout" r="$1/bundle/rootfs" epoch=946684800
+	local created=2000-01-01T00:00:00Z applet
+	umoci init --layout "$l" || return 1
+	umoci new --image "$l:amd64" || return 1
+	umoci unpack --image "$l:amd64" "$work/bundle" || return 1
+	mkdir -p "$r/bin" "$r/etc" "$r/tmp" "$r/root" "$r/home/user" "$r/usr/bin" "$r/sbin" \
+		"$r/usr/sbin" || return 1
+	chmod 1777 "$r/tmp" && chmod 0700 "$r/root" || return 1
+	install -m 0755 "$(command -v busybox)" "$r/bin/busybox" || return 1
+	for applet in $(busybox --list); do
+		case $applet in
+		busybox | '[[' | */*) ;;
+		*) ln -s busybox "$r/bin/$applet" || return 1 ;;
+		esac
+	done
+	printf '%s\n' 'root:x:0:0:root:/root:/bin/sh' 'user:x:1000:1000:user:/home/user:/bin/sh' \
+		'nobody:x:65534:65534:nobody:/nonexistent:/bin/false' >"$r/etc/passwd" || return 1
+	printf '%s\n' 'root:x:0:' 'user:x:1000:' 'nogroup:x:65534:' >"$r/etc/group" || return 1
+	chown 1000:1000 "$r/home/user" || return 1
+	find "$r" -exec touch -h -d "@$epoch" {} + || return 1
+	umoci repack --no-history --image "$l:amd64" "$work/bundle" || return 1
+	umoci config --image "$l:amd64" --no-history --created "$created" \
+		--author mldeploy-tests --os linux --architecture amd64 \
+		--config.env "PATH=$RIG_IMAGE_PATH" --config.cmd /bin/sh \
+		--config.label "org.opencontainers.image.title=mldeploy-test-busybox" || return 1
+	umoci config --image "$l:amd64" --tag arm64 --no-history --created "$created" \
+		--architecture arm64 || return 1
+	umoci tag --image "$l:amd64" latest || return 1
+	umoci gc --layout "$l" || return 1
+	_rig_add_index "$l"
+}
+
+# Writes an OCI image index over the amd64 and arm64 manifests and tags it "index".
+_rig_add_index() {
+	local l=$1 amd arm idx sum size
+	amd=$(jq -ec '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == "amd64")
+		| {mediaType, digest, size, platform: {architecture: "amd64", os: "linux"}}' "$l/index.json") ||
+		return 1
+	arm=$(jq -ec '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == "arm64")
+		| {mediaType, digest, size, platform: {architecture: "arm64", os: "linux", variant: "v8"}}' \
+		"$l/index.json") || return 1
+	idx=$(jq -cn --argjson a "$amd" --argjson b "$arm" \
+		'{schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests: [$a, $b]}') ||
+		return 1
+	printf '%s' "$idx" >"$l/index.tmp" || return 1
+	sum=$(sha256sum "$l/index.tmp") || return 1
+	sum=${sum%% *}
+	size=$(stat -c %s "$l/index.tmp") || return 1
+	mv "$l/index.tmp" "$l/blobs/sha256/$sum" || return 1
+	jq --arg d "sha256:$sum" --argjson s "$size" \
+		'.manifests += [{mediaType: "application/vnd.oci.image.index.v1+json", digest: $d, size: $s,
+			annotations: {"org.opencontainers.image.ref.name": "index"}}]' \
+		"$l/index.json" >"$l/index.json.new" || return 1
+	mv "$l/index.json.new" "$l/index.json"
+}
+
+# _rig_push LAYOUT:REF ADDR REPO TAG [tls] [--all]: copy a layout image into a
+# rig registry (TLS and credentials as that registry was started).
+_rig_push() {
+	local src=$1 addr=$2 repo=$3 tag=$4 tls=${5:-} all=() flags=()
+	[ -z "${6:-}" ] || all=("$6")
+	case $tls in
+	'' | tls) ;;
+	*) fail "unknown option '$tls' (expected tls)" ;;
+	esac
+	[ "$tls" != tls ] || rig_ca
+	mapfile -t flags < <(_rig_skopeo_flags dest- "$addr" "$tls")
+	if ! skopeo copy --quiet "${all[@]}" "${flags[@]}" "oci:$src" "docker://$addr/$repo:$tag" \
+		>"$T/skopeo-copy.log" 2>&1; then
+		_rig_show "skopeo copy" "$T/skopeo-copy.log"
+		fail "skopeo copy oci:$src docker://$addr/$repo:$tag failed"
+	fi
+}
+
+make_busybox_image() {
+	[ "$#" -ge 3 ] || fail "make_busybox_image: usage: ADDR REPO TAG [tls]"
+	busybox_layout
+	_rig_push "$BUSYBOX_LAYOUT:amd64" "$1" "$2" "$3" "${4:-}" ""
+}
+
+make_busybox_index() {
+	[ "$#" -ge 3 ] || fail "make_busybox_index: usage: ADDR REPO TAG [tls]"
+	busybox_layout
+	_rig_push "$BUSYBOX_LAYOUT:index" "$1" "$2" "$3" "${4:-}" --all
+}
+
+# ---------------------------------------------------------------- umoci
+
+# umoci_unpack ARCHIVE_OR_LAYOUT DIR [REF]
+# Unpacks an image into DIR (DIR/rootfs + DIR/config.json) as root.
+# ARCHIVE_OR_LAYOUT: an OCI layout directory, an oci-archive tarball (extracted
+# first), or a docker-archive tarball (converted with skopeo to a layout tagged
+# "image"). umoci finds images only by the org.opencontainers.image.ref.name
+# annotation of index.json, so an OCI archive must carry one: REF defaults to
+# the only ref name there ("latest", "v1", or a full "name:tag" are all fine).
+umoci_unpack() {
+	[ "$#" -ge 2 ] || fail "umoci_unpack: usage: umoci_unpack ARCHIVE_OR_LAYOUT DIR [REF]"
+	local src=$1 dir=$2 ref=${3:-} layout
+	if [ -d "$src" ]; then
+		layout=$src
+	elif [ -f "$src" ]; then
+		layout=$(mktemp -d "$T/umoci-layout.XXXXXX")
+		tar -xf "$src" -C "$layout" || fail "umoci_unpack: cannot extract $src"
+		if [ ! -f "$layout/oci-layout" ] && [ -f "$layout/manifest.json" ]; then
+			rm -rf "$layout"
+			layout=$(mktemp -d "$T/umoci-layout.XXXXXX")
+			skopeo copy --quiet "docker-archive:$src" "oci:$layout:image" >"$T/skopeo-copy.log" 2>&1 || {
+				_rig_show "skopeo copy" "$T/skopeo-copy.log"
+				fail "umoci_unpack: cannot convert docker archive $src"
+			}
+			[ -n "$ref" ] || ref=image
+		fi
+	else
+		fail "umoci_unpack: no such file or directory: $src"
+	fi
+	[ -f "$layout/index.json" ] || fail "umoci_unpack: $src is not an OCI layout (no index.json)"
+	if [ -z "$ref" ]; then
+		local refs
+		refs=$(jq -r '[.manifests[].annotations["org.opencontainers.image.ref.name"] // empty] | .[]' \
+			"$layout/index.json") || fail "umoci_unpack: unreadable index.json in $src"
+		[ -n "$refs" ] || fail "umoci_unpack: index.json of $src has no org.opencontainers.image.ref.name annotation"
+		[ "$(printf '%s\n' "$refs" | wc -l)" = 1 ] ||
+			fail "umoci_unpack: $src has several ref names, pass one: $(printf '%s ' "$refs")"
+		ref=$refs
+	fi
+	if ! umoci unpack --image "$layout:$ref" "$dir" >"$T/umoci.log" 2>&1; then
+		_rig_show "umoci" "$T/umoci.log"
+		fail "umoci unpack $src ($ref) failed"
+	fi
+}
+
+# ---------------------------------------------------------------- podman
+
+# Everything podman writes goes under $T/podman: storage, run state, locks,
+# events, network configs, and runc's state (runc defaults to /run/runc; the
+# wrapper adds --root). --network=none needs no network backend. Not movable:
+# podman (root) keeps its containers/image blob-info cache, a digest cache, in
+# /var/lib/containers/cache; podman 4.3 has no setting for it.
+podman_setup() {
+	local p="$T/podman" runc
+	runc=$(command -v runc) || fail "podman_setup: runc is not installed"
+	mkdir -p "$p/root" "$p/runroot" "$p/tmp" "$p/net" "$p/volumes" "$p/bin" "$p/runc"
+	printf '#!/bin/sh\nexec %q --root %q "$@"\n' "$runc" "$p/runc" >"$p/bin/runc"
+	chmod 0755 "$p/bin/runc"
+	cat >"$p/containers.conf" <<EOF
+[containers]
+default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
+
+[network]
+network_config_dir = "$p/net"
+
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+events_logfile_path = "$p/events.log"
+lock_type = "file"
+tmp_dir = "$p/tmp"
+static_dir = "$p/root/libpod"
+volume_path = "$p/volumes"
+
+[engine.runtimes]
+runc = ["$p/bin/runc"]
+EOF
+	cat >"$p/storage.conf" <<EOF
+[storage]
+driver = "vfs"
+graphroot = "$p/root"
+runroot = "$p/runroot"
+EOF
+	cat >"$p/registries.conf" <<EOF
+unqualified-search-registries = []
+short-name-mode = "disabled"
+EOF
+	export CONTAINERS_CONF="$p/containers.conf" CONTAINERS_STORAGE_CONF="$p/storage.conf"
+	export CONTAINERS_REGISTRIES_CONF="$p/registries.conf"
+}
+
+_rig_need_podman() {
+	if [ "${CONTAINERS_CONF:-}" != "$T/podman/containers.conf" ]; then
+		fail "${FUNCNAME[1]}: call podman_setup first"
+	fi
+}
+
+# podman_load ARCHIVE FORMAT: prints the loaded image's ID.
+podman_load() {
+	[ "$#" = 2 ] || fail "podman_load: usage: podman_load ARCHIVE oci|docker"
+	local archive=$1 format=$2 list
+	_rig_need_podman
+	[ -f "$archive" ] || fail "podman_load: no archive $archive"
+	list=$(tar -tf "$archive" 2>/dev/null | sed 's,^\./,,') || fail "podman_load: $archive is not a tar archive"
+	case $format in
+	oci)
+		if ! grep -qx 'oci-layout' <<<"$list" || ! grep -qx 'index.json' <<<"$list"; then
+			fail "podman_load: $archive is not an OCI archive (no oci-layout/index.json)"
+		fi ;;
+	docker)
+		grep -qx 'manifest.json' <<<"$list" ||
+			fail "podman_load: $archive is not a docker archive (no manifest.json)" ;;
+	*) fail "podman_load: format must be oci or docker, not '$format'" ;;
+	esac
+	if ! podman load -q -i "$archive" >"$T/podman-load.out" 2>"$T/podman-load.err"; then
+		_rig_show "podman load" "$T/podman-load.err"
+		fail "podman load -i $archive failed"
+	fi
+	# "Loaded image: NAME" (or "Loaded image(s): NAME,..."); an archive without
+	# a name loads as "sha256:ID". Either resolves to the image ID.
+	local name id
+	name=$(sed -n -e 's/^Loaded image: *//p' -e 's/^Loaded image(s): *//p' "$T/podman-load.out" |
+		head -n 1 | cut -d, -f1)
+	[ -n "$name" ] || fail "podman_load: no image name in podman's output: $(cat "$T/podman-load.out")"
+	id=$(podman image inspect --format '{{.Id}}' "$name" 2>"$T/podman-load.err") ||
+		fail "podman_load: cannot inspect the loaded image '$name'"
+	printf '%s\n' "$id"
+}
+
+podman_run_archive() {
+	[ "$#" -ge 2 ] || fail "podman_run_archive: usage: ARCHIVE oci|docker [CMD...]"
+	local archive=$1 format=$2 id
+	shift 2
+	[ "${CONTAINERS_CONF:-}" = "$T/podman/containers.conf" ] || podman_setup
+	id=$(podman_load "$archive" "$format") || fail "podman_load $archive failed"
+	if ! podman run --rm --network=none "${PODMAN_RUN_OPTS[@]}" "$id" "$@" 2>"$T/podman-run.err"; then
+		_rig_show "podman run" "$T/podman-run.err"
+		fail "podman run of $archive failed"
+	fi
+}

@@ -20,6 +20,7 @@
 
 #include "alloc.h"
 #include "buf.h"
+#include "reference.h"
 
 #define CONFIG_MAX_SIZE (4u << 20)	/* a deploy.yaml is a few hundred bytes */
 #define CONFIG_MAX_DEPTH 64		/* the schema needs 4 levels */
@@ -397,8 +398,8 @@ struct walker {
 	struct ml_error *err;
 	struct ml_buf path;		/* dotted path of the value at hand: "image.copy[2].src" */
 	struct ml_buf where;		/* scratch for " in 'PATH'" */
-	char desc[QUOTE_MAX + 32];	/* scratch for describe() */
 	char quoted[4][QUOTE_MAX * 4 + 8];	/* ring of values shortened for messages */
+	char desc[QUOTE_MAX * 4 + 16];	/* scratch for describe() */
 	unsigned qslot;
 };
 
@@ -512,7 +513,7 @@ static const char *describe(struct walker *w, const struct ynode *n)
 		return "a mapping";
 	if (is_null(n))
 		return "null";
-	snprintf(w->desc, sizeof(w->desc), "'%.*s'", QUOTE_MAX + 8, q(w, n->text));
+	snprintf(w->desc, sizeof(w->desc), "'%s'", q(w, n->text));
 	return w->desc;
 }
 
@@ -597,7 +598,53 @@ static int str_in(const char *s, const char *const *list)
 	return 0;
 }
 
+/* ---- the schema's keys ---- */
+
+static const char *const root_keys[] = { "name", "image", "deploy", "health", "endpoints", NULL };
+static const char *const image_keys[] = {
+	"repository", "base", "platform", "workdir", "copy", "ignore", "allow_credentials",
+	"env", "port", "cmd", "entrypoint", "user", "labels", NULL,
+};
+static const char *const copy_keys[] = { "src", "dst", "layer", NULL };
+static const char *const deploy_keys[] = { "gcp", "aws", "azure", NULL };
+static const char *const gcp_keys[] = {
+	"project", "region", "target", "allow_unauthenticated", "cpu", "memory",
+	"min_instances", "max_instances", NULL,
+};
+static const char *const aws_keys[] = {
+	"region", "application", "environment", "instance_type", NULL,
+};
+static const char *const azure_keys[] = {
+	"subscription", "resource_group", "location", "dns_label", "cpu", "memory_gb", NULL,
+};
+static const char *const health_keys[] = { "path", NULL };
+
+/* Where each key belongs, to tell a key at the wrong indentation from a typo. */
+static const struct {
+	const char *const *keys;
+	const char *where;
+} sections[] = {
+	{ root_keys, "at the top level" },
+	{ image_keys, "in 'image'" },
+	{ copy_keys, "in an 'image.copy' entry" },
+	{ deploy_keys, "in 'deploy'" },
+	{ gcp_keys, "in 'deploy.gcp'" },
+	{ aws_keys, "in 'deploy.aws'" },
+	{ azure_keys, "in 'deploy.azure'" },
+	{ health_keys, "in 'health'" },
+};
+
 /* ---- mappings ---- */
+
+/* Appends where else key is valid: "in 'image' or in 'deploy.gcp'". */
+static void elsewhere(struct ml_buf *b, const char *key, const char *const *here)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
+		if (sections[i].keys != here && str_in(key, sections[i].keys))
+			ml_buf_printf(b, "%s%s", b->len ? " or " : "", sections[i].where);
+}
 
 static int unknown_key(struct walker *w, const struct ynode *k, const char *const *keys)
 {
@@ -605,12 +652,18 @@ static int unknown_key(struct walker *w, const struct ynode *k, const char *cons
 	struct ml_buf list = ML_BUF_INIT;
 	int rc;
 
-	if (near)
-		return werr(w, k, "unknown key '%s'%s (did you mean '%s'?)", q(w, k->text),
-			    in_path(w), near);
-	join(&list, keys);
-	rc = werr(w, k, "unknown key '%s'%s (valid keys: %s)", q(w, k->text), in_path(w),
-		  ml_buf_str(&list));
+	elsewhere(&list, k->text, keys);
+	if (list.len)
+		rc = werr(w, k, "unknown key '%s'%s (it belongs %s; check its indentation)",
+			  q(w, k->text), in_path(w), ml_buf_str(&list));
+	else if (near)
+		rc = werr(w, k, "unknown key '%s'%s (did you mean '%s'?)", q(w, k->text),
+			  in_path(w), near);
+	else {
+		join(&list, keys);
+		rc = werr(w, k, "unknown key '%s'%s (valid keys: %s)", q(w, k->text), in_path(w),
+			  ml_buf_str(&list));
+	}
 	ml_buf_dispose(&list);
 	return rc;
 }
@@ -1180,149 +1233,6 @@ static int is_dns_label(const char *s)
 	return 1;
 }
 
-/* A path component of Docker's reference grammar: [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)* */
-static int is_path_component(const char *s, size_t len)
-{
-	size_t i = 0, start;
-
-	while (i < len) {
-		start = i;
-		while (i < len && is_lower_alnum(s[i]))
-			i++;
-		if (i == start)
-			return 0;
-		if (i == len)
-			return 1;
-		if (s[i] == '.')
-			i++;
-		else if (s[i] == '_')
-			i += (i + 1 < len && s[i + 1] == '_') ? 2 : 1;
-		else if (s[i] == '-')
-			while (i < len && s[i] == '-')
-				i++;
-		else
-			return 0;
-		if (i == len)
-			return 0;
-	}
-	return 0;
-}
-
-/* Host names: labels [A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])? separated by '.'. */
-static int is_hostname(const char *s, size_t len)
-{
-	size_t i, start = 0;
-
-	if (!len)
-		return 0;
-	for (i = 0; i <= len; i++) {
-		if (i < len && s[i] != '.') {
-			if (!is_alnum(s[i]) && s[i] != '-')
-				return 0;
-			continue;
-		}
-		if (i == start || s[start] == '-' || s[i - 1] == '-')
-			return 0;
-		start = i + 1;
-	}
-	return 1;
-}
-
-/* host[:port], the host a name, or an IPv6 address in brackets. */
-static int is_registry_host(const char *s, size_t len)
-{
-	const char *colon, *close;
-	size_t host_len = len, i;
-
-	if (len && s[0] == '[') {
-		close = memchr(s, ']', len);
-		if (!close || close == s + 1)
-			return 0;
-		host_len = (size_t)(close - s) + 1;
-		for (i = 1; i + 1 < host_len; i++)
-			if (!strchr("0123456789abcdefABCDEF:.", s[i]))
-				return 0;
-	} else {
-		colon = memchr(s, ':', len);
-		if (colon)
-			host_len = (size_t)(colon - s);
-		if (!is_hostname(s, host_len))
-			return 0;
-	}
-	if (host_len == len)
-		return 1;
-	if (s[host_len] != ':' || len - host_len - 1 < 1 || len - host_len - 1 > 5)
-		return 0;
-	return skip_digits(s + host_len + 1) == len - host_len - 1;
-}
-
-/* [host[:port]/]component(/component)*, the first part a host when it has a '.'
- * or ':' or is localhost (the rule of lib/reference.c and Docker). */
-static int is_repo_name(const char *s, size_t len)
-{
-	const char *slash = memchr(s, '/', len);
-	size_t i, start = 0, hl;
-
-	if (len > 255)
-		return 0;
-	if (slash) {
-		hl = (size_t)(slash - s);
-		if (memchr(s, '.', hl) || memchr(s, ':', hl) || (hl == 9 && !strncmp(s, "localhost", 9))) {
-			if (!is_registry_host(s, hl))
-				return 0;
-			s = slash + 1;
-			len -= hl + 1;
-		}
-	}
-	for (i = 0; i <= len; i++) {
-		if (i < len && s[i] != '/')
-			continue;
-		if (!is_path_component(s + start, i - start))
-			return 0;
-		start = i + 1;
-	}
-	return 1;
-}
-
-static int is_tag(const char *s, size_t len)
-{
-	size_t i;
-
-	if (!len || len > 128 || !(is_alnum(s[0]) || s[0] == '_'))
-		return 0;
-	for (i = 1; i < len; i++)
-		if (!is_alnum(s[i]) && !strchr("_.-", s[i]))
-			return 0;
-	return 1;
-}
-
-static int is_digest(const char *s)
-{
-	size_t i;
-
-	if (strncmp(s, "sha256:", 7) || strlen(s) != 7 + 64)
-		return 0;
-	for (i = 7; s[i]; i++)
-		if (!strchr("0123456789abcdef", s[i]))
-			return 0;
-	return 1;
-}
-
-/* Where the tag of name[:tag][@digest] starts (after ':'), or NULL. */
-static const char *ref_tag(const char *s, size_t end)
-{
-	const char *colon = NULL, *slash = NULL;
-	size_t i;
-
-	for (i = 0; i < end; i++) {
-		if (s[i] == ':')
-			colon = s + i;
-		else if (s[i] == '/')
-			slash = s + i;
-	}
-	return colon && (!slash || colon > slash) ? colon + 1 : NULL;
-}
-
 static int check_name(struct walker *w, const struct ynode *n, const char *v)
 {
 	if (is_dns_label(v))
@@ -1334,16 +1244,15 @@ static int check_name(struct walker *w, const struct ynode *n, const char *v)
 
 static int check_repository(struct walker *w, const struct ynode *n, const char *v)
 {
-	const char *at = strchr(v, '@'), *tag = ref_tag(v, at ? (size_t)(at - v) : strlen(v));
+	struct ml_error e = { 0, "" };
+	struct ml_ref ref;
 
-	if (at || tag)
-		return werr(w, n, "invalid repository '%s' for '%s' (leave out the %s; the tag "
-			    "comes from git or --tag)", q(w, v), qpath(w), at ? "digest" : "tag");
-	if (is_repo_name(v, strlen(v)))
+	if (ml_ref_parse(&ref, v, 0, &e) == 0) {
+		ml_ref_dispose(&ref);
 		return 0;
-	return werr(w, n, "invalid repository '%s' for '%s' (expected [HOST[:PORT]/]PATH with "
-		    "lower-case path components, e.g. 'us-east1-docker.pkg.dev/my-proj/ml/iris')",
-		    q(w, v), qpath(w));
+	}
+	return werr(w, n, "invalid repository for '%s': %s (expected [HOST[:PORT]/]PATH such as "
+		    "'us-east1-docker.pkg.dev/my-proj/ml/iris')", qpath(w), e.msg);
 }
 
 static int check_oci_layout(struct walker *w, const struct ynode *n, const char *v)
@@ -1355,7 +1264,7 @@ static int check_oci_layout(struct walker *w, const struct ynode *n, const char 
 	if (!*rest || colon == rest)
 		return werr(w, n, "invalid base '%s' for '%s' (oci-layout: needs a directory, "
 			    "e.g. 'oci-layout:base' or 'oci-layout:base:3.11')", q(w, v), qpath(w));
-	if (colon && !is_tag(colon + 1, strlen(colon + 1)))
+	if (colon && !ml_ref_valid_tag(colon + 1))
 		return werr(w, n, "invalid tag '%s' in '%s' (letters, digits, '_', '.' and '-', "
 			    "not starting with '.' or '-', at most 128 characters)", q(w, colon + 1),
 			    qpath(w));
@@ -1364,22 +1273,16 @@ static int check_oci_layout(struct walker *w, const struct ynode *n, const char 
 
 static int check_reference(struct walker *w, const struct ynode *n, const char *v)
 {
-	const char *at = strchr(v, '@');
-	size_t end = at ? (size_t)(at - v) : strlen(v);
-	const char *tag = ref_tag(v, end);
-	size_t name_len = tag ? (size_t)(tag - 1 - v) : end;
+	struct ml_error e = { 0, "" };
+	struct ml_ref ref;
 
-	if (at && !is_digest(at + 1))
-		return werr(w, n, "invalid digest '%s' in '%s' (expected sha256: and 64 lower-case "
-			    "hex digits)", q(w, at + 1), qpath(w));
-	if (tag && !is_tag(tag, (size_t)(v + end - tag)))
-		return werr(w, n, "invalid tag in '%s' for '%s' (letters, digits, '_', '.' and '-', "
-			    "not starting with '.' or '-', at most 128 characters)", q(w, v), qpath(w));
-	if (is_repo_name(v, name_len))
+	if (ml_ref_parse(&ref, v, 1, &e) == 0) {
+		ml_ref_dispose(&ref);
 		return 0;
-	return werr(w, n, "invalid base '%s' for '%s' (expected scratch, oci-layout:DIR[:TAG], "
-		    "docker-archive:FILE, or NAME[:TAG][@sha256:DIGEST] with a lower-case NAME such "
-		    "as python:3.11-slim)", q(w, v), qpath(w));
+	}
+	return werr(w, n, "invalid base for '%s': %s (expected scratch, oci-layout:DIR[:TAG], "
+		    "docker-archive:FILE, or NAME[:TAG][@sha256:DIGEST] such as python:3.11-slim)",
+		    qpath(w), e.msg);
 }
 
 static int check_base(struct walker *w, const struct ynode *n, const char *v)
@@ -1608,27 +1511,6 @@ static int check_health_path(struct walker *w, const struct ynode *n, const char
 		    "'/healthz')", q(w, v), qpath(w));
 }
 
-/* ---- the schema ---- */
-
-static const char *const root_keys[] = { "name", "image", "deploy", "health", "endpoints", NULL };
-static const char *const image_keys[] = {
-	"repository", "base", "platform", "workdir", "copy", "ignore", "allow_credentials",
-	"env", "port", "cmd", "entrypoint", "user", "labels", NULL,
-};
-static const char *const copy_keys[] = { "src", "dst", "layer", NULL };
-static const char *const deploy_keys[] = { "gcp", "aws", "azure", NULL };
-static const char *const gcp_keys[] = {
-	"project", "region", "target", "allow_unauthenticated", "cpu", "memory",
-	"min_instances", "max_instances", NULL,
-};
-static const char *const aws_keys[] = {
-	"region", "application", "environment", "instance_type", NULL,
-};
-static const char *const azure_keys[] = {
-	"subscription", "resource_group", "location", "dns_label", "cpu", "memory_gb", NULL,
-};
-static const char *const health_keys[] = { "path", NULL };
-
 typedef int (*section_fn)(struct walker *w, const struct ynode *m);
 
 /* Walks parent[key] as a mapping of keys; null stands for an empty mapping, so
@@ -1666,7 +1548,10 @@ static int copy_short(struct walker *w, const struct ynode *item, struct ml_copy
 	rc = scalar_text(w, item, W_COPY, &text);
 	if (rc < 0)
 		return rc;
-	colon = strchr(text, ':');
+	/* dst is absolute: split before the first ":/", so that src may hold ':' */
+	colon = strstr(text, ":/");
+	if (!colon)
+		colon = strchr(text, ':');
 	if (!colon || colon == text || !colon[1]) {
 		rc = werr(w, item, "invalid copy entry '%s' for '%s' (write 'SRC:DST' such as "
 			  "'app/:/app/', or {src: SRC, dst: DST})", q(w, text), qpath(w));
@@ -1836,11 +1721,9 @@ static int walk_root(struct walker *w, const struct ynode *root)
 	const struct ynode *k, *image;
 	int rc;
 
-	if (!root)
+	if (!root || is_null(root))
 		return error_at(w->err, cfg->path, 1, 1, "the file is empty (it needs at least "
 				"'name' and 'image.base')");
-	if (is_null(root))
-		return werr(w, root, "the file is empty (it needs at least 'name' and 'image.base')");
 	if (root->type != YN_MAP)
 		return werr(w, root, "expected a mapping at the top level, got %s "
 			    "(start with 'name: ...')", describe(w, root));

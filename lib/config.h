@@ -32,7 +32,7 @@ struct ml_strv {
 	char **v;
 	size_t n;
 	struct ml_pos pos;
-	int present;		/* the key was given, even as [] (entrypoint: [] clears the base's) */
+	int present;		/* the key was given, even as [] */
 };
 
 struct ml_config {

@@ -12,16 +12,37 @@ static int is_host(const char *s, size_t n)
 	return memchr(s, '.', n) || memchr(s, ':', n) || (n == 9 && !strncmp(s, "localhost", 9));
 }
 
+/* host: dot-separated labels of letters, digits and inner '-', or [IPv6];
+ * then an optional :port of 1 to 65535. */
 static int valid_host(const char *s)
 {
-	const char *p;
+	const char *p = s, *label;
+	long port;
+	char *end;
 
-	if (!*s)
-		return 0;
-	for (p = s; *p; p++)
-		if (!isalnum((unsigned char)*p) && !strchr(".-:[]", *p))
+	if (*p == '[') {
+		p = strchr(p, ']');
+		if (!p || p == s + 1)
 			return 0;
-	return 1;
+		p++;
+	} else {
+		for (;;) {
+			label = p;
+			while (isalnum((unsigned char)*p) || *p == '-')
+				p++;
+			if (p == label || *label == '-' || p[-1] == '-')
+				return 0;
+			if (*p != '.')
+				break;
+			p++;
+		}
+	}
+	if (!*p)
+		return 1;
+	if (*p != ':' || !isdigit((unsigned char)p[1]))
+		return 0;
+	port = strtol(p + 1, &end, 10);
+	return !*end && port > 0 && port <= 65535 && end - p <= 6;
 }
 
 /* path-component: [a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)* */
@@ -65,7 +86,7 @@ static int valid_repository(const char *s)
 	}
 }
 
-static int valid_tag(const char *s)
+int ml_ref_valid_tag(const char *s)
 {
 	size_t i, n = strlen(s);
 
@@ -112,7 +133,7 @@ int ml_ref_parse(struct ml_ref *ref, const char *s, int allow_tag, struct ml_err
 	else if (!valid_repository(ref->repository))
 		rc = ml_error_set(err, ML_ECONFIG, "invalid repository name '%s' in '%s' (hint: "
 				  "lower-case letters, digits and . _ - separated by '/')", name, s);
-	else if (ref->tag && !valid_tag(ref->tag))
+	else if (ref->tag && !ml_ref_valid_tag(ref->tag))
 		rc = ml_error_set(err, ML_ECONFIG, "invalid tag '%s' in '%s'", ref->tag, s);
 	else if (ref->digest && !ml_digest_valid(ref->digest))
 		rc = ml_error_set(err, ML_ECONFIG, "invalid digest '%s' in '%s' (hint: "

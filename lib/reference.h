@@ -15,6 +15,8 @@ struct ml_ref {
 /* Fills ref; with allow_tag = 0 a tag or digest is an error (repository names). */
 int ml_ref_parse(struct ml_ref *ref, const char *s, int allow_tag, struct ml_error *err);
 void ml_ref_dispose(struct ml_ref *ref);
+/* Whether s is a valid tag: [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}. */
+int ml_ref_valid_tag(const char *s);
 /* "host/repository[:tag][@digest]" (malloc'ed). */
 char *ml_ref_string(const struct ml_ref *ref);
 

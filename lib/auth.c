@@ -78,12 +78,16 @@ int ml_challenge_parse(struct ml_challenge *c, const char *header, struct ml_err
 		if (!*p)
 			break;
 		key = parse_token(&p);
+		while (*p == ' ' || *p == '\t')	/* RFC 7235: BWS "=" BWS */
+			p++;
 		if (!key[0] || *p != '=') {
 			/* the start of a second challenge: only the first one is used */
 			free(key);
 			break;
 		}
 		p++;
+		while (*p == ' ' || *p == '\t')
+			p++;
 		if (*p == '"' ? parse_quoted(&p, &v) < 0 : ml_buf_adds(&v, "") < 0) {
 			free(key);
 			ml_buf_dispose(&v);

@@ -45,6 +45,7 @@ struct ml_compressor {
 	uint64_t next_seq;	/* sequence number of the slot being filled */
 	uint64_t write_seq;	/* next sequence number to write out */
 	struct slot *filling;
+	int failed;		/* the first error: the stream cannot go on after it */
 };
 
 static struct slot *queued_slot(struct ml_compressor *c)
@@ -202,6 +203,8 @@ static int submit(struct ml_compressor *c, struct ml_error *err)
 		c->filling->in_len = 0;
 		c->filling->seq = UINT64_MAX;
 	}
+	if (rc < 0)
+		c->failed = rc;
 	pthread_mutex_unlock(&c->lock);
 	return rc;
 }
@@ -212,12 +215,17 @@ int ml_compressor_write(struct ml_compressor *c, const void *data, size_t len,
 	const char *p = data;
 	int rc;
 
+	if (c->failed)
+		return ml_error_set(err, -c->failed, "cannot compress after an earlier error");
 	ml_sha256_update(c->in_hash, data, len);
 	c->in_total += len;
 	if (!c->codec) {
 		ml_sha256_update(c->out_hash, data, len);
 		c->out_total += len;
-		return ml_write_all(c->fd, data, len, err);
+		rc = ml_write_all(c->fd, data, len, err);
+		if (rc < 0)
+			c->failed = rc;
+		return rc;
 	}
 	while (len) {
 		struct slot *s = c->filling;
@@ -243,6 +251,8 @@ int ml_compressor_finish(struct ml_compressor *c, struct ml_compress_result *res
 {
 	int rc = 0;
 
+	if (c->failed)
+		return ml_error_set(err, -c->failed, "cannot compress after an earlier error");
 	if (c->codec) {
 		/* an empty stream still gets one (empty) member so it is valid gzip/zstd */
 		if (c->filling->in_len || c->next_seq == 0)

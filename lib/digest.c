@@ -124,26 +124,28 @@ void ml_base64_encode(struct ml_buf *out, const void *data, size_t len)
 	free(tmp);
 }
 
+static int b64_char(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       c == '+' || c == '/';
+}
+
 int ml_base64_decode(struct ml_buf *out, const char *s, size_t len)
 {
-	size_t n = 3 * ((len + 3) / 4) + 1;
+	size_t n = 3 * ((len + 3) / 4) + 1, i, pad = 0;
 	unsigned char *tmp;
-	int w, pad = 0;
+	int w, rc;
 
 	if (len % 4)
 		return -ML_EPROTO;
+	while (pad < 2 && pad < len && s[len - 1 - pad] == '=')
+		pad++;
+	for (i = 0; i < len - pad; i++)
+		if (!b64_char(s[i]))
+			return -ML_EPROTO;
 	tmp = ml_malloc(n);
 	w = EVP_DecodeBlock(tmp, (const unsigned char *)s, (int)len);
-	if (w < 0) {
-		free(tmp);
-		return -ML_EPROTO;
-	}
-	/* EVP_DecodeBlock counts padding as zero bytes */
-	if (len && s[len - 1] == '=')
-		pad++;
-	if (len > 1 && s[len - 2] == '=')
-		pad++;
-	ml_buf_add(out, tmp, (size_t)w - pad);
+	rc = w < 0 ? -ML_EPROTO : ml_buf_add(out, tmp, (size_t)w - pad);
 	free(tmp);
-	return 0;
+	return rc;
 }

@@ -126,6 +126,8 @@ ml_json *ml_json_get_or_add_object(ml_json *obj, const char *key)
 {
 	ml_json *v = ml_json_get(obj, key);
 
+	if (!ml_json_is_object(obj))
+		return NULL;
 	if (!ml_json_is_object(v)) {
 		v = ml_json_object_new();
 		ml_json_set(obj, key, v);

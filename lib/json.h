@@ -35,7 +35,8 @@ int ml_json_get_int(const ml_json *obj, const char *key, int64_t *out); /* 0 or 
 void ml_json_set(ml_json *obj, const char *key, ml_json *val);
 void ml_json_set_str(ml_json *obj, const char *key, const char *s);
 void ml_json_set_int(ml_json *obj, const char *key, int64_t v);
-/* Returns obj[key] as an object, creating it (replacing a non-object) when missing. */
+/* Returns obj[key] as an object, creating it (replacing a non-object) when missing;
+ * NULL when obj is not an object. */
 ml_json *ml_json_get_or_add_object(ml_json *obj, const char *key);
 
 /* Iteration over an object: `for (it = ml_json_iter(o); it; it = ml_json_iter_next(o, it))`. */

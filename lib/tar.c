@@ -56,7 +56,10 @@ int ml_tar_writer_new(struct ml_tar_writer **out, ml_tar_out_fn fn, void *ud,
 	w->fn = fn;
 	w->ud = ud;
 	w->a = archive_write_new();
+	/* names are bytes, as on the file system: no conversion through the
+	 * process locale (which may be "C" and refuse anything non-ASCII) */
 	if (!w->a || archive_write_set_format_pax_restricted(w->a) != ARCHIVE_OK ||
+	    archive_write_set_options(w->a, "hdrcharset=BINARY") != ARCHIVE_OK ||
 	    archive_write_set_bytes_per_block(w->a, 0) != ARCHIVE_OK ||
 	    archive_write_open2(w->a, w, NULL, writer_cb, NULL, NULL) != ARCHIVE_OK) {
 		ml_error_set(err, ML_EINTERNAL, "cannot set up tar writer: %s",

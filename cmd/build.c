@@ -5,6 +5,7 @@
 #include "build.h"
 #include "cmd.h"
 #include "log.h"
+#include "reference.h"
 
 struct build_args {
 	struct ml_build_opts o;
@@ -43,7 +44,14 @@ static int parse_args(struct build_args *a, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "o:t:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o': a->o.output = optarg; break;
-		case 't': a->o.tag = optarg; break;
+		case 't':
+			if (!ml_ref_valid_tag(optarg)) {
+				ui_usage_error("build", "invalid tag '%s' (letters, digits, '_', '.' and '-', "
+					       "at most 128, not starting with '.' or '-')", optarg);
+				return -1;
+			}
+			a->o.tag = optarg;
+			break;
 		case 'n': a->o.no_cache = 1; break;
 		case 'F':
 			if (!strcmp(optarg, "oci"))

@@ -32,7 +32,7 @@ void ui_init(struct global *g);
 void ui_error(const struct global *g, const struct ml_error *err);
 void ui_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void ui_info(const struct global *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Prints a JSON document on stdout (compact with a newline). */
+/* Prints a JSON document on stdout, indented, with a newline. */
 int ui_json(const ml_json *doc);
 /* Exit status for an ml error code. */
 int ui_exit_status(int rc);

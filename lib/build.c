@@ -107,6 +107,16 @@ static struct group *new_group(struct build *b, char *name)
 	return g;
 }
 
+static int named_explicitly(const struct ml_config *cfg, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->image.ncopy; i++)
+		if (cfg->image.copy[i].layer && !strcmp(cfg->image.copy[i].layer, name))
+			return 1;
+	return 0;
+}
+
 /* Entries naming a layer join it; the others get a layer each, named from src. */
 static void group_copies(struct build *b)
 {
@@ -122,7 +132,7 @@ static void group_copies(struct build *b)
 			char *name = layer_name_from_src(c->src), *unique = ml_strdup(name);
 			int k = 2;
 
-			while (find_group(b, unique)) {
+			while (find_group(b, unique) || named_explicitly(b->cfg, unique)) {
 				free(unique);
 				unique = ml_asprintf("%s-%d", name, k++);
 			}
@@ -132,6 +142,19 @@ static void group_copies(struct build *b)
 		g->copies = ml_grow(g->copies, &g->alloc, g->n + 1, sizeof(*g->copies));
 		g->copies[g->n++] = c;
 	}
+}
+
+static int add_patterns(struct ml_ignore *ig, const struct ml_strv *sv, struct ml_error *err)
+{
+	char *origin = ml_asprintf("%s:%d:%d", sv->pos.file ? sv->pos.file : "deploy.yaml",
+				   sv->pos.line, sv->pos.column);
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < sv->n && rc == 0; i++)
+		rc = ml_ignore_add(ig, sv->v[i], origin, err);
+	free(origin);
+	return rc;
 }
 
 static int setup_ignore(struct build *b, struct ml_error *err)
@@ -150,10 +173,8 @@ static int setup_ignore(struct build *b, struct ml_error *err)
 		rc = ml_ignore_add_file(b->ignore, p, err);
 		free(p);
 	}
-	for (i = 0; i < cfg->image.ignore.n && rc == 0; i++)
-		rc = ml_ignore_add(b->ignore, cfg->image.ignore.v[i], cfg->path, err);
-	for (i = 0; i < cfg->image.allow_credentials.n && rc == 0; i++)
-		rc = ml_ignore_add(b->allow, cfg->image.allow_credentials.v[i], cfg->path, err);
+	rc = rc ? rc : add_patterns(b->ignore, &cfg->image.ignore, err);
+	rc = rc ? rc : add_patterns(b->allow, &cfg->image.allow_credentials, err);
 	/* the build's own output never goes into its image */
 	out = realpath(b->res->output, NULL);
 	if (rc == 0 && out && !strncmp(out, b->context, cl) && out[cl] == '/') {
@@ -405,12 +426,35 @@ static void reset_attempt(struct build *b)
 	ml_base_dispose(&b->base);
 }
 
+/* oci-layout:DIR and docker-archive:FILE are relative to the context directory. */
+static char *local_base_path(const struct ml_config *cfg)
+{
+	static const char *const kinds[] = { "oci-layout:", "docker-archive:" };
+	const char *spec = cfg->image.base;
+	size_t i, n;
+
+	for (i = 0; i < 2; i++) {
+		n = strlen(kinds[i]);
+		if (!strncmp(spec, kinds[i], n) && spec[n] != '/') {
+			char *joined = ml_path_join(cfg->dir, spec + n), *out;
+
+			out = ml_asprintf("%s%s", kinds[i], joined);
+			free(joined);
+			return out;
+		}
+	}
+	return ml_strdup(spec);
+}
+
 static int attempt(struct build *b, struct ml_error *err)
 {
 	struct ml_layer_opts lo = { 0 };
+	char *base;
 	int rc;
 
-	rc = ml_base_resolve(&b->base, b->cfg->image.base, b->cfg->image.platform, b->cache, err);
+	base = local_base_path(b->cfg);
+	rc = ml_base_resolve(&b->base, base, b->cfg->image.platform, b->cache, err);
+	free(base);
 	if (rc < 0)
 		return rc;
 	b->res->base_resolved = ml_strdup(b->base.resolved);

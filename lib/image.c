@@ -64,12 +64,14 @@ static void apply_run_config(ml_json *c, const struct ml_config *cfg, const stru
 		ml_json_set_str(c, "WorkingDir", cfg->image.workdir);
 	if (cfg->image.user)
 		ml_json_set_str(c, "User", cfg->image.user);
-	if (cfg->image.entrypoint.n) {
-		ml_json_set(c, "Entrypoint", string_array(cfg->image.entrypoint.v, cfg->image.entrypoint.n));
+	if (cfg->image.entrypoint.present) {
+		ml_json_set(c, "Entrypoint", cfg->image.entrypoint.n ?
+			    string_array(cfg->image.entrypoint.v, cfg->image.entrypoint.n) : NULL);
 		ml_json_set(c, "Cmd", cfg->image.cmd.n ?
 			    string_array(cfg->image.cmd.v, cfg->image.cmd.n) : NULL);
-	} else if (cfg->image.cmd.n) {
-		ml_json_set(c, "Cmd", string_array(cfg->image.cmd.v, cfg->image.cmd.n));
+	} else if (cfg->image.cmd.present) {
+		ml_json_set(c, "Cmd", cfg->image.cmd.n ?
+			    string_array(cfg->image.cmd.v, cfg->image.cmd.n) : NULL);
 	}
 	if (cfg->image.port) {
 		char port[16];

@@ -3,6 +3,8 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
+#include <locale.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -10,6 +12,30 @@
 #include "alloc.h"
 
 #define COPY_BLOCK (1u << 20)
+
+/* File names are UTF-8 bytes whatever the process locale (often "C", in which
+ * libarchive refuses every non-ASCII name): the archive calls that convert names
+ * run with this thread switched to C.UTF-8. */
+static locale_t utf8_loc;
+static pthread_once_t utf8_once = PTHREAD_ONCE_INIT;
+
+static void utf8_init(void)
+{
+	utf8_loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+}
+
+/* Returns the locale to give back to leave_utf8. */
+static locale_t enter_utf8(void)
+{
+	pthread_once(&utf8_once, utf8_init);
+	return utf8_loc ? uselocale(utf8_loc) : (locale_t)0;
+}
+
+static void leave_utf8(locale_t old)
+{
+	if (old)
+		uselocale(old);
+}
 
 struct ml_tar_writer {
 	struct archive *a;
@@ -56,10 +82,7 @@ int ml_tar_writer_new(struct ml_tar_writer **out, ml_tar_out_fn fn, void *ud,
 	w->fn = fn;
 	w->ud = ud;
 	w->a = archive_write_new();
-	/* names are bytes, as on the file system: no conversion through the
-	 * process locale (which may be "C" and refuse anything non-ASCII) */
 	if (!w->a || archive_write_set_format_pax_restricted(w->a) != ARCHIVE_OK ||
-	    archive_write_set_options(w->a, "hdrcharset=BINARY") != ARCHIVE_OK ||
 	    archive_write_set_bytes_per_block(w->a, 0) != ARCHIVE_OK ||
 	    archive_write_open2(w->a, w, NULL, writer_cb, NULL, NULL) != ARCHIVE_OK) {
 		ml_error_set(err, ML_EINTERNAL, "cannot set up tar writer: %s",
@@ -91,8 +114,10 @@ static struct archive_entry *entry_new(const char *name, mode_t type, unsigned m
 static int write_header(struct ml_tar_writer *w, struct archive_entry *e, const char *name,
 			struct ml_error *err)
 {
+	locale_t old = enter_utf8();
 	int r = archive_write_header(w->a, e);
 
+	leave_utf8(old);
 	archive_entry_free(e);
 	if (r != ARCHIVE_OK)
 		return archive_fail(w, err, "header", name);
@@ -219,14 +244,18 @@ int ml_tar_reader_open(struct ml_tar_reader **out, const char *path, struct ml_e
 int ml_tar_reader_next(struct ml_tar_reader *r, struct ml_tar_entry *e, struct ml_error *err)
 {
 	struct archive_entry *ae;
+	locale_t old = enter_utf8();
 	int rc = archive_read_next_header(r->a, &ae);
 
-	if (rc == ARCHIVE_EOF)
-		return 0;
-	if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN)
+	if (rc == ARCHIVE_EOF || (rc != ARCHIVE_OK && rc != ARCHIVE_WARN)) {
+		leave_utf8(old);
+		if (rc == ARCHIVE_EOF)
+			return 0;
 		return ml_error_set(err, ML_EIO, "cannot read tar archive: %s",
 				    archive_error_string(r->a));
+	}
 	e->name = archive_entry_pathname(ae);
+	leave_utf8(old);
 	e->size = archive_entry_size(ae);
 	switch (archive_entry_filetype(ae)) {
 	case AE_IFREG:

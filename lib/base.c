@@ -71,6 +71,7 @@ static int pick_from_index(const ml_json *index, const struct platform *p, const
 
 		if (platform_matches(pj, p) && ml_digest_valid(d)) {
 			snprintf(digest, ML_DIGEST_LEN, "%s", d);
+			ml_buf_dispose(&have);
 			return 0;
 		}
 		if (pj && ml_json_get_str(pj, "os") && strcmp(ml_json_get_str(pj, "os"), "unknown"))

@@ -185,6 +185,27 @@ static int link_stays_inside(const char *rel, const char *target)
 	return ok;
 }
 
+/* Where the link leads on this machine, as far as it exists, must be inside the
+ * context too: "self -> ." then "esc -> self/../../x" climbs out although its
+ * text alone does not. */
+static int resolves_inside(const struct ml_layer_opts *o, const char *link_abs,
+			   const char *target)
+{
+	char *dir = ml_dirname(link_abs);
+	char *path = ml_asprintf("%s/%s", dir, target);
+	char *real = NULL, *cut;
+	int ok = 1;
+
+	while (!(real = realpath(path, NULL)) && (cut = strrchr(path, '/')) && cut != path)
+		*cut = '\0';
+	if (real)
+		ok = inside_context(o, real);
+	free(real);
+	free(path);
+	free(dir);
+	return ok;
+}
+
 static int add_symlink(struct collect *c, const char *rel, const char *abs, const char *img,
 		       const struct stat *st)
 {
@@ -194,7 +215,8 @@ static int add_symlink(struct collect *c, const char *rel, const char *abs, cons
 	if (n < 0)
 		return ml_error_errno(c->err, ML_EIO, errno, "cannot read symlink '%s'", rel);
 	target[n] = '\0';
-	if (target[0] == '/' || !link_stays_inside(rel, target))
+	if (target[0] == '/' || !link_stays_inside(rel, target) ||
+	    !resolves_inside(c->opts, abs, target))
 		return copy_error(c, ML_EREFUSED,
 				  "symlink '%s' points outside the build context (to '%s'); "
 				  "hint: copy the target into the context instead", rel, target);
@@ -245,7 +267,8 @@ static int walk(struct collect *c, const char *abs, const char *rel, const char 
 		names[n++] = ml_strdup(de->d_name);
 	}
 	closedir(d);
-	qsort(names, n, sizeof(*names), name_cmp);
+	if (n > 1)
+		qsort(names, n, sizeof(*names), name_cmp);
 	for (i = 0; i < n && rc == 0; i++) {
 		char *cabs = ml_asprintf("%s/%s", abs, names[i]);
 		char *crel = strcmp(rel, ".") == 0 ? ml_strdup(names[i]) :
@@ -284,18 +307,37 @@ static char *trim_slashes(const char *s)
 	return ml_strndup(s, len);
 }
 
+/* "./app//x/" -> "app/x": empty and "." segments dropped ("." for nothing left). */
+static char *clean_rel(const char *src)
+{
+	struct ml_buf b = ML_BUF_INIT;
+	const char *p = src;
+
+	while (*p) {
+		size_t n = strcspn(p, "/");
+
+		if (n && !(n == 1 && p[0] == '.')) {
+			if (b.len)
+				ml_buf_addch(&b, '/');
+			ml_buf_add(&b, p, n);
+		}
+		p += n;
+		while (*p == '/')
+			p++;
+	}
+	if (!b.len)
+		ml_buf_addch(&b, '.');
+	return ml_buf_detach(&b);
+}
+
 static int collect_copy(struct collect *c, const struct ml_copy *cp)
 {
-	char *rel = trim_slashes(cp->src);
+	char *rel = clean_rel(cp->src);
 	char *abs, *real = NULL, *img = NULL;
 	struct stat st;
 	int rc = 0;
 
 	c->copy = cp;
-	if (!rel[0]) {
-		free(rel);
-		rel = ml_strdup(".");
-	}
 	abs = strcmp(rel, ".") == 0 ? ml_strdup(c->opts->context) :
 	      ml_asprintf("%s/%s", c->opts->context, rel);
 	real = realpath(abs, NULL);
@@ -320,6 +362,11 @@ static int collect_copy(struct collect *c, const struct ml_copy *cp)
 	}
 	if (S_ISDIR(st.st_mode)) {
 		img = trim_slashes(cp->dst);
+		if (img[0]) {
+			/* the target directory exists even when nothing lands in it */
+			add_entry(c, img, E_DIR, NULL, NULL, NULL);
+			c->v[c->n - 1].order = 0;
+		}
 		rc = walk(c, real, rel, img);
 	} else {
 		size_t dl = strlen(cp->dst);
@@ -336,6 +383,11 @@ out:
 	free(img);
 	free(rel);
 	return rc;
+}
+
+static int path_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct entry *)a)->path, ((const struct entry *)b)->path);
 }
 
 static int entry_cmp(const void *a, const void *b)
@@ -375,13 +427,23 @@ static int normalize(struct collect *c)
 		c->v[out++] = c->v[i];
 	}
 	c->n = out;
-	for (i = 0; i + 1 < c->n; i++) {
-		size_t l = strlen(c->v[i].path);
+	for (i = 0; i < c->n; i++) {
+		const char *slash = strrchr(c->v[i].path, '/');
+		struct entry key, *parent;
 
-		if (c->v[i].type != E_DIR && strncmp(c->v[i + 1].path, c->v[i].path, l) == 0 &&
-		    c->v[i + 1].path[l] == '/')
-			return ml_error_set(c->err, ML_ECONFIG, "'/%s' is both a file and a directory "
-					    "in the layer (check the dst of image.copy)", c->v[i].path);
+		if (!slash)
+			continue;
+		key.path = ml_strndup(c->v[i].path, (size_t)(slash - c->v[i].path));
+		key.order = 0;
+		parent = bsearch(&key, c->v, c->n, sizeof(*c->v), path_cmp);
+		if (parent && parent->type != E_DIR) {
+			int rc = ml_error_set(c->err, ML_ECONFIG, "'/%s' is both a file and a directory "
+					      "in the layer (check the dst of image.copy)", key.path);
+
+			free(key.path);
+			return rc;
+		}
+		free(key.path);
 	}
 	return 0;
 }

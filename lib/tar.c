@@ -43,6 +43,7 @@ struct ml_tar_writer {
 	void *ud;
 	int out_rc;		/* first error of the output callback */
 	int closed;
+	int abandoned;		/* freed unfinished: output is dropped */
 	char *block;
 };
 
@@ -56,12 +57,13 @@ static la_ssize_t writer_cb(struct archive *a, void *ud, const void *data, size_
 	int rc;
 
 	(void)a;
+	if (w->abandoned || w->out_rc)
+		return (la_ssize_t)len;
+	/* a failure is kept for our caller rather than handed to libarchive, whose
+	 * fatal-error path leaks the entry being written */
 	rc = w->fn(w->ud, data, len);
-	if (rc < 0) {
-		if (!w->out_rc)
-			w->out_rc = rc;
-		return -1;
-	}
+	if (rc < 0)
+		w->out_rc = rc;
 	return (la_ssize_t)len;
 }
 
@@ -119,7 +121,7 @@ static int write_header(struct ml_tar_writer *w, struct archive_entry *e, const 
 
 	leave_utf8(old);
 	archive_entry_free(e);
-	if (r != ARCHIVE_OK)
+	if (r != ARCHIVE_OK || w->out_rc)
 		return archive_fail(w, err, "header", name);
 	return 0;
 }
@@ -145,7 +147,7 @@ static int write_data(struct ml_tar_writer *w, const void *data, size_t len, con
 	while (len) {
 		la_ssize_t n = archive_write_data(w->a, data, len);
 
-		if (n <= 0)
+		if (n <= 0 || w->out_rc)
 			return archive_fail(w, err, "data", name);
 		data = (const char *)data + n;
 		len -= (size_t)n;
@@ -204,7 +206,7 @@ int ml_tar_add_data(struct ml_tar_writer *w, const char *name, unsigned mode, in
 int ml_tar_writer_close(struct ml_tar_writer *w, struct ml_error *err)
 {
 	w->closed = 1;
-	if (archive_write_close(w->a) != ARCHIVE_OK)
+	if (archive_write_close(w->a) != ARCHIVE_OK || w->out_rc)
 		return archive_fail(w, err, "end", "archive");
 	return 0;
 }
@@ -213,9 +215,9 @@ void ml_tar_writer_free(struct ml_tar_writer *w)
 {
 	if (!w)
 		return;
-	/* an unfinished archive is abandoned: nothing more reaches the callback */
-	if (w->a && !w->closed)
-		archive_write_fail(w->a);
+	/* an unfinished archive is abandoned: nothing more reaches the callback
+	 * (archive_write_fail would do that too, but leaks the format's state) */
+	w->abandoned = !w->closed;
 	if (w->a)
 		archive_write_free(w->a);
 	free(w->block);

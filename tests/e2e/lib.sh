@@ -33,11 +33,26 @@
 #   wait_for SECS CMD...            retry CMD every 0.05 s until it succeeds (status 0)
 #                                   or SECS (whole seconds) pass (status 1)
 # Registries (docker-registry 2.8, storage in $T/registry-NAME):
-#   start_registry NAME [tls] [htpasswd USER PASS]
+#   start_registry NAME [tls] [htpasswd USER PASS | token USER PASS]
 #       exports REG_<NAME>_ADDR (127.0.0.1:PORT), REG_<NAME>_URL, REG_<NAME>_DIR,
 #       REG_<NAME>_ACCESSLOG (combined log format, one line per request),
 #       REG_<NAME>_LOG (registry's own log), REG_<NAME>_PID; with tls also
-#       REG_<NAME>_CA (= $RIG_CA); with htpasswd REG_<NAME>_USER, REG_<NAME>_PASS
+#       REG_<NAME>_CA (= $RIG_CA); with htpasswd or token REG_<NAME>_USER, REG_<NAME>_PASS
+#       token: bearer tokens from tests/fakes/tokenserver.py (RS256 JWTs, x5c header;
+#       RIG_TOKEN_HEADER=kid sends the libtrust kid instead). USER may pull, push and
+#       delete everywhere, anonymous clients may pull public/*. Also exports
+#       REG_<NAME>_TOKEN_URL (the realm, http://127.0.0.1:PORT/token; https with tls),
+#       REG_<NAME>_TOKEN_SERVICE (<name>-registry), REG_<NAME>_TOKEN_USERS (the users
+#       JSON, re-read on every request: edit it to change users and grants),
+#       REG_<NAME>_TOKEN_LOG (one line per token request, see token_count),
+#       REG_<NAME>_TOKEN_PID, REG_<NAME>_TOKEN_CERT (the signing certificate)
+#   token_count NAME [FIELD=VALUE...]
+#                                   count token requests to registry NAME's token server
+#                                   whose log line has every FIELD=VALUE; fields: method,
+#                                   path (raw, query included), auth (none|basic|bearer|
+#                                   other; never the credential), status, sub (user or -),
+#                                   scope, granted (decoded, one field per scope), e.g.
+#                                   token_count main auth=none scope=repository:public/x:pull
 #   rig_ca                          create the test's CA once; exports RIG_CA=$T/ca/ca.crt and
 #                                   RIG_CA_DIR=$T/ca (usable as skopeo --cert-dir)
 #   registry_count NAME METHOD PATH_REGEX [STATUS]
@@ -384,12 +399,12 @@ rig_server_cert() {
 
 # ---------------------------------------------------------------- registry
 
-# The variants only differ in the http.tls and auth sections of config.yml; a
-# new one (token: realm/service/issuer/rootcertbundle) adds an option here and
-# its own _rig_reg_auth_* writer.
+# The variants only differ in the http.tls and auth sections of config.yml
+# (htpasswd: realm/path; token: realm/service/issuer/rootcertbundle, with
+# _rig_token_server started first so the realm's port is known).
 start_registry() {
-	[ "$#" -ge 1 ] || fail "start_registry: usage: start_registry NAME [tls] [htpasswd USER PASS]"
-	local name=$1 tls=0 user='' pass=''
+	[ "$#" -ge 1 ] || fail "start_registry: usage: start_registry NAME [tls] [htpasswd USER PASS | token USER PASS]"
+	local name=$1 tls=0 user='' pass='' token=0
 	shift
 	case $name in
 	'' | *[!A-Za-z0-9_]*) fail "start_registry: name '$name' must be [A-Za-z0-9_]+" ;;
@@ -399,7 +414,14 @@ start_registry() {
 		tls) tls=1; shift ;;
 		htpasswd)
 			[ "$#" -ge 3 ] || fail "start_registry: htpasswd needs USER PASS"
+			[ "$token" = 0 ] || fail "start_registry: htpasswd and token exclude each other"
 			user=$2 pass=$3
+			shift 3 ;;
+		token)
+			[ "$#" -ge 3 ] || fail "start_registry: token needs USER PASS"
+			[ -z "$user" ] || fail "start_registry: htpasswd and token exclude each other"
+			[ -n "$2" ] || fail "start_registry: token needs a non-empty USER"
+			token=1 user=$2 pass=$3
 			shift 3 ;;
 		*) fail "start_registry: unknown option '$1'" ;;
 		esac
@@ -416,7 +438,15 @@ start_registry() {
     certificate: $dir/tls/server.crt
     key: $dir/tls/server.key"
 	fi
-	if [ -n "$user" ]; then
+	if [ "$token" = 1 ]; then
+		_rig_token_server "$dir" "$name" "$user" "$pass" "$scheme"
+		auth_yaml="auth:
+  token:
+    realm: $scheme://127.0.0.1:$_rig_token_port/token
+    service: $name-registry
+    issuer: mldeploy-test-issuer
+    rootcertbundle: $dir/token/signing.crt"
+	elif [ -n "$user" ]; then
 		htpasswd -Bbn "$user" "$pass" >"$dir/htpasswd" 2>"$dir/htpasswd.log" ||
 			fail "htpasswd failed (see $dir/htpasswd.log)"
 		auth_yaml="auth:
@@ -481,6 +511,76 @@ EOF
 		export "${var}_USER=$user" "${var}_PASS=$pass"
 		_rig_reg_creds[$addr]="$user:$pass"
 	fi
+	if [ "$token" = 1 ]; then
+		export "${var}_TOKEN_URL=$scheme://127.0.0.1:$_rig_token_port/token" \
+			"${var}_TOKEN_SERVICE=$name-registry" "${var}_TOKEN_USERS=$dir/token/users.json" \
+			"${var}_TOKEN_LOG=$dir/token/requests.log" "${var}_TOKEN_PID=$_rig_token_pid" \
+			"${var}_TOKEN_CERT=$dir/token/signing.crt"
+	fi
+}
+
+# _rig_token_server DIR NAME USER PASS SCHEME: the signing key and certificate,
+# the users file and a running tokenserver.py in DIR/token; sets _rig_token_port
+# and _rig_token_pid. With SCHEME https it serves TLS with DIR/tls/server.*.
+_rig_token_server() {
+	local dir=$1 name=$2 user=$3 pass=$4 scheme=$5 t="$1/token" tls_args=() i
+	local header=${RIG_TOKEN_HEADER:-x5c}
+	case $header in
+	x5c | kid) ;;
+	*) fail "RIG_TOKEN_HEADER must be x5c or kid, not '$header'" ;;
+	esac
+	mkdir -p "$t"
+	# The registry trusts the signing certificate itself (rootcertbundle): a
+	# self-signed leaf that is its own root.
+	openssl req -x509 -new -nodes -newkey rsa:2048 -keyout "$t/signing.key" \
+		-out "$t/signing.crt" -days 2 -subj "/CN=mldeploy test token signer" \
+		2>"$t/openssl.log" || fail "cannot create the token signing key (see $t/openssl.log)"
+	jq -n --arg u "$user" --arg p "$pass" \
+		'{users: {($u): {password: $p, access: {"*": ["pull", "push", "delete"]}}},
+		  anonymous: {"public/*": ["pull"]}}' >"$t/users.json" ||
+		fail "cannot write $t/users.json"
+	[ "$scheme" != https ] || tls_args=(--tls-cert "$dir/tls/server.crt" --tls-key "$dir/tls/server.key")
+	spawn "$t/port" "$t/server.log" /usr/bin/python3 "$SRCDIR/tests/fakes/tokenserver.py" \
+		--key "$t/signing.key" --cert "$t/signing.crt" --issuer mldeploy-test-issuer \
+		--users "$t/users.json" --log "$t/requests.log" --header "$header" \
+		--realm "$name-registry token server" "${tls_args[@]}"
+	_rig_token_pid=$SPAWNED_PID
+	for ((i = 0; i < 200; i++)); do
+		kill -0 "$_rig_token_pid" 2>/dev/null || break
+		if grep -qx '[0-9][0-9]*' "$t/port" 2>/dev/null; then
+			_rig_token_port=$(cat "$t/port")
+			return 0
+		fi
+		sleep 0.05
+	done
+	_rig_show "token server" "$t/server.log"
+	fail "token server for registry '$name' did not start"
+}
+
+token_count() {
+	[ "$#" -ge 1 ] || fail "token_count: usage: token_count NAME [FIELD=VALUE...]"
+	local var="REG_${1^^}_TOKEN_LOG"
+	local log=${!var:-}
+	[ -n "$log" ] || fail "token_count: registry '$1' has no token server"
+	shift
+	local w
+	for w in "$@"; do
+		case $w in
+		*=*) ;;
+		*) fail "token_count: '$w' is not FIELD=VALUE" ;;
+		esac
+	done
+	# The wanted fields go in through the environment, untouched by awk's escapes.
+	_RIG_TOKEN_WANT=$(printf '%s\n' "$@") awk '
+		BEGIN { n = split(ENVIRON["_RIG_TOKEN_WANT"], want, "\n") }
+		{
+			delete have
+			for (i = 1; i <= NF; i++) have[$i] = 1
+			ok = 1
+			for (j = 1; j <= n; j++) if (want[j] != "" && !(want[j] in have)) { ok = 0; break }
+			if (ok) c++
+		}
+		END { print c + 0 }' "$log"
 }
 
 # Ready = our process is alive, says it listens on PORT, and /v2/ answers

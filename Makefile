@@ -69,7 +69,7 @@ sanitize:
 	$(Q)$(MAKE) BUILD=.obj-san BIN=mldeploy-san OPT=-O1 \
 		SANFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" unit e2e
 
-check: all
+check: all lint-man
 	$(Q)$(MAKE) unit e2e
 	$(Q)$(MAKE) sanitize
 

@@ -23,17 +23,21 @@ static int count_dirty(const char *path, unsigned int flags, void *payload)
 	return 0;
 }
 
+/* remote.origin.url straight from the configuration: git_remote_lookup would also
+ * apply url.*.insteadOf, through a libgit2 1.5 regex path that leaks. */
 static char *remote_url(git_repository *repo)
 {
-	git_remote *remote = NULL;
 	struct ml_buf out = ML_BUF_INIT;
+	git_config *cfg = NULL;
+	const char *url = NULL;
 
-	if (git_remote_lookup(&remote, repo, "origin") < 0 || !git_remote_url(remote)) {
-		git_remote_free(remote);
+	if (git_repository_config_snapshot(&cfg, repo) < 0 ||
+	    git_config_get_string(&url, cfg, "remote.origin.url") < 0 || !url) {
+		git_config_free(cfg);
 		return NULL;
 	}
-	ml_redact_url(&out, git_remote_url(remote));
-	git_remote_free(remote);
+	ml_redact_url(&out, url);
+	git_config_free(cfg);
 	return ml_buf_detach(&out);
 }
 

@@ -1,6 +1,7 @@
 #include "registry.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -11,6 +12,7 @@
 #include "json.h"
 #include "log.h"
 #include "redact.h"
+#include "registry-internal.h"
 
 #define MANIFEST_ACCEPT "Accept: " ML_MT_OCI_INDEX ", " ML_MT_OCI_MANIFEST ", " \
 	ML_MT_DOCKER_LIST ", " ML_MT_DOCKER_MANIFEST
@@ -25,22 +27,14 @@ struct ml_registry {
 	char *base;
 	int insecure;
 	int probed;
-	struct ml_http *http;
+	pthread_mutex_t lock;	/* guards everything below and probed/base */
+	struct ml_http **pool;	/* idle HTTP clients, one per concurrent request */
+	size_t npool, apool;
 	struct token *tokens;
 	size_t ntokens, atokens;
 	char *basic;
 	struct ml_credential cred;
 	int cred_state;		/* 0 not looked up, 1 found, -1 none */
-};
-
-struct reg_req {
-	const char *method;
-	char *path;		/* owned by the caller */
-	const char *accept;
-	const struct ml_http_sink *sink;
-	const char *scope;
-	size_t max_body;
-	unsigned flags;
 };
 
 static const struct ml_registry_hooks *hooks;
@@ -130,9 +124,8 @@ int ml_registry_open(struct ml_registry **out, const char *host, int for_pull,
 	int rc;
 
 	r->host = ml_strdup(host);
+	pthread_mutex_init(&r->lock, NULL);
 	rc = set_base(r, for_pull, err);
-	if (rc == 0)
-		rc = ml_http_new(&r->http, err);
 	if (rc < 0) {
 		ml_registry_free(r);
 		return rc;
@@ -157,7 +150,10 @@ void ml_registry_free(struct ml_registry *r)
 		explicit_bzero(r->basic, strlen(r->basic));
 	free(r->basic);
 	ml_credential_dispose(&r->cred);
-	ml_http_free(r->http);
+	for (i = 0; i < r->npool; i++)
+		ml_http_free(r->pool[i]);
+	free(r->pool);
+	pthread_mutex_destroy(&r->lock);
 	free(r->host);
 	free(r->base);
 	free(r);
@@ -168,14 +164,49 @@ const char *ml_registry_base_url(const struct ml_registry *r)
 	return r->base;
 }
 
+static struct ml_http *http_acquire(struct ml_registry *r, struct ml_error *err)
+{
+	struct ml_http *h = NULL;
+
+	pthread_mutex_lock(&r->lock);
+	if (r->npool)
+		h = r->pool[--r->npool];
+	pthread_mutex_unlock(&r->lock);
+	if (!h && ml_http_new(&h, err) < 0)
+		return NULL;
+	return h;
+}
+
+static void http_release(struct ml_registry *r, struct ml_http *h)
+{
+	pthread_mutex_lock(&r->lock);
+	r->pool = ml_grow(r->pool, &r->apool, r->npool + 1, sizeof(*r->pool));
+	r->pool[r->npool++] = h;
+	pthread_mutex_unlock(&r->lock);
+}
+
+int ml_reg_http(struct ml_registry *r, const struct ml_http_request *req,
+		struct ml_http_response *resp, struct ml_error *err)
+{
+	struct ml_http *h = http_acquire(r, err);
+	int rc;
+
+	if (!h)
+		return -ML_EINTERNAL;
+	rc = ml_http_do(h, req, resp, err);
+	http_release(r, h);
+	return rc;
+}
+
 /* For an insecure registry, the first contact decides between unverified HTTPS
- * and plain HTTP, as Docker does. */
+ * and plain HTTP, as Docker does. Called with the lock held. */
 static void probe_scheme(struct ml_registry *r)
 {
 	struct ml_http_request req = { 0 };
 	struct ml_http_response resp;
+	struct ml_http *h;
 	char *url;
-	int rc;
+	int rc = -1;
 
 	r->probed = 1;
 	url = ml_asprintf("%s/v2/", r->base);
@@ -183,7 +214,10 @@ static void probe_scheme(struct ml_registry *r)
 	req.flags = ML_HTTP_INSECURE;
 	req.timeout_s = 10;
 	ml_http_response_init(&resp);
-	rc = ml_http_do(r->http, &req, &resp, NULL);
+	if (ml_http_new(&h, NULL) == 0) {
+		rc = ml_http_do(h, &req, &resp, NULL);
+		ml_http_free(h);
+	}
 	ml_http_response_dispose(&resp);
 	free(url);
 	if (rc < 0 && !strncmp(r->base, "https://", 8)) {
@@ -196,14 +230,28 @@ static void probe_scheme(struct ml_registry *r)
 	}
 }
 
-static const char *auth_for(const struct ml_registry *r, const char *scope)
+/* A copy of the Authorization value for scope (bearer token, else basic), or NULL. */
+static char *auth_for(struct ml_registry *r, const char *scope)
 {
+	const char *found;
+	char *out;
 	size_t i;
 
+	pthread_mutex_lock(&r->lock);
+	found = r->basic;
 	for (i = 0; i < r->ntokens; i++)
 		if (!strcmp(r->tokens[i].scope, scope ? scope : ""))
-			return r->tokens[i].auth;
-	return r->basic;
+			found = r->tokens[i].auth;
+	out = ml_strdup(found);
+	pthread_mutex_unlock(&r->lock);
+	return out;
+}
+
+static void free_secret(char *s)
+{
+	if (s)
+		explicit_bzero(s, strlen(s));
+	free(s);
 }
 
 static int load_credential(struct ml_registry *r, struct ml_error *err)
@@ -211,12 +259,18 @@ static int load_credential(struct ml_registry *r, struct ml_error *err)
 	ml_credential_fn fn = hooks && hooks->credential ? hooks->credential : ml_auth_credential;
 	int rc;
 
-	if (r->cred_state)
-		return r->cred_state > 0;
+	pthread_mutex_lock(&r->lock);
+	if (r->cred_state) {
+		rc = r->cred_state > 0;
+		pthread_mutex_unlock(&r->lock);
+		return rc;
+	}
 	rc = fn(r->host, &r->cred, err);
+	if (rc >= 0)
+		r->cred_state = rc > 0 ? 1 : -1;
+	pthread_mutex_unlock(&r->lock);
 	if (rc < 0)
 		return rc;
-	r->cred_state = rc > 0 ? 1 : -1;
 	if (rc > 0)
 		ml_log(ML_LOG_INFO, "registry %s: credentials from %s", r->host,
 		       r->cred.source ? r->cred.source : "a credential hook");
@@ -249,10 +303,30 @@ static int auth_error(struct ml_registry *r, const char *what, struct ml_error *
 
 static void add_token(struct ml_registry *r, const char *scope, const char *token)
 {
+	pthread_mutex_lock(&r->lock);
 	r->tokens = ml_grow(r->tokens, &r->atokens, r->ntokens + 1, sizeof(*r->tokens));
 	r->tokens[r->ntokens].scope = ml_strdup(scope ? scope : "");
 	r->tokens[r->ntokens].auth = ml_asprintf("Bearer %s", token);
 	r->ntokens++;
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* "repository:a:pull,push repository:b:pull" -> scope=...&scope=... */
+static void add_scopes(struct ml_buf *url, const char *scopes)
+{
+	const char *p = scopes;
+
+	while (*p) {
+		size_t n = strcspn(p, " ");
+		char *one = ml_strndup(p, n);
+
+		ml_buf_adds(url, "&scope=");
+		ml_http_urlencode(url, one);
+		free(one);
+		p += n;
+		while (*p == ' ')
+			p++;
+	}
 }
 
 static int fetch_token(struct ml_registry *r, const struct ml_challenge *ch, const char *scope,
@@ -273,14 +347,9 @@ static int fetch_token(struct ml_registry *r, const struct ml_challenge *ch, con
 	have = load_credential(r, err);
 	if (have < 0)
 		return have;
-	ml_buf_printf(&url, "%s%c", ch->realm, strchr(ch->realm, '?') ? '&' : '?');
-	if (ch->service) {
-		ml_buf_adds(&url, "service=");
-		ml_http_urlencode(&url, ch->service);
-		ml_buf_addch(&url, '&');
-	}
-	ml_buf_adds(&url, "scope=");
-	ml_http_urlencode(&url, scope ? scope : ch->scope ? ch->scope : "");
+	ml_buf_printf(&url, "%s%cservice=", ch->realm, strchr(ch->realm, '?') ? '&' : '?');
+	ml_http_urlencode(&url, ch->service ? ch->service : r->host);
+	add_scopes(&url, scope ? scope : ch->scope ? ch->scope : "");
 	if (have)
 		basic = basic_header(&r->cred);
 	req.url = url.data;
@@ -288,7 +357,7 @@ static int fetch_token(struct ml_registry *r, const struct ml_challenge *ch, con
 	req.flags = ML_HTTP_RETRY | ML_HTTP_FOLLOW | (r->insecure ? ML_HTTP_INSECURE : 0);
 	req.max_body = 1 << 20;
 	ml_http_response_init(&resp);
-	rc = ml_http_do(r->http, &req, &resp, err);
+	rc = ml_reg_http(r, &req, &resp, err);
 	ml_redact_url(&shown, ch->realm);
 	if (rc < 0)
 		goto out;
@@ -338,8 +407,10 @@ static int authenticate(struct ml_registry *r, const char *header, const char *s
 		if (rc == 0)
 			rc = auth_error(r, "access", err);
 		else if (rc > 0) {
-			free(r->basic);
+			pthread_mutex_lock(&r->lock);
+			free_secret(r->basic);
 			r->basic = basic_header(&r->cred);
+			pthread_mutex_unlock(&r->lock);
 			rc = 0;
 		}
 	} else {
@@ -350,54 +421,74 @@ static int authenticate(struct ml_registry *r, const char *header, const char *s
 	return rc;
 }
 
-static int reg_do(struct ml_registry *r, const struct reg_req *q,
-		  struct ml_http_response *resp, struct ml_error *err)
+/* Credentials go only to the registry's own origin: an upload Location on
+ * another host (blob storage) gets the request without them. */
+static int same_origin_as_registry(const struct ml_registry *r, const char *url)
+{
+	return ml_http_same_origin(r->base, url);
+}
+
+int ml_reg_do(struct ml_registry *r, const struct ml_reg_req *q,
+	      struct ml_http_response *resp, struct ml_error *err)
 {
 	struct ml_http_request req = { 0 };
-	const char *headers[1];
-	char *url = NULL;
+	const char *headers[4];
+	char *url = NULL, *auth = NULL;
+	size_t nh;
 	int attempt, rc = 0;
 
+	pthread_mutex_lock(&r->lock);
 	if (!r->probed)
 		probe_scheme(r);
+	pthread_mutex_unlock(&r->lock);
 	for (attempt = 0; attempt < 2; attempt++) {
 		const char *challenge;
 
 		free(url);
-		url = ml_asprintf("%s%s", r->base, q->path);
+		url = q->url ? ml_strdup(q->url) : ml_asprintf("%s%s", r->base, q->path);
+		free_secret(auth);
+		auth = same_origin_as_registry(r, url) ? auth_for(r, q->scope) : NULL;
 		memset(&req, 0, sizeof(req));
 		req.method = q->method;
 		req.url = url;
-		req.auth = auth_for(r, q->scope);
-		if (q->accept) {
-			headers[0] = q->accept;
-			req.headers = headers;
-			req.nheaders = 1;
-		}
+		req.auth = auth;
+		nh = 0;
+		if (q->accept)
+			headers[nh++] = q->accept;
+		if (q->content_type)
+			headers[nh++] = q->content_type;
+		if (q->content_range)
+			headers[nh++] = q->content_range;
+		req.headers = headers;
+		req.nheaders = nh;
+		req.body = q->body;
 		req.sink = q->sink;
 		req.max_body = q->max_body;
-		req.flags = q->flags | ML_HTTP_RETRY | ML_HTTP_FOLLOW |
+		req.flags = q->flags | ML_HTTP_FOLLOW | (q->no_retry ? 0 : ML_HTTP_RETRY) |
 			    (r->insecure ? ML_HTTP_INSECURE : 0);
 		ml_http_response_dispose(resp);
 		ml_http_response_init(resp);
-		rc = ml_http_do(r->http, &req, resp, err);
+		rc = ml_reg_http(r, &req, resp, err);
 		if (rc < 0 || resp->status != 401 || attempt == 1)
 			break;
 		challenge = ml_http_response_header(resp, "WWW-Authenticate");
 		if (!challenge)
+			break;
+		if (q->body && q->body->read && q->body->rewind && q->body->rewind(q->body->ud) < 0)
 			break;
 		rc = authenticate(r, challenge, q->scope, err);
 		if (rc < 0)
 			break;
 	}
 	free(url);
+	free_secret(auth);
 	if (rc == 0 && resp->status == 401)
-		rc = auth_error(r, q->path, err);
+		rc = auth_error(r, q->what ? q->what : q->path, err);
 	return rc;
 }
 
 /* A registry error as "what: HTTP 404 (MANIFEST_UNKNOWN: manifest unknown)". */
-static int status_error(struct ml_registry *r, int code, const char *what,
+int ml_reg_status_error(struct ml_registry *r, int code, const char *what,
 			const struct ml_http_response *resp, struct ml_error *err)
 {
 	ml_json *doc = ml_json_parse(ml_buf_str(&resp->body), resp->body.len, NULL);
@@ -448,27 +539,29 @@ int ml_registry_get_manifest(struct ml_registry *r, const char *repo, const char
 			     struct ml_error *err)
 {
 	struct ml_http_response resp;
-	struct reg_req q = { 0 };
+	struct ml_reg_req q = { 0 };
 	const char *header;
 	char *scope = pull_scope(repo);
 	char *what = ml_asprintf("manifest %s/%s%s%s", r->host, repo, ml_digest_valid(ref) ? "@" : ":", ref);
+	char *path = ml_asprintf("/v2/%s/manifests/%s", repo, ref);
 	int rc;
 
 	q.method = "GET";
-	q.path = ml_asprintf("/v2/%s/manifests/%s", repo, ref);
+	q.path = path;
+	q.what = what;
 	q.accept = MANIFEST_ACCEPT;
 	q.scope = scope;
 	q.max_body = ML_MANIFEST_MAX;
 	ml_http_response_init(&resp);
-	rc = reg_do(r, &q, &resp, err);
+	rc = ml_reg_do(r, &q, &resp, err);
 	if (rc < 0)
 		goto out;
 	if (resp.status == 404) {
-		rc = status_error(r, ML_ENOTFOUND, what, &resp, err);
+		rc = ml_reg_status_error(r, ML_ENOTFOUND, what, &resp, err);
 		goto out;
 	}
 	if (resp.status != 200) {
-		rc = status_error(r, ML_EPROTO, what, &resp, err);
+		rc = ml_reg_status_error(r, ML_EPROTO, what, &resp, err);
 		goto out;
 	}
 	ml_sha256_digest(ml_buf_str(&resp.body), resp.body.len, digest);
@@ -488,7 +581,7 @@ int ml_registry_get_manifest(struct ml_registry *r, const char *repo, const char
 	rc = ml_buf_add(body, ml_buf_str(&resp.body), resp.body.len);
 out:
 	ml_http_response_dispose(&resp);
-	free(q.path);
+	free(path);
 	free(scope);
 	free(what);
 	return rc;
@@ -541,24 +634,26 @@ int ml_registry_fetch_blob(struct ml_registry *r, const char *repo, const char *
 	struct blob_sink s = { .fd = fd, .want = size, .digest = digest, .err = err };
 	struct ml_http_sink sink = { blob_write, blob_reset, &s };
 	struct ml_http_response resp;
-	struct reg_req q = { 0 };
+	struct ml_reg_req q = { 0 };
 	char *scope = pull_scope(repo);
 	char *what = ml_asprintf("blob %s in %s", digest, repo);
+	char *path = ml_asprintf("/v2/%s/blobs/%s", repo, digest);
 	char got[ML_DIGEST_LEN];
 	int rc;
 
 	s.hash = ml_sha256_new();
 	q.method = "GET";
-	q.path = ml_asprintf("/v2/%s/blobs/%s", repo, digest);
+	q.path = path;
+	q.what = what;
 	q.scope = scope;
 	q.sink = &sink;
 	q.max_body = 1 << 16;
 	ml_http_response_init(&resp);
-	rc = reg_do(r, &q, &resp, err);
+	rc = ml_reg_do(r, &q, &resp, err);
 	if (rc < 0)
 		goto out;
 	if (resp.status != 200) {
-		rc = status_error(r, resp.status == 404 ? ML_ENOTFOUND : ML_EPROTO, what, &resp, err);
+		rc = ml_reg_status_error(r, resp.status == 404 ? ML_ENOTFOUND : ML_EPROTO, what, &resp, err);
 		goto out;
 	}
 	ml_sha256_final(s.hash, got);
@@ -570,7 +665,7 @@ int ml_registry_fetch_blob(struct ml_registry *r, const char *repo, const char *
 out:
 	ml_http_response_dispose(&resp);
 	ml_sha256_free(s.hash);
-	free(q.path);
+	free(path);
 	free(scope);
 	free(what);
 	return rc;

@@ -9,7 +9,7 @@
 
 struct build_args {
 	struct ml_build_opts o;
-	const char *compression;
+	int push;
 };
 
 static int parse_int(const char *opt, const char *s, int min, int max, int *out)
@@ -35,6 +35,7 @@ static int parse_args(struct build_args *a, int argc, char **argv)
 		{ "tag", required_argument, NULL, 't' },
 		{ "threads", required_argument, NULL, 'T' },
 		{ "no-cache", no_argument, NULL, 'n' },
+		{ "push", no_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -53,6 +54,7 @@ static int parse_args(struct build_args *a, int argc, char **argv)
 			a->o.tag = optarg;
 			break;
 		case 'n': a->o.no_cache = 1; break;
+		case 'p': a->push = 1; break;
 		case 'F':
 			if (!strcmp(optarg, "oci"))
 				a->o.format = ML_FORMAT_OCI;
@@ -195,12 +197,21 @@ int cmd_build(struct global *g, int argc, char **argv)
 		goto out;
 	}
 	if (g->json) {
+		ml_json *pushed = NULL;
+
 		j = result_json(&a.o, &res, cfg);
+		if (a.push)
+			rc = cmd_push_image(g, cfg, res.output, NULL, 0, 0, NULL, &pushed);
+		if (pushed)
+			ml_json_set(j, "push", pushed);
 		ui_json(j);
 		ml_json_free(j);
 	} else {
 		print_summary(g, &a.o, &res, cfg);
-		printf("%s\n", res.manifest_digest);
+		if (a.push)
+			rc = cmd_push_image(g, cfg, res.output, NULL, 0, 0, NULL, NULL);
+		else
+			printf("%s\n", res.manifest_digest);
 	}
 out:
 	ml_build_result_dispose(&res);

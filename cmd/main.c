@@ -20,7 +20,9 @@
 static const struct cmd_entry commands[] = {
 	{ "build", cmd_build, "build the image described by deploy.yaml, without a daemon",
 	  "[-o FILE] [--format oci|docker] [--compression gzip|zstd|none] [--level N]\n"
-	  "                      [--tag TAG] [--threads N] [--no-cache]" },
+	  "                      [--tag TAG] [--threads N] [--no-cache] [--push]" },
+	{ "push", cmd_push, "push the built image to its registry, sending only what it lacks",
+	  "[IMAGE-TAR] [--tag TAG]... [--jobs N] [--repository HOST/PATH]" },
 	{ "validate", cmd_validate, "check deploy.yaml and print the resolved plan", "" },
 };
 
@@ -189,7 +191,7 @@ int main(int argc, char **argv)
 		int n = lift_global_flags(&g, argc - first, argv + first);
 
 		ui_init(&g);
-		optind = 1;
+		optind = 0;	/* glibc: a full reinitialisation, so options after operands are found */
 		status = commands[i].run(&g, n, argv + first);
 	}
 	ml_http_global_cleanup();

@@ -602,7 +602,7 @@ static int str_in(const char *s, const char *const *list)
 
 static const char *const root_keys[] = { "name", "image", "deploy", "health", "endpoints", NULL };
 static const char *const image_keys[] = {
-	"repository", "base", "platform", "workdir", "copy", "ignore", "allow_credentials",
+	"repository", "tags", "base", "platform", "workdir", "copy", "ignore", "allow_credentials",
 	"env", "port", "cmd", "entrypoint", "user", "labels", NULL,
 };
 static const char *const copy_keys[] = { "src", "dst", "layer", NULL };
@@ -1402,6 +1402,14 @@ static int check_pattern(struct walker *w, const struct ynode *n, const char *v)
 	return werr(w, n, "empty pattern in '%s' (remove it)", qpath(w));
 }
 
+static int check_tag(struct walker *w, const struct ynode *n, const char *v)
+{
+	if (ml_ref_valid_tag(v))
+		return 0;
+	return werr(w, n, "invalid tag '%s' in '%s' (letters, digits, '_', '.' and '-', at most "
+		    "128, not starting with '.' or '-')", q(w, v), qpath(w));
+}
+
 static int check_env_key(struct walker *w, const struct ynode *n, const char *v)
 {
 	size_t i;
@@ -1634,6 +1642,7 @@ static int walk_image(struct walker *w, const struct ynode *m)
 	    (rc = get_strv(w, m, "ignore", W_SEQ, check_pattern, &cfg->image.ignore)) < 0 ||
 	    (rc = get_strv(w, m, "allow_credentials", W_SEQ, check_pattern,
 			   &cfg->image.allow_credentials)) < 0 ||
+	    (rc = get_strv(w, m, "tags", W_SEQ, check_tag, &cfg->image.tags)) < 0 ||
 	    (rc = get_kv(w, m, "env", check_env_key, NULL, &cfg->image.env, &cfg->image.nenv)) < 0 ||
 	    (rc = get_int(w, m, "port", 1, 65535, &cfg->image.port)) < 0 ||
 	    (rc = get_strv(w, m, "cmd", W_CMD, NULL, &cfg->image.cmd)) < 0 ||
@@ -1860,6 +1869,7 @@ static void image_dispose(struct ml_config *cfg)
 	free(cfg->image.copy);
 	strv_dispose(&cfg->image.ignore);
 	strv_dispose(&cfg->image.allow_credentials);
+	strv_dispose(&cfg->image.tags);
 	kv_free(cfg->image.env, cfg->image.nenv);
 	strv_dispose(&cfg->image.cmd);
 	strv_dispose(&cfg->image.entrypoint);
@@ -1947,6 +1957,7 @@ static ml_json *json_image(const struct ml_config *cfg)
 	ml_json_set(o, "copy", json_copy(cfg));
 	ml_json_set(o, "ignore", json_strv(&cfg->image.ignore));
 	ml_json_set(o, "allow_credentials", json_strv(&cfg->image.allow_credentials));
+	ml_json_set(o, "tags", json_strv(&cfg->image.tags));
 	ml_json_set(o, "env", json_kv(cfg->image.env, cfg->image.nenv));
 	if (cfg->image.port)
 		ml_json_set_int(o, "port", cfg->image.port);

@@ -51,6 +51,7 @@ struct ml_config {
 		size_t ncopy;
 		struct ml_strv ignore;
 		struct ml_strv allow_credentials;	/* patterns of files allowed although they look like secrets */
+		struct ml_strv tags;		/* pushed too, besides the revision tag ("latest") */
 		struct ml_kv *env;
 		size_t nenv;
 		int port;		/* 0 when unset */

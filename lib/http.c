@@ -345,20 +345,40 @@ static long retry_after_ms(const struct ml_http_response *resp)
 }
 
 /* Full jitter: uniform in [0, min(cap, base * 2^retry)]. */
-static long backoff_ms(struct xfer *x)
+static long jitter_ms(uint64_t random, int retry)
 {
 	long base = env_long("MLDEPLOY_RETRY_BASE_MS", RETRY_BASE_MS, 0, RETRY_CAP_MS);
 	long max = base;
 	int i;
 
-	for (i = 0; i < x->resp->retries && max < RETRY_CAP_MS; i++)
+	for (i = 0; i < retry && max < RETRY_CAP_MS; i++)
 		max *= 2;
 	if (max > RETRY_CAP_MS)
 		max = RETRY_CAP_MS;
-	return (long)(rng_next(x->h) % (uint64_t)(max + 1));
+	return (long)(random % (uint64_t)(max + 1));
 }
 
-static void sleep_ms(long ms)
+static long backoff_ms(struct xfer *x)
+{
+	return jitter_ms(rng_next(x->h), x->resp->retries);
+}
+
+long ml_http_retry_delay_ms(const struct ml_http_response *resp, int retry)
+{
+	static __thread uint64_t state;
+	long after = resp ? retry_after_ms(resp) : -1;
+
+	if (after >= 0)
+		return after;
+	if (!state)
+		state = (uint64_t)time(NULL) ^ ((uint64_t)(uintptr_t)&state << 16) ^ 0x9e3779b97f4a7c15ull;
+	state ^= state >> 12;
+	state ^= state << 25;
+	state ^= state >> 27;
+	return jitter_ms(state * 0x2545f4914f6cdd1dull, retry);
+}
+
+void ml_http_sleep_ms(long ms)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 
@@ -907,7 +927,7 @@ static int retry_wait(struct xfer *x, const char *reason, long wait_ms)
 	rc = prepare_repeat(x);
 	if (rc != 0)
 		return repeat_error(x, rc, "cannot send the request again");
-	sleep_ms(wait_ms);
+	ml_http_sleep_ms(wait_ms);
 	x->resp->retries++;
 	return 0;
 }

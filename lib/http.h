@@ -94,6 +94,12 @@ void ml_http_response_dispose(struct ml_http_response *resp);
 /* First header of that name (case-insensitive), or NULL. */
 const char *ml_http_response_header(const struct ml_http_response *resp, const char *name);
 
+/* For callers that retry by themselves (resumable uploads): how long to wait
+ * before retry number retry (0-based), honouring resp's Retry-After when given,
+ * with the same backoff and jitter as ML_HTTP_RETRY; and the wait itself. */
+long ml_http_retry_delay_ms(const struct ml_http_response *resp, int retry);
+void ml_http_sleep_ms(long ms);
+
 /* Percent-encodes s for a query value (RFC 3986 unreserved kept) and appends it. */
 void ml_http_urlencode(struct ml_buf *out, const char *s);
 /* Splits "scheme://host[:port]/..." and says whether a and b share scheme, host and

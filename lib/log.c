@@ -46,18 +46,27 @@ void ml_progress_set_handler(const struct ml_progress_ops *ops, void *ud)
 
 void ml_progress_start(const char *id, const char *label, uint64_t total)
 {
-	if (progress_ops && progress_ops->start)
+	if (progress_ops && progress_ops->start) {
+		pthread_mutex_lock(&log_lock);
 		progress_ops->start(progress_ud, id, label, total);
+		pthread_mutex_unlock(&log_lock);
+	}
 }
 
 void ml_progress_update(const char *id, uint64_t done)
 {
-	if (progress_ops && progress_ops->update)
+	if (progress_ops && progress_ops->update) {
+		pthread_mutex_lock(&log_lock);
 		progress_ops->update(progress_ud, id, done);
+		pthread_mutex_unlock(&log_lock);
+	}
 }
 
 void ml_progress_finish(const char *id, const char *status)
 {
-	if (progress_ops && progress_ops->finish)
+	if (progress_ops && progress_ops->finish) {
+		pthread_mutex_lock(&log_lock);
 		progress_ops->finish(progress_ud, id, status);
+		pthread_mutex_unlock(&log_lock);
+	}
 }

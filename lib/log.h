@@ -19,7 +19,7 @@ void ml_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 
 /* Progress of long work (downloads, layer writes). The handler may draw bars;
  * ids are stable strings chosen by the caller (a digest, a layer name).
- * Calls come from one thread at a time. */
+ * Calls may come from several threads; they are serialised with the log's. */
 struct ml_progress_ops {
 	void (*start)(void *ud, const char *id, const char *label, uint64_t total);
 	void (*update)(void *ud, const char *id, uint64_t done);

@@ -55,4 +55,35 @@ int ml_registry_get_manifest(struct ml_registry *r, const char *repo, const char
 int ml_registry_fetch_blob(struct ml_registry *r, const char *repo, const char *digest,
 			   int64_t size, int fd, struct ml_error *err);
 
+/* Push side (upload.c). scope strings: "repository:REPO:pull,push". */
+
+/* 1 when the registry has the blob (with that size, when it says), 0 when not. */
+int ml_registry_blob_exists(struct ml_registry *r, const char *repo, const char *digest,
+			    int64_t size, struct ml_error *err);
+
+/* Cross-repository mount from another repository of the same registry: 1 when
+ * mounted, 0 when the registry declined (*location may then hold the upload
+ * session it opened instead, for ml_registry_upload_blob). */
+int ml_registry_mount_blob(struct ml_registry *r, const char *repo, const char *digest,
+			   const char *from, char **location, struct ml_error *err);
+
+struct ml_upload_stats {
+	uint64_t bytes_sent;	/* including bytes sent again after a failure */
+	int resumes;		/* uploads continued from the registry's Range */
+	int restarts;		/* upload sessions started again */
+};
+
+/* Uploads size bytes of fd (read with pread) as digest: one PUT for small blobs,
+ * a streamed PATCH and a closing PUT for large ones; after a reset or a 5xx/429
+ * it asks the registry how much arrived (Range) and continues from there, with
+ * backoff, a bounded number of times. location: an open session, or NULL. */
+int ml_registry_upload_blob(struct ml_registry *r, const char *repo, const char *digest,
+			    int64_t size, int fd, const char *location,
+			    struct ml_upload_stats *stats, struct ml_error *err);
+
+/* PUTs a manifest under tag and checks the Docker-Content-Digest answered. */
+int ml_registry_put_manifest(struct ml_registry *r, const char *repo, const char *tag,
+			     const char *media_type, const void *data, size_t len,
+			     const char *digest, struct ml_error *err);
+
 #endif

@@ -1,0 +1,371 @@
+#include "push.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "cache.h"
+#include "json.h"
+#include "log.h"
+#include "ociarchive.h"
+#include "reference.h"
+#include "registry.h"
+
+#define DEFAULT_JOBS 3
+#define MAX_JOBS 16
+#define MAX_MOUNT_SOURCES 3
+#define REMEMBERED_REPOS 16
+
+struct push {
+	const struct ml_push_opts *opts;
+	struct ml_push_result *res;
+	struct ml_cache *cache;
+	struct ml_registry *reg;
+	struct ml_ref target;
+	char *base_repo;		/* the base image's repository on the same registry */
+	struct ml_buf manifest;
+	char *media_type;
+	pthread_mutex_t lock;		/* next, rc, err, the "pushed" records */
+	size_t next;
+	int rc;
+	struct ml_error err;
+};
+
+const char *ml_push_action_name(enum ml_push_action a)
+{
+	return a == ML_PUSH_EXISTS ? "exists" : a == ML_PUSH_MOUNTED ? "mounted" : "uploaded";
+}
+
+static int add_blob(struct push *p, const ml_json *desc, const char *kind, struct ml_error *err)
+{
+	struct ml_push_result *res = p->res;
+	const char *digest = ml_json_get_str(desc, "digest");
+	struct ml_push_blob *b;
+	int64_t size;
+	char *path;
+	struct stat st;
+
+	if (!ml_digest_valid(digest) || ml_json_get_int(desc, "size", &size) < 0 || size < 0)
+		return ml_error_set(err, ML_EPROTO, "the manifest has a bad %s descriptor", kind);
+	path = ml_cache_blob_path(p->cache, digest);
+	if (stat(path, &st) < 0 || st.st_size != size) {
+		int rc = errno == ENOENT ?
+			 ml_error_set(err, ML_EDIGEST, "%s %s is not in the image archive", kind, digest) :
+			 ml_error_set(err, ML_EDIGEST, "%s %s is %lld bytes but the manifest says %lld; "
+				      "nothing was pushed", kind, digest, (long long)st.st_size,
+				      (long long)size);
+
+		free(path);
+		return rc;
+	}
+	free(path);
+	res->blobs = ml_realloc(res->blobs, (res->nblobs + 1) * sizeof(*res->blobs));
+	b = &res->blobs[res->nblobs++];
+	memset(b, 0, sizeof(*b));
+	snprintf(b->digest, sizeof(b->digest), "%s", digest);
+	b->size = size;
+	b->kind = kind;
+	return 0;
+}
+
+/* The manifest, its blobs (all present in the cache with the sizes it gives) and
+ * the base repository to mount from. */
+static int read_manifest(struct push *p, const struct ml_archive_image *img, struct ml_error *err)
+{
+	ml_json *m = NULL, *layers;
+	const char *base;
+	struct ml_ref ref;
+	size_t i;
+	int rc;
+
+	rc = ml_cache_blob_read(p->cache, img->manifest_digest, ML_MANIFEST_MAX, &p->manifest, err);
+	if (rc == 0 && (int64_t)p->manifest.len != img->manifest_size)
+		rc = ml_error_set(err, ML_EDIGEST, "manifest %s is %zu bytes, index.json says %lld",
+				  img->manifest_digest, p->manifest.len, (long long)img->manifest_size);
+	if (rc == 0 && !(m = ml_json_parse(ml_buf_str(&p->manifest), p->manifest.len, err)))
+		rc = ml_error_prefix(err, "manifest %s", img->manifest_digest);
+	if (rc < 0)
+		return rc;
+	rc = add_blob(p, ml_json_get(m, "config"), "config", err);
+	layers = ml_json_get(m, "layers");
+	for (i = 0; rc == 0 && i < ml_json_size(layers); i++)
+		rc = add_blob(p, ml_json_at(layers, i), "layer", err);
+	base = ml_json_get_str(ml_json_get(m, "annotations"), "org.opencontainers.image.base.name");
+	if (rc == 0 && base && ml_ref_parse(&ref, base, 1, NULL) == 0) {
+		if (!strcmp(ref.host, p->target.host) && strcmp(ref.repository, p->target.repository))
+			p->base_repo = ml_strdup(ref.repository);
+		ml_ref_dispose(&ref);
+	}
+	p->media_type = ml_strdup(ml_json_get_str(m, "mediaType") ? ml_json_get_str(m, "mediaType") :
+				  img->media_type);
+	ml_json_free(m);
+	return rc;
+}
+
+/* Repositories of this registry known to hold the blob: where this machine
+ * pushed it before, and the base image's. */
+static size_t mount_sources(struct push *p, const char *digest, char **out)
+{
+	ml_json *rec;
+	ml_json *repos;
+	size_t i, n = 0;
+	char *prefix = ml_asprintf("%s/", p->target.host);
+
+	pthread_mutex_lock(&p->lock);
+	rec = ml_cache_record_get(p->cache, "pushed", ml_digest_hex(digest));
+	pthread_mutex_unlock(&p->lock);
+	repos = ml_json_get(rec, "repos");
+	for (i = ml_json_size(repos); i > 0 && n < MAX_MOUNT_SOURCES; i--) {
+		const char *r = ml_json_str(ml_json_at(repos, i - 1));
+
+		if (r && !strncmp(r, prefix, strlen(prefix)) &&
+		    strcmp(r + strlen(prefix), p->target.repository))
+			out[n++] = ml_strdup(r + strlen(prefix));
+	}
+	if (p->base_repo && n < MAX_MOUNT_SOURCES)
+		out[n++] = ml_strdup(p->base_repo);
+	ml_json_free(rec);
+	free(prefix);
+	return n;
+}
+
+static void remember(struct push *p, const char *digest)
+{
+	char *here = ml_asprintf("%s/%s", p->target.host, p->target.repository);
+	ml_json *rec, *repos, *kept = ml_json_array_new();
+	size_t i, n;
+
+	pthread_mutex_lock(&p->lock);
+	rec = ml_cache_record_get(p->cache, "pushed", ml_digest_hex(digest));
+	repos = ml_json_get(rec, "repos");
+	n = ml_json_size(repos);
+	for (i = n > REMEMBERED_REPOS ? n - REMEMBERED_REPOS : 0; i < n; i++) {
+		const char *r = ml_json_str(ml_json_at(repos, i));
+
+		if (r && strcmp(r, here))
+			ml_json_append(kept, ml_json_string_new(r));
+	}
+	ml_json_append(kept, ml_json_string_new(here));
+	ml_json_free(rec);
+	rec = ml_json_object_new();
+	ml_json_set(rec, "repos", kept);
+	ml_cache_record_put(p->cache, "pushed", ml_digest_hex(digest), rec, NULL);
+	pthread_mutex_unlock(&p->lock);
+	ml_json_free(rec);
+	free(here);
+}
+
+static int try_mounts(struct push *p, struct ml_push_blob *b, char **location,
+		      struct ml_error *err)
+{
+	char *sources[MAX_MOUNT_SOURCES + 1];
+	size_t i, n = mount_sources(p, b->digest, sources);
+	int rc = 0;
+
+	for (i = 0; i < n; i++) {
+		char *loc = NULL;
+
+		if (rc == 0 && !b->mounted_from) {
+			rc = ml_registry_mount_blob(p->reg, p->target.repository, b->digest,
+						    sources[i], &loc, err);
+			if (rc == 1) {
+				b->mounted_from = ml_strdup(sources[i]);
+				rc = 0;
+			}
+		}
+		if (loc && !*location)
+			*location = loc;
+		else
+			free(loc);
+		free(sources[i]);
+	}
+	return rc;
+}
+
+static int upload(struct push *p, struct ml_push_blob *b, const char *location,
+		  struct ml_error *err)
+{
+	struct ml_upload_stats st = { 0 };
+	char *path = ml_cache_blob_path(p->cache, b->digest);
+	char label[64];
+	int fd, rc;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	free(path);
+	if (fd < 0)
+		return ml_error_errno(err, ML_EIO, errno, "cannot open cached blob %s", b->digest);
+	snprintf(label, sizeof(label), "%s %.19s", b->kind, b->digest);
+	ml_progress_start(b->digest, label, (uint64_t)b->size);
+	rc = ml_registry_upload_blob(p->reg, p->target.repository, b->digest, b->size, fd,
+				     location, &st, err);
+	ml_progress_finish(b->digest, rc < 0 ? "failed" : "uploaded");
+	close(fd);
+	b->bytes_sent = st.bytes_sent;
+	b->resumes = st.resumes;
+	b->restarts = st.restarts;
+	return rc;
+}
+
+static int push_blob(struct push *p, struct ml_push_blob *b, struct ml_error *err)
+{
+	char *location = NULL;
+	int rc;
+
+	rc = ml_registry_blob_exists(p->reg, p->target.repository, b->digest, b->size, err);
+	if (rc == 1) {
+		b->action = ML_PUSH_EXISTS;
+		ml_log(ML_LOG_INFO, "%s %s: already in %s", b->kind, b->digest, p->target.repository);
+	} else if (rc == 0) {
+		rc = try_mounts(p, b, &location, err);
+		if (rc == 0 && b->mounted_from) {
+			b->action = ML_PUSH_MOUNTED;
+			ml_log(ML_LOG_INFO, "%s %s: mounted from %s", b->kind, b->digest, b->mounted_from);
+		} else if (rc == 0) {
+			b->action = ML_PUSH_UPLOADED;
+			rc = upload(p, b, location, err);
+		}
+	}
+	free(location);
+	if (rc >= 0) {
+		remember(p, b->digest);
+		rc = 0;
+	}
+	return rc;
+}
+
+static void *worker(void *arg)
+{
+	struct push *p = arg;
+	struct ml_error err = { 0, "" };
+
+	for (;;) {
+		size_t i;
+		int rc;
+
+		pthread_mutex_lock(&p->lock);
+		i = p->next++;
+		if (p->rc < 0 || i >= p->res->nblobs) {
+			pthread_mutex_unlock(&p->lock);
+			break;
+		}
+		pthread_mutex_unlock(&p->lock);
+		rc = push_blob(p, &p->res->blobs[i], &err);
+		if (rc < 0) {
+			pthread_mutex_lock(&p->lock);
+			if (p->rc == 0) {
+				p->rc = rc;
+				p->err = err;
+			}
+			pthread_mutex_unlock(&p->lock);
+		}
+	}
+	return NULL;
+}
+
+static int push_blobs(struct push *p, struct ml_error *err)
+{
+	pthread_t threads[MAX_JOBS];
+	int jobs = p->opts->jobs > 0 ? p->opts->jobs : DEFAULT_JOBS, i, started = 0;
+
+	if (jobs > MAX_JOBS)
+		jobs = MAX_JOBS;
+	if ((size_t)jobs > p->res->nblobs)
+		jobs = (int)p->res->nblobs;
+	for (i = 0; i < jobs; i++)
+		if (pthread_create(&threads[i], NULL, worker, p) == 0)
+			started++;
+	if (!started)
+		worker(p);
+	for (i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	if (p->rc < 0)
+		*err = p->err;
+	return p->rc;
+}
+
+static int put_manifest(struct push *p, const char *tag, struct ml_error *err)
+{
+	int rc = ml_registry_put_manifest(p->reg, p->target.repository, tag, p->media_type,
+					  ml_buf_str(&p->manifest), p->manifest.len,
+					  p->res->manifest_digest, err);
+
+	if (rc == 0)
+		ml_log(ML_LOG_INFO, "tagged %s/%s:%s", p->target.host, p->target.repository, tag);
+	return rc;
+}
+
+static int push_manifests(struct push *p, const char *archive_tag, struct ml_error *err)
+{
+	size_t i;
+	int rc = 0;
+
+	if (archive_tag)
+		rc = put_manifest(p, archive_tag, err);
+	for (i = 0; rc == 0 && i < p->opts->ntags; i++)
+		if (!archive_tag || strcmp(archive_tag, p->opts->tags[i]))
+			rc = put_manifest(p, p->opts->tags[i], err);
+	return rc;
+}
+
+int ml_push_run(const struct ml_push_opts *opts, struct ml_push_result *res,
+		struct ml_error *err)
+{
+	struct push p = { .opts = opts, .res = res };
+	struct ml_archive_image img = { 0 };
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	pthread_mutex_init(&p.lock, NULL);
+	rc = ml_ref_parse(&p.target, opts->repository, 0, err);
+	if (rc < 0)
+		goto out;
+	res->repository = ml_asprintf("%s/%s", p.target.host, p.target.repository);
+	rc = ml_cache_open(&p.cache, err);
+	if (rc == 0)
+		rc = ml_archive_import(&img, opts->archive, p.cache, err);
+	if (rc == 0) {
+		memcpy(res->manifest_digest, img.manifest_digest, sizeof(img.manifest_digest));
+		rc = read_manifest(&p, &img, err);
+	}
+	if (rc == 0 && opts->archive_tag && !img.ref_name)
+		rc = ml_error_set(err, ML_EUSAGE, "'%s' names no tag (hint: give one with --tag)",
+				  opts->archive);
+	if (rc == 0 && !opts->archive_tag && !opts->ntags)
+		rc = ml_error_set(err, ML_EUSAGE, "no tag to push (hint: --tag)");
+	if (rc == 0)
+		rc = ml_registry_open(&p.reg, p.target.host, 0, err);
+	if (rc == 0)
+		rc = push_blobs(&p, err);
+	if (rc == 0)
+		rc = push_manifests(&p, opts->archive_tag ? img.ref_name : NULL, err);
+	if (rc == 0)
+		res->reference = ml_asprintf("%s@%s", res->repository, res->manifest_digest);
+out:
+	ml_archive_image_dispose(&img);
+	ml_registry_free(p.reg);
+	ml_cache_free(p.cache);
+	ml_ref_dispose(&p.target);
+	ml_buf_dispose(&p.manifest);
+	free(p.media_type);
+	free(p.base_repo);
+	pthread_mutex_destroy(&p.lock);
+	return rc;
+}
+
+void ml_push_result_dispose(struct ml_push_result *res)
+{
+	size_t i;
+
+	for (i = 0; i < res->nblobs; i++)
+		free(res->blobs[i].mounted_from);
+	free(res->blobs);
+	free(res->repository);
+	free(res->reference);
+	memset(res, 0, sizeof(*res));
+}

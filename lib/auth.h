@@ -28,7 +28,9 @@ struct ml_credential {
 typedef int (*ml_credential_fn)(const char *host, struct ml_credential *out,
 				struct ml_error *err);
 
-/* The built-in chain: MLDEPLOY_REGISTRY_USERNAME / MLDEPLOY_REGISTRY_PASSWORD. */
+/* The built-in chain: the Docker config ($DOCKER_CONFIG/config.json, else
+ * ~/.docker/config.json: credHelpers, credsStore, auths, in Docker's order), then
+ * MLDEPLOY_REGISTRY_USERNAME / MLDEPLOY_REGISTRY_PASSWORD. */
 int ml_auth_credential(const char *host, struct ml_credential *out, struct ml_error *err);
 void ml_credential_dispose(struct ml_credential *c);
 

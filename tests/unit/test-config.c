@@ -504,7 +504,7 @@ static void test_unknown_keys(void **state)
 	expect_error("nmae: iris\nimage: {base: x}\n", 1, 1,
 		     "unknown key 'nmae' (did you mean 'name'?)", NULL);
 	expect_error("name: iris\nimage: {base: x, colour: red}\n", 2, 18,
-		     "unknown key 'colour' in 'image' (valid keys: repository, base, platform, "
+		     "unknown key 'colour' in 'image' (valid keys: repository, tags, base, platform, "
 		     "workdir, copy, ignore, allow_credentials, env, port, cmd, entrypoint, user, "
 		     "labels)", NULL);
 	expect_error("name: iris\nimage: {base: x}\ndeploy:\n  gcp:\n    project: p\n"

@@ -1,6 +1,8 @@
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "alloc.h"
 #include "build.h"
@@ -70,7 +72,11 @@ int cmd_push_image(const struct global *g, const struct ml_config *cfg, const ch
 	o.ntags = n;
 	o.archive_tag = ntags == 0;
 	o.jobs = jobs;
-	if (!o.repository) {
+	if (access(archive, R_OK) < 0) {
+		ml_error_errno(&err, ML_EUSAGE, errno, "cannot read the image archive '%s' (hint: run "
+			       "mldeploy build first, or name the archive)", archive);
+		rc = -ML_EUSAGE;
+	} else if (!o.repository) {
 		ml_error_set(&err, ML_ECONFIG, "nowhere to push: set image.repository in %s or give "
 			     "--repository", g->file);
 		rc = -ML_ECONFIG;

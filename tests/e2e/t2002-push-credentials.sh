@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Push with credentials from everywhere a user keeps them: ~/.docker/config.json
+# auths, a docker-credential helper (credHelpers and credsStore), the
+# environment; basic (htpasswd) and bearer-token registries. No password, token
+# or base64 form of them ever appears in the output, -vv included.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+start_registry basic htpasswd pusher 'Basic-Pa55word'
+start_registry tok token pusher 'Token-Pa55word'
+export MLDEPLOY_INSECURE_REGISTRIES="$REG_BASIC_ADDR,$REG_TOK_ADDR"
+
+mkdir -p "$T/ctx/app" "$T/bin"
+printf 'v1\n' >"$T/ctx/app/version.txt"
+printf 'name: creds\nimage:\n  base: scratch\n  copy:\n    - { src: app/, dst: /app/ }\n' >"$T/ctx/deploy.yaml"
+run_ok "$MLDEPLOY" -C "$T/ctx" build --tag v1 -o "$T/img.tar"
+push() { "$MLDEPLOY" -vv push "$T/img.tar" --repository "$1" --tag v1; }
+secrets_absent() {
+	local f
+	for f in "$T/out" "$T/err"; do
+		assert_not_contains "$f" 'Basic-Pa55word'
+		assert_not_contains "$f" 'Token-Pa55word'
+		assert_not_contains "$f" "$(printf 'pusher:Basic-Pa55word' | base64)"
+		assert_not_contains "$f" "$(printf 'pusher:Token-Pa55word' | base64)"
+	done
+}
+
+# no credentials: refused with a hint
+must_fail 1 push "$REG_BASIC_ADDR/team/app"
+assert_contains "$T/err" "requires credentials"
+must_fail 1 skopeo_inspect --raw "docker://$REG_BASIC_ADDR/team/app:v1"
+assert_contains "$T/err" "manifest unknown"
+
+# a wrong password from the environment: refused, and never shown
+MLDEPLOY_REGISTRY_USERNAME=pusher MLDEPLOY_REGISTRY_PASSWORD='Wrong-Pa55word' \
+	must_fail 1 push "$REG_BASIC_ADDR/team/app"
+assert_contains "$T/err" "refused the credentials"
+assert_not_contains "$T/err" 'Wrong-Pa55word'
+assert_not_contains "$T/err" "$(printf 'pusher:Wrong-Pa55word' | base64)"
+
+# ~/.docker/config.json auths
+mkdir -p "$HOME/.docker"
+printf '{"auths": {"%s": {"auth": "%s"}}}\n' "$REG_BASIC_ADDR" \
+	"$(printf 'pusher:Basic-Pa55word' | base64)" >"$HOME/.docker/config.json"
+run_ok push "$REG_BASIC_ADDR/team/app"
+assert_contains "$T/err" "credentials from $HOME/.docker/config.json (auths)"
+assert_contains "$T/err" "Authorization: <redacted>"
+secrets_absent
+run_ok skopeo_inspect "docker://$REG_BASIC_ADDR/team/app:v1"
+
+# a credential helper named in credHelpers
+cat >"$T/bin/docker-credential-rigtest" <<SH
+#!/bin/sh
+[ "\$1" = get ] || exit 2
+read -r server
+echo "\$server" >>"$T/helper.log"
+case \$server in
+$REG_BASIC_ADDR) printf '{"ServerURL":"%s","Username":"pusher","Secret":"Basic-Pa55word"}' "\$server" ;;
+$REG_TOK_ADDR) printf '{"ServerURL":"%s","Username":"pusher","Secret":"Token-Pa55word"}' "\$server" ;;
+*) echo "credentials not found in native keychain"; exit 1 ;;
+esac
+SH
+chmod +x "$T/bin/docker-credential-rigtest"
+export PATH="$T/bin:$PATH"
+printf '{"credHelpers": {"%s": "rigtest"}}\n' "$REG_BASIC_ADDR" >"$HOME/.docker/config.json"
+run_ok push "$REG_BASIC_ADDR/team/app2"
+assert_contains "$T/err" "credentials from credential helper docker-credential-rigtest"
+assert_contains "$T/helper.log" "$REG_BASIC_ADDR"
+secrets_absent
+
+# credsStore for every registry, against a bearer-token registry
+printf '{"credsStore": "rigtest"}\n' >"$HOME/.docker/config.json"
+run_ok push "$REG_TOK_ADDR/team/app"
+secrets_absent
+[ "$(token_count tok auth=basic status=200 sub=pusher)" -ge 1 ] || fail "no token issued to pusher"
+run_ok skopeo_inspect "docker://$REG_TOK_ADDR/team/app:v1"
+# the helper has nothing for this host: anonymous, and the token server refuses to push
+printf '{"credHelpers": {"%s": "rigtest"}}\n' "no-such-host.example" >"$HOME/.docker/config.json"
+must_fail 1 push "$REG_TOK_ADDR/team/app3"
+secrets_absent
+# a helper that is not installed is a clear error
+printf '{"credsStore": "not-installed"}\n' >"$HOME/.docker/config.json"
+must_fail 1 push "$REG_TOK_ADDR/team/app3"
+assert_contains "$T/err" "docker-credential-not-installed"

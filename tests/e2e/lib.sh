@@ -61,6 +61,35 @@
 #                                   registry_count main PUT '^/v2/app/blobs/uploads/' 201
 #   registry_blob_uploads NAME      number of completed blob uploads (PUT ... 201)
 #   registry_blob_mounts NAME       number of successful cross-repository mounts
+# Fault proxy (tests/fakes/faultproxy.py: a reverse proxy in front of a registry that
+# injects faults by rules; its docstring has the details):
+#   start_faultproxy NAME UPSTREAM [--redirect-blobs-to NAME2]
+#       UPSTREAM: a rig registry's ADDR (a TLS upstream gets a TLS front; the
+#       registry's TLS and credentials carry over to the proxy's address for the
+#       skopeo helpers) or an http[s]:// URL. Exports PROXY_<NAME>_ADDR (127.0.0.1:PORT),
+#       PROXY_<NAME>_URL, PROXY_<NAME>_LOG, PROXY_<NAME>_RULES (JSON list, starts as
+#       [], re-read on every request), PROXY_<NAME>_DIR, PROXY_<NAME>_PID and
+#       PROXY_<NAME>_REDIRECT_URL. --redirect-blobs-to NAME2: GET blob and PUT/PATCH
+#       upload requests are answered 307 to proxy NAME2 as http[s]://localhost:PORT2
+#       (another origin), whose log shows whether Authorization followed.
+#       Forwarded: everything, Host set to the upstream's, Location rewritten back.
+#   proxy_rules NAME 'JSON'         validate and swap in the rules (counts restart), e.g.
+#       '[{"method": "PATCH", "path_regex": "/blobs/uploads/", "nth": 1,
+#          "action": "reset_after_bytes", "bytes": 1048576}]'
+#       keys: method ("*"), path_regex (Python re.search on path?query), nth (N, [N...]
+#       or "every"; default 1), action: status (code, retry_after, headers, error_code),
+#       reset_after_bytes (bytes, forward), reset_before_response, delay_ms (ms)
+#   proxy_count NAME METHOD PATH_REGEX [FIELD=VALUE...]
+#                                   count log lines (METHOD "*" = any; PATH_REGEX an awk
+#                                   ERE on path?query) having every FIELD=VALUE; fields:
+#                                   status (code|reset|client_gone), bytes (request body
+#                                   received), auth (none|basic|bearer|other), up (the
+#                                   upstream's status|-|aborted|error), fault (-|status:N|
+#                                   reset_after_bytes:N|reset_before_response|delay_ms:N|
+#                                   redirect|bad_rules, one field each), content_range,
+#                                   range (answer's Range), conn, ms, e.g.
+#                                   proxy_count front PATCH '/blobs/uploads/' status=reset
+#   proxy_show NAME                 the proxy's log (last 40 lines) on stderr
 # Images (skopeo, umoci; no mldeploy involved):
 #   busybox_layout                  build (or reuse from $RIG_CACHE) the busybox OCI layout;
 #                                   sets BUSYBOX_LAYOUT (read-only: copy it before changing it)
@@ -935,4 +964,125 @@ podman_run_archive() {
 		_rig_show "podman run" "$T/podman-run.err"
 		fail "podman run of $archive failed"
 	fi
+}
+
+# ---------------------------------------------------------------- fault proxy
+
+# start_faultproxy NAME UPSTREAM [--redirect-blobs-to NAME2]
+# tests/fakes/faultproxy.py in $T/faultproxy-NAME. UPSTREAM is a rig registry's
+# ADDR (its TLS and credentials carry over to the proxy's address, so the skopeo
+# helpers work through it) or an http[s]:// URL. A TLS upstream gets a TLS front
+# (rig CA, SAN 127.0.0.1 and localhost).
+start_faultproxy() {
+	[ "$#" -ge 2 ] || fail "start_faultproxy: usage: start_faultproxy NAME UPSTREAM_ADDR [--redirect-blobs-to NAME2]"
+	local name=$1 upstream=$2 redirect='' up_url up_addr scheme=http args=() i
+	shift 2
+	case $name in
+	'' | *[!A-Za-z0-9_]*) fail "start_faultproxy: name '$name' must be [A-Za-z0-9_]+" ;;
+	esac
+	while [ "$#" -gt 0 ]; do
+		case $1 in
+		--redirect-blobs-to)
+			[ "$#" -ge 2 ] || fail "start_faultproxy: --redirect-blobs-to needs a proxy NAME"
+			local rvar="PROXY_${2^^}_URL"
+			[ -n "${!rvar:-}" ] || fail "start_faultproxy: no fault proxy '$2' (start it first)"
+			# Another host string is another origin: clients drop credentials there.
+			redirect=${!rvar/:\/\/127.0.0.1:/://localhost:}
+			shift 2 ;;
+		*) fail "start_faultproxy: unknown option '$1'" ;;
+		esac
+	done
+	case $upstream in
+	http://* | https://*) up_url=${upstream%/} ;;
+	*)
+		if [ -n "${_rig_reg_tls[$upstream]:-}" ]; then
+			up_url=https://$upstream
+		else
+			up_url=http://$upstream
+		fi ;;
+	esac
+	up_addr=${up_url#*://}
+	local dir="$T/faultproxy-$name" var="PROXY_${name^^}"
+	[ ! -e "$dir" ] || fail "start_faultproxy: proxy '$name' already started"
+	mkdir -p "$dir"
+	printf '[]\n' >"$dir/rules.json"
+	if [ "${up_url%%://*}" = https ]; then
+		rig_server_cert "$dir/tls"
+		scheme=https
+		args+=(--upstream-ca "$RIG_CA" --tls-cert "$dir/tls/server.crt" --tls-key "$dir/tls/server.key")
+	fi
+	[ -z "$redirect" ] || args+=(--redirect-blobs-to "$redirect")
+	spawn "$dir/port" "$dir/proxy.err" /usr/bin/python3 "$SRCDIR/tests/fakes/faultproxy.py" \
+		--upstream "$up_url" --rules "$dir/rules.json" --log "$dir/requests.log" "${args[@]}"
+	local pid=$SPAWNED_PID port=''
+	for ((i = 0; i < 200; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		if grep -qx '[0-9][0-9]*' "$dir/port" 2>/dev/null; then
+			port=$(cat "$dir/port")
+			break
+		fi
+		sleep 0.05
+	done
+	if [ -z "$port" ]; then
+		_rig_show "fault proxy" "$dir/proxy.err"
+		fail "fault proxy '$name' did not start"
+	fi
+	local addr="127.0.0.1:$port"
+	[ "$scheme" != https ] || _rig_reg_tls[$addr]=1
+	[ -z "${_rig_reg_creds[$up_addr]:-}" ] || _rig_reg_creds[$addr]=${_rig_reg_creds[$up_addr]}
+	export "${var}_ADDR=$addr" "${var}_URL=$scheme://$addr" "${var}_DIR=$dir" \
+		"${var}_LOG=$dir/requests.log" "${var}_RULES=$dir/rules.json" "${var}_PID=$pid" \
+		"${var}_REDIRECT_URL=$redirect"
+}
+
+# proxy_rules NAME JSON: validated, then swapped in whole (rename), so the proxy
+# never reads half a file and every rule's count starts again.
+proxy_rules() {
+	[ "$#" = 2 ] || fail "proxy_rules: usage: proxy_rules NAME 'JSON'"
+	local var="PROXY_${1^^}_RULES"
+	local file=${!var:-}
+	[ -n "$file" ] || fail "proxy_rules: no fault proxy '$1'"
+	printf '%s\n' "$2" >"$file.new"
+	if ! /usr/bin/python3 "$SRCDIR/tests/fakes/faultproxy.py" --check-rules "$file.new" \
+		2>"$file.err"; then
+		fail "proxy_rules: $(cat "$file.err")"
+	fi
+	mv -f "$file.new" "$file"
+}
+
+proxy_count() {
+	[ "$#" -ge 3 ] || fail "proxy_count: usage: proxy_count NAME METHOD PATH_REGEX [FIELD=VALUE...]"
+	local var="PROXY_${1^^}_LOG"
+	local log=${!var:-} method=$2 re=$3
+	[ -n "$log" ] || fail "proxy_count: no fault proxy '$1'"
+	shift 3
+	local w
+	for w in "$@"; do
+		case $w in
+		*=*) ;;
+		*) fail "proxy_count: '$w' is not FIELD=VALUE" ;;
+		esac
+	done
+	_RIG_PROXY_WANT=$(printf '%s\n' "$@") awk -v m="$method" -v re="$re" '
+		BEGIN { n = split(ENVIRON["_RIG_PROXY_WANT"], want, "\n") }
+		{
+			delete have
+			path = ""
+			for (i = 1; i <= NF; i++) {
+				have[$i] = 1
+				if (substr($i, 1, 5) == "path=") path = substr($i, 6)
+			}
+			if (m != "*" && !(("method=" m) in have)) next
+			if (path !~ re) next
+			for (j = 1; j <= n; j++) if (want[j] != "" && !(want[j] in have)) next
+			c++
+		}
+		END { print c + 0 }' "$log"
+}
+
+# proxy_show NAME: the proxy's request log (last 40 lines) on stderr.
+proxy_show() {
+	local var="PROXY_${1^^}_LOG"
+	[ -n "${!var:-}" ] || fail "proxy_show: no fault proxy '$1'"
+	_rig_show "fault proxy $1" "${!var}"
 }

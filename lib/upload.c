@@ -220,6 +220,12 @@ static int send_range(struct session *s, const char *method, int64_t from, int c
 			free(s->location);
 			s->location = absolute_location(s->r, loc);
 		}
+	} else if (rc == 0 && (resp.status == 416 || (close && resp.status == 400))) {
+		/* the session does not hold what its Range said, or what it holds is not
+		 * the blob (DIGEST_INVALID): start a new one */
+		free(s->location);
+		s->location = NULL;
+		rc = ml_reg_status_error(s->r, ML_ENET, s->what, &resp, err);
 	} else if (rc == 0) {
 		rc = ml_reg_status_error(s->r, resp.status >= 500 || resp.status == 429 ?
 					 ML_ENET : ML_EPROTO, s->what, &resp, err);
@@ -247,7 +253,9 @@ static int64_t session_offset(struct session *s, struct ml_error *err)
 		range = ml_http_response_header(&resp, "Range");
 		loc = ml_http_response_header(&resp, "Location");
 		got = 0;
-		if (range && strchr(range, '-'))
+		/* "0-0" is what registry 2.8 says for an empty session too: take it as
+		 * empty; if a byte was there, the PATCH gets 416 and starts over */
+		if (range && strchr(range, '-') && strcmp(range, "0-0"))
 			got = strtoll(strchr(range, '-') + 1, NULL, 10) + 1;
 		if (loc) {
 			free(s->location);

@@ -141,7 +141,7 @@ static int lift_global_flags(struct global *g, int argc, char **argv)
 
 static const struct ml_registry_hooks registry_hooks = {
 	.endpoint = ml_providers_registry_endpoint,
-	.credential = NULL,
+	.credential = ml_providers_registry_credential,
 };
 
 static int finish_output(void)

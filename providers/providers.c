@@ -22,3 +22,19 @@ const char *ml_providers_registry_endpoint(const char *host)
 	}
 	return NULL;
 }
+
+int ml_providers_registry_credential(const char *host, struct ml_credential *out,
+				     struct ml_error *err)
+{
+	size_t i;
+	int rc;
+
+	for (i = 0; i < sizeof(providers) / sizeof(providers[0]); i++) {
+		if (!(providers[i]->caps & ML_PROVIDER_REGISTRY_AUTH))
+			continue;
+		rc = providers[i]->registry_auth(host, out, err);
+		if (rc != 0)
+			return rc;
+	}
+	return ml_auth_credential(host, out, err);
+}

@@ -150,6 +150,11 @@ static void progress_finish(void *ud, const char *id, const char *status)
 	}
 	secs = now() - it->start;
 	human_size(a, sizeof(a), (double)(it->done > it->total ? it->done : it->total));
+	if (!it->done && strcmp(status, "failed")) {
+		/* nothing moved: "exists", "mounted", "cached" */
+		fprintf(stderr, "  %-24s %-8s %10s\n", short_label(it->label, lb, sizeof(lb)), status, a);
+		goto out;
+	}
 	human_size(r, sizeof(r), secs > 0 ? (double)it->total / secs : 0);
 	fprintf(stderr, "  %-24s %-8s %10s in %.2f s (%s/s)\n", short_label(it->label, lb, sizeof(lb)),
 		status, a, secs, r);

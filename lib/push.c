@@ -232,6 +232,13 @@ static int push_blob(struct push *p, struct ml_push_blob *b, struct ml_error *er
 		}
 	}
 	free(location);
+	if (rc >= 0 && b->action != ML_PUSH_UPLOADED) {
+		char label[64];
+
+		snprintf(label, sizeof(label), "%s %.19s", b->kind, b->digest);
+		ml_progress_start(b->digest, label, (uint64_t)b->size);
+		ml_progress_finish(b->digest, ml_push_action_name(b->action));
+	}
 	if (rc >= 0) {
 		remember(p, b->digest);
 		rc = 0;

@@ -163,6 +163,49 @@ int ml_cache_blob_put(const struct ml_cache *c, const void *data, size_t len,
 	return rc;
 }
 
+int ml_cache_blob_store(const struct ml_cache *c, ml_cache_read_fn read, void *ud,
+			const char *expect, char digest[ML_DIGEST_LEN], int64_t *size,
+			unsigned char head[4], struct ml_error *err)
+{
+	struct ml_sha256 *h = ml_sha256_new();
+	char block[1 << 16];
+	char *tmp = NULL;
+	int64_t total = 0;
+	int fd = -1, rc;
+	long n;
+
+	if (head)
+		memset(head, 0, 4);
+	rc = ml_cache_tmp(c, &tmp, &fd, err);
+	if (rc < 0)
+		goto out;
+	while ((n = read(ud, block, sizeof(block), err)) > 0) {
+		if (head && total < 4)
+			memcpy(head + total, block, (size_t)(n < 4 - total ? n : 4 - total));
+		ml_sha256_update(h, block, (size_t)n);
+		total += n;
+		rc = ml_write_all(fd, block, (size_t)n, err);
+		if (rc < 0)
+			break;
+	}
+	if (n < 0)
+		rc = (int)n;
+	ml_sha256_final(h, digest);
+	*size = total;
+	if (close(fd) < 0 && rc == 0)
+		rc = ml_error_errno(err, ML_EIO, errno, "cannot write to the cache");
+	if (rc == 0 && expect && strcmp(digest, expect))
+		rc = ml_error_set(err, ML_EDIGEST, "blob %s hashes to %s", expect, digest);
+	if (rc == 0)
+		rc = ml_cache_blob_commit(c, tmp, digest, err);
+	else
+		ml_tmp_remove(tmp);
+out:
+	ml_sha256_free(h);
+	free(tmp);
+	return rc;
+}
+
 int ml_cache_blob_read(const struct ml_cache *c, const char *digest, size_t max,
 		       struct ml_buf *out, struct ml_error *err)
 {

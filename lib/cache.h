@@ -34,6 +34,14 @@ int ml_cache_blob_commit(const struct ml_cache *c, const char *tmp_path, const c
 /* Stores a small blob from memory; digest receives its name. */
 int ml_cache_blob_put(const struct ml_cache *c, const void *data, size_t len,
 		      char digest[ML_DIGEST_LEN], struct ml_error *err);
+/* Streams what read() yields (bytes read, 0 at the end, negative on error) into a
+ * blob. digest receives its sha256 and size its length; when expect is given the
+ * content must hash to it. head, when given, receives its first 4 bytes (zeros
+ * when shorter). */
+typedef long (*ml_cache_read_fn)(void *ud, void *buf, size_t size, struct ml_error *err);
+int ml_cache_blob_store(const struct ml_cache *c, ml_cache_read_fn read, void *ud,
+			const char *expect, char digest[ML_DIGEST_LEN], int64_t *size,
+			unsigned char head[4], struct ml_error *err);
 /* Reads a small blob (at most max bytes) into out and checks its digest. */
 int ml_cache_blob_read(const struct ml_cache *c, const char *digest, size_t max,
 		       struct ml_buf *out, struct ml_error *err);

@@ -1,29 +1,14 @@
 #include "dockerarchive.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "alloc.h"
 #include "tar.h"
-#include "fsutil.h"
 #include "registry.h"
-#include "tmpfile.h"
 
 #define META_MAX (16u << 20)
-
-static int read_entry(struct ml_tar_reader *r, struct ml_buf *out, struct ml_error *err)
-{
-	char block[1 << 16];
-	long n;
-
-	while ((n = ml_tar_reader_read(r, block, sizeof(block), err)) > 0)
-		if (out->len + (size_t)n > META_MAX || ml_buf_add(out, block, (size_t)n) < 0)
-			return ml_error_set(err, ML_ETOOBIG, "docker-archive metadata file too large");
-	return n < 0 ? (int)n : 0;
-}
 
 /* Pass 1: manifest.json. */
 static int read_manifest(const char *file, ml_json **out, struct ml_error *err)
@@ -39,7 +24,7 @@ static int read_manifest(const char *file, ml_json **out, struct ml_error *err)
 			rc = 0;
 			continue;
 		}
-		rc = read_entry(r, &body, err);
+		rc = ml_tar_reader_read_all(r, &body, META_MAX, err);
 		found = 1;
 		break;
 	}
@@ -71,40 +56,11 @@ static const char *sniff_type(const unsigned char *p, size_t n)
 static int store_layer(struct ml_tar_reader *r, struct ml_cache *cache, struct ml_blob *l,
 		       struct ml_error *err)
 {
-	struct ml_sha256 *h = ml_sha256_new();
-	char block[1 << 16];
-	char *tmp = NULL;
-	int fd = -1, rc, first = 1;
-	long n;
+	unsigned char head[4];
+	int rc = ml_cache_blob_store(cache, ml_tar_reader_read_cb, r, NULL, l->digest, &l->size, head, err);
 
-	rc = ml_cache_tmp(cache, &tmp, &fd, err);
-	if (rc < 0)
-		goto out;
-	l->size = 0;
-	while ((n = ml_tar_reader_read(r, block, sizeof(block), err)) > 0) {
-		if (first)
-			l->media_type = ml_strdup(sniff_type((unsigned char *)block, (size_t)n));
-		first = 0;
-		ml_sha256_update(h, block, (size_t)n);
-		l->size += n;
-		rc = ml_write_all(fd, block, (size_t)n, err);
-		if (rc < 0)
-			break;
-	}
-	if (n < 0)
-		rc = (int)n;
-	if (!l->media_type)
-		l->media_type = ml_strdup(ML_MT_OCI_LAYER);
-	ml_sha256_final(h, l->digest);
-	if (close(fd) < 0 && rc == 0)
-		rc = ml_error_errno(err, ML_EIO, errno, "cannot write to the cache");
 	if (rc == 0)
-		rc = ml_cache_blob_commit(cache, tmp, l->digest, err);
-	else
-		ml_tmp_remove(tmp);
-out:
-	ml_sha256_free(h);
-	free(tmp);
+		l->media_type = ml_strdup(sniff_type(head, sizeof(head)));
 	return rc;
 }
 
@@ -146,7 +102,7 @@ static int read_blobs(struct ml_base *b, const char *file, const ml_json *img,
 		if (li >= 0 && !b->layers[li].media_type)
 			rc = store_layer(r, cache, &b->layers[li], err);
 		else if (config && !strcmp(name, config) && !body.len)
-			rc = read_entry(r, &body, err);
+			rc = ml_tar_reader_read_all(r, &body, META_MAX, err);
 	}
 	ml_tar_reader_free(r);
 	for (i = 0; rc == 0 && i < b->nlayers; i++)

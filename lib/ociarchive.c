@@ -1,30 +1,15 @@
 #include "ociarchive.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "alloc.h"
-#include "fsutil.h"
 #include "json.h"
 #include "registry.h"
 #include "tar.h"
-#include "tmpfile.h"
 
 #define INDEX_MAX (1u << 20)
-
-static int read_small(struct ml_tar_reader *r, struct ml_buf *out, struct ml_error *err)
-{
-	char block[1 << 14];
-	long n;
-
-	while ((n = ml_tar_reader_read(r, block, sizeof(block), err)) > 0)
-		if (out->len + (size_t)n > INDEX_MAX || ml_buf_add(out, block, (size_t)n) < 0)
-			return ml_error_set(err, ML_ETOOBIG, "index.json is larger than 1 MiB");
-	return n < 0 ? (int)n : 0;
-}
 
 /* "blobs/sha256/<hex>" (with or without "./") -> "sha256:<hex>", else "" */
 static void blob_digest(const char *name, char out[ML_DIGEST_LEN])
@@ -41,36 +26,11 @@ static void blob_digest(const char *name, char out[ML_DIGEST_LEN])
 static int store_blob(struct ml_tar_reader *r, struct ml_cache *cache, const char *digest,
 		      const char *path, struct ml_error *err)
 {
-	struct ml_sha256 *h = ml_sha256_new();
-	char block[1 << 16], got[ML_DIGEST_LEN];
-	char *tmp = NULL;
-	int fd = -1, rc;
-	long n;
+	char got[ML_DIGEST_LEN];
+	int64_t size;
+	int rc = ml_cache_blob_store(cache, ml_tar_reader_read_cb, r, digest, got, &size, NULL, err);
 
-	rc = ml_cache_tmp(cache, &tmp, &fd, err);
-	if (rc < 0)
-		goto out;
-	while ((n = ml_tar_reader_read(r, block, sizeof(block), err)) > 0) {
-		ml_sha256_update(h, block, (size_t)n);
-		rc = ml_write_all(fd, block, (size_t)n, err);
-		if (rc < 0)
-			break;
-	}
-	if (n < 0)
-		rc = (int)n;
-	ml_sha256_final(h, got);
-	if (close(fd) < 0 && rc == 0)
-		rc = ml_error_errno(err, ML_EIO, errno, "cannot write to the cache");
-	if (rc == 0 && strcmp(got, digest))
-		rc = ml_error_set(err, ML_EDIGEST, "'%s': blob %s hashes to %s", path, digest, got);
-	if (rc == 0)
-		rc = ml_cache_blob_commit(cache, tmp, digest, err);
-	else
-		ml_tmp_remove(tmp);
-out:
-	ml_sha256_free(h);
-	free(tmp);
-	return rc;
+	return rc < 0 ? ml_error_prefix(err, "'%s'", path) : 0;
 }
 
 static int pick_image(struct ml_archive_image *img, const ml_json *index, const char *path,
@@ -112,7 +72,7 @@ int ml_archive_import(struct ml_archive_image *img, const char *path, struct ml_
 		blob_digest(e.name, digest);
 		if (!strcmp(e.name, "index.json") || !strcmp(e.name, "./index.json")) {
 			has_index = 1;
-			rc = read_small(r, &index, err);
+			rc = ml_tar_reader_read_all(r, &index, INDEX_MAX, err);
 		} else if (digest[0] && e.type == ML_TAR_FILE &&
 			   !ml_cache_blob_present(cache, digest, e.size)) {
 			rc = store_blob(r, cache, digest, path, err);

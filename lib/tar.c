@@ -287,6 +287,23 @@ long ml_tar_reader_read(struct ml_tar_reader *r, void *buf, size_t size, struct 
 	return (long)n;
 }
 
+long ml_tar_reader_read_cb(void *reader, void *buf, size_t size, struct ml_error *err)
+{
+	return ml_tar_reader_read(reader, buf, size, err);
+}
+
+int ml_tar_reader_read_all(struct ml_tar_reader *r, struct ml_buf *out, size_t max,
+			   struct ml_error *err)
+{
+	char block[1 << 14];
+	long n;
+
+	while ((n = ml_tar_reader_read(r, block, sizeof(block), err)) > 0)
+		if (out->len + (size_t)n > max || ml_buf_add(out, block, (size_t)n) < 0)
+			return ml_error_set(err, ML_ETOOBIG, "tar entry larger than %zu bytes", max);
+	return n < 0 ? (int)n : 0;
+}
+
 void ml_tar_reader_free(struct ml_tar_reader *r)
 {
 	if (!r)

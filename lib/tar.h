@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "buf.h"
 #include "error.h"
 
 struct ml_tar_writer;
@@ -51,6 +52,11 @@ int ml_tar_reader_open(struct ml_tar_reader **out, const char *path, struct ml_e
 int ml_tar_reader_next(struct ml_tar_reader *r, struct ml_tar_entry *e, struct ml_error *err);
 /* Reads the current entry's data: bytes read, 0 at its end, negative on error. */
 long ml_tar_reader_read(struct ml_tar_reader *r, void *buf, size_t size, struct ml_error *err);
+/* ml_tar_reader_read for callers taking a generic reader (void *ud = the reader). */
+long ml_tar_reader_read_cb(void *reader, void *buf, size_t size, struct ml_error *err);
+/* Reads the rest of the current entry into out; -ML_ETOOBIG past max bytes. */
+int ml_tar_reader_read_all(struct ml_tar_reader *r, struct ml_buf *out, size_t max,
+			   struct ml_error *err);
 void ml_tar_reader_free(struct ml_tar_reader *r);
 
 #endif

@@ -109,7 +109,7 @@ int cmd_push(struct global *g, int argc, char **argv)
 	struct ml_config *cfg = NULL;
 	struct ml_error err = { 0 };
 	const char *repository = NULL;
-	char **tags = ml_calloc((size_t)argc + 1, sizeof(*tags)), *archive = NULL;
+	char **tags = ml_calloc((size_t)argc + 1, sizeof(*tags)), *archive = NULL, *end;
 	ml_json *j = NULL;
 	size_t ntags = 0;
 	int c, jobs = 0, rc, status;
@@ -125,8 +125,8 @@ int cmd_push(struct global *g, int argc, char **argv)
 			tags[ntags++] = optarg;
 			break;
 		case 'j':
-			jobs = atoi(optarg);
-			if (jobs < 1 || jobs > 16) {
+			jobs = (int)strtol(optarg, &end, 10);
+			if (*end || end == optarg || jobs < 1 || jobs > 16) {
 				ui_usage_error("push", "--jobs takes a number from 1 to 16");
 				status = EXIT_USAGE;
 				goto out;

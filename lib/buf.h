@@ -22,7 +22,8 @@ int ml_buf_add(struct ml_buf *b, const void *data, size_t len);
 int ml_buf_adds(struct ml_buf *b, const char *s);
 int ml_buf_addch(struct ml_buf *b, char c);
 int ml_buf_printf(struct ml_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int ml_buf_vprintf(struct ml_buf *b, const char *fmt, va_list ap);
+int ml_buf_vprintf(struct ml_buf *b, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 const char *ml_buf_str(const struct ml_buf *b);
 void ml_buf_reset(struct ml_buf *b);		/* len = 0, keeps memory */
 void ml_buf_truncate(struct ml_buf *b, size_t len);

@@ -192,7 +192,7 @@ done:
 
 int ml_http_same_origin(const char *a, const char *b)
 {
-	char *sa, *ha, *pa, *sb, *hb, *pb;
+	char *sa = NULL, *ha = NULL, *pa = NULL, *sb = NULL, *hb = NULL, *pb = NULL;
 	int same = 0;
 
 	if (url_origin(a, &sa, &ha, &pa) == 0 && url_origin(b, &sb, &hb, &pb) == 0)

@@ -294,19 +294,6 @@ static int walk(struct collect *c, const char *abs, const char *rel, const char 
 	return rc;
 }
 
-/* "a/b/" -> "a/b"; "/" -> "" */
-static char *trim_slashes(const char *s)
-{
-	size_t len;
-
-	while (*s == '/')
-		s++;
-	len = strlen(s);
-	while (len && s[len - 1] == '/')
-		len--;
-	return ml_strndup(s, len);
-}
-
 /* "./app//x/" -> "app/x": empty and "." segments dropped ("." for nothing left). */
 static char *clean_rel(const char *src)
 {
@@ -328,6 +315,18 @@ static char *clean_rel(const char *src)
 	if (!b.len)
 		ml_buf_addch(&b, '.');
 	return ml_buf_detach(&b);
+}
+
+/* An image path without leading, trailing, doubled or "." slashes ("" for "/"). */
+static char *clean_img(const char *dst)
+{
+	char *p = clean_rel(dst);
+
+	if (!strcmp(p, ".")) {
+		free(p);
+		return ml_strdup("");
+	}
+	return p;
 }
 
 static int collect_copy(struct collect *c, const struct ml_copy *cp)
@@ -361,7 +360,7 @@ static int collect_copy(struct collect *c, const struct ml_copy *cp)
 		goto out;
 	}
 	if (S_ISDIR(st.st_mode)) {
-		img = trim_slashes(cp->dst);
+		img = clean_img(cp->dst);
 		if (img[0]) {
 			/* the target directory exists even when nothing lands in it */
 			add_entry(c, img, E_DIR, NULL, NULL, NULL);
@@ -373,7 +372,7 @@ static int collect_copy(struct collect *c, const struct ml_copy *cp)
 		char *full = cp->dst[dl - 1] == '/' ?
 			     ml_asprintf("%s%s", cp->dst, base_name(rel)) : ml_strdup(cp->dst);
 
-		img = trim_slashes(full);
+		img = clean_img(full);
 		free(full);
 		rc = add_path(c, real, rel, img, &st);
 	}

@@ -206,6 +206,11 @@ static int upload(struct push *p, struct ml_push_blob *b, const char *location,
 				     location, &st, err);
 	ml_progress_finish(b->digest, rc < 0 ? "failed" : "uploaded");
 	close(fd);
+	if (rc == -ML_EDIGEST) {
+		ml_cache_blob_remove(p->cache, b->digest);
+		ml_error_prefix(err, "removed the corrupt blob from the cache; build again, or push "
+				"the archive again to re-import it");
+	}
 	b->bytes_sent = st.bytes_sent;
 	b->resumes = st.resumes;
 	b->restarts = st.restarts;
@@ -307,6 +312,16 @@ static int put_manifest(struct push *p, const char *tag, struct ml_error *err)
 	return rc;
 }
 
+static int tag_seen(char *const *tags, size_t i)
+{
+	size_t j;
+
+	for (j = 0; j < i; j++)
+		if (!strcmp(tags[j], tags[i]))
+			return 1;
+	return 0;
+}
+
 static int push_manifests(struct push *p, const char *archive_tag, struct ml_error *err)
 {
 	size_t i;
@@ -315,9 +330,23 @@ static int push_manifests(struct push *p, const char *archive_tag, struct ml_err
 	if (archive_tag)
 		rc = put_manifest(p, archive_tag, err);
 	for (i = 0; rc == 0 && i < p->opts->ntags; i++)
-		if (!archive_tag || strcmp(archive_tag, p->opts->tags[i]))
+		if ((!archive_tag || strcmp(archive_tag, p->opts->tags[i])) &&
+		    !tag_seen(p->opts->tags, i))
 			rc = put_manifest(p, p->opts->tags[i], err);
 	return rc;
+}
+
+/* The archive's ref name as a tag: "v1", or the tag of "name:v1" as Docker writes. */
+static const char *archive_tag(const struct ml_archive_image *img)
+{
+	const char *t = img->ref_name, *colon;
+
+	if (!t)
+		return NULL;
+	colon = strrchr(t, ':');
+	if (colon && !strchr(colon, '/'))
+		t = colon + 1;
+	return ml_ref_valid_tag(t) ? t : NULL;
 }
 
 int ml_push_run(const struct ml_push_opts *opts, struct ml_push_result *res,
@@ -340,9 +369,9 @@ int ml_push_run(const struct ml_push_opts *opts, struct ml_push_result *res,
 		memcpy(res->manifest_digest, img.manifest_digest, sizeof(img.manifest_digest));
 		rc = read_manifest(&p, &img, err);
 	}
-	if (rc == 0 && opts->archive_tag && !img.ref_name)
-		rc = ml_error_set(err, ML_EUSAGE, "'%s' names no tag (hint: give one with --tag)",
-				  opts->archive);
+	if (rc == 0 && opts->archive_tag && !archive_tag(&img))
+		rc = ml_error_set(err, ML_EUSAGE, "'%s' names no usable tag (hint: give one with "
+				  "--tag)", opts->archive);
 	if (rc == 0 && !opts->archive_tag && !opts->ntags)
 		rc = ml_error_set(err, ML_EUSAGE, "no tag to push (hint: --tag)");
 	if (rc == 0)
@@ -350,7 +379,7 @@ int ml_push_run(const struct ml_push_opts *opts, struct ml_push_result *res,
 	if (rc == 0)
 		rc = push_blobs(&p, err);
 	if (rc == 0)
-		rc = push_manifests(&p, opts->archive_tag ? img.ref_name : NULL, err);
+		rc = push_manifests(&p, opts->archive_tag ? archive_tag(&img) : NULL, err);
 	if (rc == 0)
 		res->reference = ml_asprintf("%s@%s", res->repository, res->manifest_digest);
 out:

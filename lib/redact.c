@@ -322,6 +322,16 @@ static size_t skip_space(const char *p, size_t n, size_t i)
 	return i;
 }
 
+/* Copies text that came from outside with control characters and invalid UTF-8
+ * replaced, as put_char does. */
+static void put_clean(struct ml_buf *out, const char *p, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n)
+		i += put_char(out, p + i, n - i, 0);
+}
+
 /* At a quote: "name" : "value" with a secret name is copied up to the value's opening
  * quote, then "<redacted>" and the closing quote. Returns bytes taken, 0 if no match. */
 static size_t json_member(struct ml_buf *out, const char *p, size_t n, const char *q)
@@ -340,7 +350,7 @@ static size_t json_member(struct ml_buf *out, const char *p, size_t n, const cha
 	if (i + qlen > n || memcmp(p + i, q, qlen))
 		return 0;
 	vlen = quoted_len(p + i, n - i, q, &closed);
-	put(out, p, i + qlen);
+	put_clean(out, p, i + qlen);
 	ml_buf_adds(out, REDACTED);
 	if (closed)
 		put(out, q, qlen);

@@ -297,7 +297,8 @@ static int auth_error(struct ml_registry *r, const char *what, struct ml_error *
 		return ml_error_set(err, ML_EAUTH, "%s: registry '%s' refused the credentials from %s "
 				    "(hint: check the user name and password or token)",
 				    what, r->host, r->cred.source ? r->cred.source : "the credential hook");
-	return ml_error_set(err, ML_EAUTH, "%s: registry '%s' requires credentials (hint: set "
+	return ml_error_set(err, ML_EAUTH, "%s: registry '%s' requires credentials (hint: an "
+			    "auths or credHelpers entry in ~/.docker/config.json, or "
 			    "MLDEPLOY_REGISTRY_USERNAME and MLDEPLOY_REGISTRY_PASSWORD)", what, r->host);
 }
 

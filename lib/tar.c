@@ -116,7 +116,15 @@ static struct archive_entry *entry_new(const char *name, mode_t type, unsigned m
 static int write_header(struct ml_tar_writer *w, struct archive_entry *e, const char *name,
 			struct ml_error *err)
 {
-	locale_t old = enter_utf8();
+	size_t len = strlen(name);
+	locale_t old;
+
+	if (!len || (name[len - 1] == '/' && archive_entry_filetype(e) != AE_IFDIR) ||
+	    strstr(name, "//")) {
+		archive_entry_free(e);
+		return ml_error_set(err, ML_EINTERNAL, "refusing tar entry name '%s'", name);
+	}
+	old = enter_utf8();
 	int r = archive_write_header(w->a, e);
 
 	leave_utf8(old);

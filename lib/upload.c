@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "digest.h"
 #include "log.h"
 #include "registry-internal.h"
 
@@ -175,6 +176,22 @@ static int new_session(struct session *s, struct ml_error *err)
 	return rc;
 }
 
+/* After the registry refused the content (DIGEST_INVALID): is our copy the blob
+ * its name says? A corrupt local copy is not worth sending again. */
+static int local_copy_intact(struct session *s, struct ml_error *err)
+{
+	char got[ML_DIGEST_LEN];
+	int ok;
+
+	if (lseek(s->fd, 0, SEEK_SET) < 0 || ml_sha256_fd(s->fd, got, NULL, NULL) < 0)
+		return 1;
+	ok = !strcmp(got, s->digest);
+	if (!ok)
+		ml_error_set(err, ML_EDIGEST, "%s: the local copy hashes to %s, not to its name",
+			     s->what, got);
+	return ok;
+}
+
 /* Sends [from, size) with method: PUT ?digest= (closing) or PATCH. */
 static int send_range(struct session *s, const char *method, int64_t from, int close,
 		      struct ml_error *err)
@@ -220,6 +237,8 @@ static int send_range(struct session *s, const char *method, int64_t from, int c
 			free(s->location);
 			s->location = absolute_location(s->r, loc);
 		}
+	} else if (rc == 0 && close && resp.status == 400 && !local_copy_intact(s, err)) {
+		rc = -ML_EDIGEST;
 	} else if (rc == 0 && (resp.status == 416 || (close && resp.status == 400))) {
 		/* the session does not hold what its Range said, or what it holds is not
 		 * the blob (DIGEST_INVALID): start a new one */

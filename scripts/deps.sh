@@ -2,7 +2,7 @@
 # Installs, from Debian packages, everything the build and the tests need.
 set -eu
 packages="
-build-essential pkg-config git ca-certificates curl openssl
+build-essential pkg-config git ca-certificates curl openssl clang libclang-rt-14-dev
 libcurl4-openssl-dev libyaml-dev libgit2-dev libarchive-dev libssl-dev
 libjansson-dev libdeflate-dev libzstd-dev libcmocka-dev
 docker-registry skopeo umoci podman runc

@@ -67,6 +67,13 @@ printf 'name: x\nimage:\n  base: scratch\n  copy:\n    - { src: app/, dst: /app/
 run_ok "$MLDEPLOY" -C "$T/ctx" build -o "$T/ignored.tar"
 tar -xOf "$T/ignored.tar" index.json >/dev/null
 rm "$T/ctx/app/sa.json" "$T/ctx/.dockerignore"
+# a dst with doubled and "." segments lands where it means
+printf 'name: x\nimage:\n  base: scratch\n  copy:\n    - { src: app/, dst: /srv//./code/ }\n' | cfg
+run_ok "$MLDEPLOY" -C "$T/ctx" --json build --compression none -o "$T/dst.tar"
+layer=$(jq -r '.layers[0].digest' "$T/out")
+tar -xOf "$T/dst.tar" "blobs/sha256/${layer#sha256:}" | tar -t >"$T/names"
+printf 'srv/\nsrv/code/\nsrv/code/main.py\n' >"$T/want"
+diff -u "$T/want" "$T/names" || fail "layer entries for a dst with // and /./"
 # missing src
 printf 'name: x\nimage:\n  base: scratch\n  copy:\n    - { src: nope/, dst: /app/ }\n' | cfg
 expect 2 "deploy.yaml:5:" "'nope'" "does not exist"

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # bench/run.sh — build-speed benchmark of mldeploy against its peers, on one
-# context of real binaries. See bench/README.md.
+# context of real binaries, then the push benchmark (bench/push.sh). See
+# bench/README.md.
 #
 # Environment:
+#   BENCH_ONLY      build, push or all (default): which benchmarks to run
 #   MLDEPLOY        binary under test (default: ../mldeploy next to this script)
 #   BENCH_SIZE_MB   context size in MiB (default 1024; 200 for a quick run)
 #   BENCH_DIR       work dir (default /tmp/mldeploy-bench); the context in
@@ -23,10 +25,16 @@ BENCH_DIR=${BENCH_DIR:-/tmp/mldeploy-bench}
 BENCH_TIMEOUT=${BENCH_TIMEOUT:-300}
 BENCH_KEEP=${BENCH_KEEP:-0}
 BENCH_REPEAT=${BENCH_REPEAT:-1}
+BENCH_ONLY=${BENCH_ONLY:-all}
 RSS_TARGET_MIB=64
 NOOP_TARGET_S=0.5
 
 # --- preflight -------------------------------------------------------------
+case $BENCH_ONLY in
+build | all) ;;
+push) exec "$here/push.sh" ;;
+*) die "BENCH_ONLY='$BENCH_ONLY' is not build, push or all" ;;
+esac
 for v in BENCH_SIZE_MB BENCH_TIMEOUT BENCH_REPEAT; do
 	case ${!v} in
 	'' | *[!0-9]* | 0) die "$v='${!v}' is not a positive whole number" ;;
@@ -64,18 +72,7 @@ export TMPDIR=$R/tmp XDG_CACHE_HOME=$R/xdg
 # --- context -----------------------------------------------------------------
 CTX=$BENCH_DIR/ctx
 echo "context: $CTX ($BENCH_SIZE_MB MiB of binaries from /usr; created once, then reused)"
-"$here/make-context.sh" "$CTX" "$BENCH_SIZE_MB"
-rm -rf "$CTX/app"
-mkdir -p "$CTX/app"
-printf 'VERSION = 1\nprint("hello from the bench app")\n' >"$CTX/app/main.py"
-cat >"$CTX/deploy.yaml" <<'EOF'
-name: bench
-image:
-  base: scratch
-  copy:
-    - { src: data/, dst: /data/ }
-    - { src: app/, dst: /app/ }
-EOF
+bench_context "$CTX" "$BENCH_SIZE_MB"
 
 IN_BYTES=$(find "$CTX/data" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
 IN_FILES=$(find "$CTX/data" -type f | wc -l)
@@ -311,4 +308,15 @@ done | jq -s --argjson in_bytes "$IN_BYTES" --argjson cpus "$(nproc)" --argjson 
 echo
 echo "results also written to $BENCH_DIR/results.json"
 
-[ "$FAILS" = 0 ] || die "$FAILS correctness check(s) failed"
+
+push_rc=0
+if [ "$BENCH_ONLY" = all ]; then
+	# This run's scratch dir (GiBs of outputs and caches) goes before the next one.
+	cleanup
+	trap - EXIT
+	echo
+	echo "=== push benchmark (bench/push.sh) ==="
+	MLDEPLOY=$MLDEPLOY "$here/push.sh" || push_rc=$?
+fi
+[ "$FAILS" = 0 ] || die "$FAILS correctness check(s) failed in the build benchmark"
+[ "$push_rc" = 0 ] || exit "$push_rc"

@@ -101,7 +101,9 @@ import sys
 import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+import loopback
 
 PIECE = 65536
 UPSTREAM_TIMEOUT = 300
@@ -261,39 +263,6 @@ class Rules:
             return fired
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    tls = None  # an ssl.SSLContext for HTTPS
-
-    def __init__(self, *args):
-        super().__init__(*args)
-        self.abort = set()
-        self.abort_lock = threading.Lock()
-
-    def get_request(self):
-        # The handshake happens in the request's thread, on its first read, so a
-        # stalled client cannot block accept().
-        sock, addr = super().get_request()
-        if self.tls:
-            sock = self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
-        return sock, addr
-
-    def shutdown_request(self, request):
-        # A socket to reset is closed without shutdown(), which would send a FIN.
-        with self.abort_lock:
-            reset = request in self.abort
-            self.abort.discard(request)
-        if reset:
-            request.close()
-            return
-        super().shutdown_request(request)
-
-    def handle_error(self, request, client_address):
-        if not isinstance(sys.exc_info()[1], (ConnectionError, ssl.SSLError, TimeoutError)):
-            super().handle_error(request, client_address)
-
-
 class Body:
     """The request body as the client sends it (Content-Length or chunked)."""
 
@@ -437,8 +406,7 @@ class Handler(BaseHTTPRequestHandler):
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         except OSError:
             pass
-        with self.server.abort_lock:
-            self.server.abort.add(self.connection)
+        self.server.reset(self.connection)
         self.close_connection = True
 
     def front_base(self):
@@ -704,13 +672,6 @@ class Handler(BaseHTTPRequestHandler):
     do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = handle_any
 
 
-def watch_parent():
-    parent = os.getppid()
-    while os.getppid() == parent:
-        time.sleep(0.2)
-    os._exit(0)
-
-
 def main():
     ap = argparse.ArgumentParser(description="fault-injecting registry proxy for tests")
     ap.add_argument("--upstream", help="http[s]://HOST:PORT of the registry")
@@ -757,15 +718,7 @@ def main():
         Handler.upstream_ctx = ssl.create_default_context(cafile=opts.upstream_ca)
     open(opts.log, "a").close()
 
-    threading.Thread(target=watch_parent, daemon=True).start()
-    server = Server(("127.0.0.1", opts.port), Handler)
-    if opts.tls_cert:
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(opts.tls_cert, opts.tls_key)
-        server.tls = ctx
-    sys.stdout.write("%d\n" % server.server_address[1])
-    sys.stdout.flush()
-    server.serve_forever()
+    loopback.serve(Handler, opts.port, opts.tls_cert, opts.tls_key)
 
 
 if __name__ == "__main__":

@@ -17,14 +17,14 @@ does. Routes:
   /headers?n=N&size=S   N headers X-H<i> with values of S bytes
   /count?id=K           how many requests key K has seen
 """
-import os
 import socket
 import struct
-import sys
 import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+import loopback
 
 counters = {}
 lock = threading.Lock()
@@ -38,28 +38,6 @@ def bump(key, add=1):
 
 def pattern(n):
     return bytes((i * 7 + 3) & 0xFF for i in range(n))
-
-
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, *args):
-        super().__init__(*args)
-        self.abort = set()
-
-    def handle_error(self, request, client_address):
-        # clients that give up on purpose (body caps, aborts) are not errors here
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
-
-    def shutdown_request(self, request):
-        # a socket to reset must be closed without shutdown() first, or a FIN goes out
-        if request in self.abort:
-            self.abort.discard(request)
-            request.close()
-            return
-        super().shutdown_request(request)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -142,7 +120,7 @@ class Handler(BaseHTTPRequestHandler):
         time.sleep(0.2)
         self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                                    struct.pack("ii", 1, 0))
-        self.server.abort.add(self.connection)
+        self.server.reset(self.connection)
         self.close_connection = True
 
     def do_big(self, q, body):
@@ -170,20 +148,8 @@ class Handler(BaseHTTPRequestHandler):
         self.reply(200, b"%d\n" % bump(q["id"], 0))
 
 
-def watch_parent():
-    # a test that crashes must not leave the server behind
-    parent = os.getppid()
-    while os.getppid() == parent:
-        time.sleep(0.5)
-    os._exit(0)
-
-
 def main():
-    threading.Thread(target=watch_parent, daemon=True).start()
-    server = Server(("127.0.0.1", 0), Handler)
-    sys.stdout.write("%d\n" % server.server_address[1])
-    sys.stdout.flush()
-    server.serve_forever()
+    loopback.serve(Handler)
 
 
 if __name__ == "__main__":

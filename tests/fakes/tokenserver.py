@@ -47,18 +47,17 @@ import fnmatch
 import hashlib
 import hmac
 import json
-import os
-import ssl
-import sys
 import threading
 import time
 import urllib.parse
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import jwt
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+
+import loopback
 
 KNOWN_ACTIONS = ("pull", "push", "delete")
 log_lock = threading.Lock()
@@ -109,24 +108,6 @@ def grant(rules, rtype, name, asked):
     if "*" in allowed:
         return list(dict.fromkeys(asked))
     return [a for a in dict.fromkeys(asked) if a in allowed]
-
-
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    tls = None  # an ssl.SSLContext for HTTPS
-
-    def get_request(self):
-        # The handshake happens in the request's thread, on its first read, so a
-        # stalled client cannot block accept().
-        sock, addr = super().get_request()
-        if self.tls:
-            sock = self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
-        return sock, addr
-
-    def handle_error(self, request, client_address):
-        if not isinstance(sys.exc_info()[1], (ConnectionError, ssl.SSLError)):
-            super().handle_error(request, client_address)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -290,13 +271,6 @@ def _consteq(a, b):
     return hmac.compare_digest(a.encode(), b.encode())
 
 
-def watch_parent():
-    parent = os.getppid()
-    while os.getppid() == parent:
-        time.sleep(0.2)
-    os._exit(0)
-
-
 def main():
     ap = argparse.ArgumentParser(description="registry token server for tests")
     ap.add_argument("--key", required=True, help="RSA private key (PEM) signing the tokens")
@@ -328,15 +302,7 @@ def main():
     Handler.header = header
     open(opts.log, "a").close()
 
-    threading.Thread(target=watch_parent, daemon=True).start()
-    server = Server(("127.0.0.1", opts.port), Handler)
-    if opts.tls_cert:
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(opts.tls_cert, opts.tls_key)
-        server.tls = ctx
-    sys.stdout.write("%d\n" % server.server_address[1])
-    sys.stdout.flush()
-    server.serve_forever()
+    loopback.serve(Handler, opts.port, opts.tls_cert, opts.tls_key)
 
 
 if __name__ == "__main__":

@@ -63,6 +63,33 @@ image:
 EOF
 }
 
+# bench_scratch NAME: a scratch dir $R (removed at exit unless BENCH_KEEP=1), a
+# private copy of the binary in $ML, and none of the caller's MLDEPLOY_* settings.
+# A script with more to tear down defines bench_teardown, called first.
+bench_scratch() {
+	while read -r v; do unset "$v"; done < <(compgen -e | grep '^MLDEPLOY_' || true)
+	mkdir -p "$BENCH_DIR"
+	R=$(mktemp -d "$BENCH_DIR/$1.XXXXXX")
+	trap bench_cleanup EXIT
+	trap 'exit 130' INT TERM
+	mkdir -p "$R/tmp" "$R/xdg"
+	# A private copy: a rebuild of the tree during the run must not swap the binary.
+	cp "$MLDEPLOY" "$R/mldeploy"
+	ML=$R/mldeploy
+	export TMPDIR=$R/tmp XDG_CACHE_HOME=$R/xdg
+}
+
+bench_cleanup() {
+	if declare -F bench_teardown >/dev/null; then
+		bench_teardown
+	fi
+	if [ "$BENCH_KEEP" = 1 ]; then
+		echo "bench: kept $R" >&2
+	else
+		rm -rf "$R"
+	fi
+}
+
 free_port() {
 	python3 -c 'import socket
 s = socket.socket()

@@ -44,28 +44,13 @@ for tool in jq tar timeout awk curl python3 docker-registry skopeo; do
 	command -v "$tool" >/dev/null || die "'$tool' is required for the push benchmark"
 done
 
-# The caller's mldeploy settings must not leak into the measurement.
-while read -r v; do unset "$v"; done < <(compgen -e | grep '^MLDEPLOY_' || true)
-
-mkdir -p "$BENCH_DIR"
-R=$(mktemp -d "$BENCH_DIR/push.XXXXXX")
 REG_PID='' REG_DIR='' REG_ADDR='' REG_N=0 REG_LINES0=0
 BENCH_SIDE_PID=''
-cleanup() {
+bench_teardown() {
 	reg_stop
-	if [ "$BENCH_KEEP" = 1 ]; then
-		echo "bench: kept $R" >&2
-	else
-		rm -rf "$R"
-	fi
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-mkdir -p "$R/tmp" "$R/xdg"
-# A private copy: a rebuild of the tree during the run must not swap the binary.
-cp "$MLDEPLOY" "$R/mldeploy"
-ML=$R/mldeploy
-export TMPDIR=$R/tmp XDG_CACHE_HOME=$R/xdg
+# The caller's mldeploy settings must not leak into the measurement.
+bench_scratch push
 
 # --- registries ----------------------------------------------------------------
 # One fresh registry per measured first push, so nothing is there yet; a re-push

@@ -50,24 +50,7 @@ done
 have() { command -v "$1" >/dev/null; }
 
 # The caller's mldeploy settings must not leak into the measurement.
-while read -r v; do unset "$v"; done < <(compgen -e | grep '^MLDEPLOY_' || true)
-
-mkdir -p "$BENCH_DIR"
-R=$(mktemp -d "$BENCH_DIR/run.XXXXXX")
-cleanup() {
-	if [ "$BENCH_KEEP" = 1 ]; then
-		echo "bench: kept $R" >&2
-	else
-		rm -rf "$R"
-	fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-mkdir -p "$R/tmp" "$R/xdg"
-# A private copy: a rebuild of the tree during the run must not swap the binary.
-cp "$MLDEPLOY" "$R/mldeploy"
-ML=$R/mldeploy
-export TMPDIR=$R/tmp XDG_CACHE_HOME=$R/xdg
+bench_scratch run
 
 # --- context -----------------------------------------------------------------
 CTX=$BENCH_DIR/ctx
@@ -312,7 +295,7 @@ echo "results also written to $BENCH_DIR/results.json"
 push_rc=0
 if [ "$BENCH_ONLY" = all ]; then
 	# This run's scratch dir (GiBs of outputs and caches) goes before the next one.
-	cleanup
+	bench_cleanup
 	trap - EXIT
 	echo
 	echo "=== push benchmark (bench/push.sh) ==="

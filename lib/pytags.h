@@ -26,9 +26,10 @@ const char *ml_pytags_arch(const char *oci_arch, const char *variant);
  * packaging.tags.sys_tags() gives for such an interpreter: cpXY-cpXY-<plat>,
  * cpXY-abi3-<plat>, cpXY-none-<plat>, cpXW-abi3-<plat> for W < Y down to 2,
  * pyXY/py3X...-none-<plat>, then -none-any ones. <plat> runs from
- * manylinux_2_<minor>_<arch> down to manylinux_2_17 (with the legacy aliases
- * manylinux2014/2010/1 where they apply) then linux_<arch> for glibc; from
- * musllinux_1_<minor>_<arch> down to musllinux_1_1 then linux_<arch> for musl.
+ * manylinux_2_<minor>_<arch> down to manylinux_2_17 (manylinux_2_5 on x86_64 and
+ * i686), each legacy alias manylinux2014/2010/1 right after its equivalent, then
+ * linux_<arch> for glibc; from musllinux_1_<minor>_<arch> down to musllinux_1_0
+ * then linux_<arch> for musl (as packaging.tags yields them).
  * Returns a malloc'ed array of malloc'ed strings; negative with a message
  * when the target cannot be described (unknown arch). */
 int ml_pytags_for(const struct ml_pytarget *t, char ***tags, size_t *n, struct ml_error *err);

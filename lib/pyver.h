@@ -19,6 +19,9 @@ int ml_pyver_valid(const char *v);
 /* Compares two valid versions by PEP 440 ordering: <0, 0, >0. Invalid versions
  * compare as strings, after every valid one. */
 int ml_pyver_cmp(const char *a, const char *b);
+/* The normalized form of a valid version ("V1.0-RC.1" -> "1.0rc1"), malloc'ed;
+ * NULL when v is not a version. */
+char *ml_pyver_normalize(const char *v);
 
 /* Whether version satisfies a specifier set ("==1.2", ">=1,<2", "~=1.4.2", "!=1.5.*",
  * "===abc"; "" matches everything). Pre-releases match when the specifier allows them

@@ -12,6 +12,7 @@
 #include "alloc.h"
 
 #define COPY_BLOCK (1u << 20)
+#define ZIP_BLOCK (256u << 10)
 
 /* File names are UTF-8 bytes whatever the process locale (often "C", in which
  * libarchive refuses every non-ASCII name): the archive calls that convert names
@@ -49,6 +50,7 @@ struct ml_tar_writer {
 
 struct ml_tar_reader {
 	struct archive *a;
+	const char *kind;	/* "tar" or "zip", for messages */
 };
 
 static la_ssize_t writer_cb(struct archive *a, void *ud, const void *data, size_t len)
@@ -232,23 +234,40 @@ void ml_tar_writer_free(struct ml_tar_writer *w)
 	free(w);
 }
 
-int ml_tar_reader_open(struct ml_tar_reader **out, const char *path, struct ml_error *err)
+static int reader_open(struct ml_tar_reader **out, const char *path, int zip,
+		       struct ml_error *err)
 {
 	struct ml_tar_reader *r = ml_calloc(1, sizeof(*r));
+	const char *kind = zip ? "zip" : "tar";
 
 	r->a = archive_read_new();
 	if (!r->a)
 		abort();
-	archive_read_support_format_tar(r->a);
-	archive_read_support_filter_all(r->a);
-	if (archive_read_open_filename(r->a, path, 1 << 16) != ARCHIVE_OK) {
-		ml_error_set(err, ML_EIO, "cannot open '%s' as a tar archive: %s", path,
+	r->kind = kind;
+	if (zip) {
+		archive_read_support_format_zip_seekable(r->a);
+	} else {
+		archive_read_support_format_tar(r->a);
+		archive_read_support_filter_all(r->a);
+	}
+	if (archive_read_open_filename(r->a, path, zip ? ZIP_BLOCK : 1 << 16) != ARCHIVE_OK) {
+		ml_error_set(err, ML_EIO, "cannot open '%s' as a %s archive: %s", path, kind,
 			     archive_error_string(r->a));
 		ml_tar_reader_free(r);
 		return -ML_EIO;
 	}
 	*out = r;
 	return 0;
+}
+
+int ml_tar_reader_open(struct ml_tar_reader **out, const char *path, struct ml_error *err)
+{
+	return reader_open(out, path, 0, err);
+}
+
+int ml_zip_reader_open(struct ml_tar_reader **out, const char *path, struct ml_error *err)
+{
+	return reader_open(out, path, 1, err);
 }
 
 int ml_tar_reader_next(struct ml_tar_reader *r, struct ml_tar_entry *e, struct ml_error *err)
@@ -261,12 +280,13 @@ int ml_tar_reader_next(struct ml_tar_reader *r, struct ml_tar_entry *e, struct m
 		leave_utf8(old);
 		if (rc == ARCHIVE_EOF)
 			return 0;
-		return ml_error_set(err, ML_EIO, "cannot read tar archive: %s",
+		return ml_error_set(err, ML_EIO, "cannot read %s archive: %s", r->kind,
 				    archive_error_string(r->a));
 	}
 	e->name = archive_entry_pathname(ae);
 	leave_utf8(old);
 	e->size = archive_entry_size(ae);
+	e->mode = archive_entry_perm(ae) & 07777;
 	switch (archive_entry_filetype(ae)) {
 	case AE_IFREG:
 		e->type = ML_TAR_FILE;
@@ -290,7 +310,7 @@ long ml_tar_reader_read(struct ml_tar_reader *r, void *buf, size_t size, struct 
 	la_ssize_t n = archive_read_data(r->a, buf, size);
 
 	if (n < 0)
-		return ml_error_set(err, ML_EIO, "cannot read tar entry: %s",
+		return ml_error_set(err, ML_EIO, "cannot read %s entry: %s", r->kind,
 				    archive_error_string(r->a));
 	return (long)n;
 }
@@ -308,7 +328,8 @@ int ml_tar_reader_read_all(struct ml_tar_reader *r, struct ml_buf *out, size_t m
 
 	while ((n = ml_tar_reader_read(r, block, sizeof(block), err)) > 0)
 		if (out->len + (size_t)n > max || ml_buf_add(out, block, (size_t)n) < 0)
-			return ml_error_set(err, ML_ETOOBIG, "tar entry larger than %zu bytes", max);
+			return ml_error_set(err, ML_ETOOBIG, "%s entry larger than %zu bytes",
+					    r->kind, max);
 	return n < 0 ? (int)n : 0;
 }
 

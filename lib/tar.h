@@ -1,4 +1,4 @@
-/* tar over libarchive. Only archive.c includes archive.h/archive_entry.h.
+/* tar (and zip reading) over libarchive. Only tar.c includes archive.h/archive_entry.h.
  * Writers produce deterministic POSIX (pax-restricted) tar: no atime/ctime, no
  * user/group names, numeric ids as given, pax headers only where ustar cannot hold
  * a name or a size, no padding beyond the two end blocks. */
@@ -45,9 +45,16 @@ struct ml_tar_entry {
 	const char *name;	/* borrowed until the next call */
 	enum ml_tar_type type;
 	int64_t size;
+	unsigned mode;		/* permission bits (07777) */
 };
 
 int ml_tar_reader_open(struct ml_tar_reader **out, const char *path, struct ml_error *err);
+/* Reads a zip file (a wheel) with the same reader calls. The entries and their
+ * modes come from the central directory (libarchive's seekable zip reader), their
+ * names from each entry's local header, as stored (UTF-8 for wheels) whatever the
+ * process locale, except that libarchive turns '\\' into '/' in a name that holds
+ * no '/'. Unix symlinks are ML_TAR_SYMLINK; entries without a mode get 0664. */
+int ml_zip_reader_open(struct ml_tar_reader **out, const char *path, struct ml_error *err);
 /* 1 with an entry, 0 at the end, negative on error. */
 int ml_tar_reader_next(struct ml_tar_reader *r, struct ml_tar_entry *e, struct ml_error *err);
 /* Reads the current entry's data: bytes read, 0 at its end, negative on error. */

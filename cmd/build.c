@@ -152,6 +152,8 @@ static ml_json *result_json(const struct ml_build_opts *o, const struct ml_build
 	for (i = 0; i < r->nlayers; i++)
 		ml_json_append(layers, layer_json(&r->layers[i]));
 	ml_json_set(j, "layers", layers);
+	if (r->python)
+		ml_json_set(j, "python", ml_pydeps_json(r->python));
 	return j;
 }
 
@@ -164,6 +166,10 @@ static void print_summary(const struct global *g, const struct ml_build_opts *o,
 		nbase += r->layers[i].from_base;
 	ui_info(g, "base   %s%s%s%s (%zu layers)", cfg->image.base, r->base_resolved ? " (" : "",
 		r->base_resolved ? r->base_resolved : "", r->base_resolved ? ")" : "", nbase);
+	if (r->python)
+		ui_info(g, "python %s -> %s: %zu packages%s", r->python->target.describe,
+			r->python->target.base.site_packages, r->python->npkgs,
+			r->python->resolved_cached ? " (resolved before)" : "");
 	for (i = 0; i < r->nlayers; i++) {
 		const struct ml_build_layer *l = &r->layers[i];
 

@@ -49,6 +49,7 @@ int cmd_validate(struct global *g, int argc, char **argv)
 	struct ml_config *cfg = NULL;
 	struct ml_error err = { 0 };
 	ml_json *doc = NULL, *plan;
+	struct ml_pytarget_info py = { 0 };
 	int c, rc;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -69,15 +70,25 @@ int cmd_validate(struct global *g, int argc, char **argv)
 		ml_json_set(doc, "config", ml_config_to_json(cfg));
 		plan = plan_json(cfg, &err);
 		rc = plan ? 0 : -err.code;
+		if (rc == 0 && cfg->image.python.present) {
+			rc = ml_build_python_target(cfg, &py, &err);
+			if (rc == 0)
+				ml_json_set(plan, "python", ml_pytarget_json(&py));
+		}
 		ml_json_set(doc, "plan", plan);
 	}
 	if (rc < 0) {
 		ui_error(g, &err);
 	} else {
 		ui_json(doc);
+		if (py.base.interpreter)
+			ui_info(g, "python: %s; interpreter %s; packages go to %s, scripts to %s",
+				py.describe, py.base.interpreter, py.base.site_packages,
+				py.base.scripts);
 		ui_info(g, "%s: ok", g->file);
 	}
 	ml_json_free(doc);
+	ml_pytarget_info_dispose(&py);
 	ml_config_free(cfg);
 	return ui_exit_status(rc);
 }

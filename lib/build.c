@@ -226,6 +226,34 @@ static void add_base_layers(struct build *b)
 	}
 }
 
+/* image.python: the installed dependencies, one layer between the base and the
+ * context's layers, so that code changes never rebuild it. */
+static int python_layer(struct build *b, const struct ml_layer_opts *lo, struct ml_error *err)
+{
+	const char *suffix = b->opts->codec ? b->opts->codec->media_suffix : "";
+	struct ml_pydeps_result *py;
+	struct ml_build_layer *l;
+	int rc;
+
+	if (!b->cfg->image.python.present)
+		return 0;
+	py = b->res->python = ml_calloc(1, sizeof(*py));
+	rc = ml_pydeps_build(b->cfg, b->context, &b->base, lo, py, err);
+	if (rc < 0)
+		return rc;
+	l = add_result_layer(b->res);
+	l->name = ml_strdup("python");
+	l->source = ml_asprintf("%s (%zu packages)", b->cfg->image.python.requirements, py->npkgs);
+	memcpy(l->blob.digest, py->layer.digest, sizeof(py->layer.digest));
+	l->blob.size = (int64_t)py->layer.size;
+	l->blob.media_type = ml_asprintf("application/vnd.oci.image.layer.v1.tar%s", suffix);
+	memcpy(l->diff_id, py->layer.diff_id, sizeof(py->layer.diff_id));
+	l->uncompressed_size = py->layer.uncompressed_size;
+	l->nfiles = py->layer.nfiles;
+	l->cached = py->layer.cached;
+	return 0;
+}
+
 static int build_layers(struct build *b, const struct ml_layer_opts *lo, struct ml_error *err)
 {
 	const char *suffix = b->opts->codec ? b->opts->codec->media_suffix : "";
@@ -423,6 +451,10 @@ static void reset_attempt(struct build *b)
 	b->res->nlayers = 0;
 	free(b->res->base_resolved);
 	b->res->base_resolved = NULL;
+	if (b->res->python)
+		ml_pydeps_result_dispose(b->res->python);
+	free(b->res->python);
+	b->res->python = NULL;
 	ml_base_dispose(&b->base);
 }
 
@@ -444,6 +476,26 @@ static char *local_base_path(const struct ml_config *cfg)
 		}
 	}
 	return ml_strdup(spec);
+}
+
+int ml_build_python_target(const struct ml_config *cfg, struct ml_pytarget_info *t,
+			   struct ml_error *err)
+{
+	struct ml_cache *cache = NULL;
+	struct ml_base base = { 0 };
+	char *spec = local_base_path(cfg);
+	int rc;
+
+	memset(t, 0, sizeof(*t));
+	rc = ml_cache_open(&cache, err);
+	if (rc == 0)
+		rc = ml_base_resolve(&base, spec, cfg->image.platform, cache, err);
+	if (rc == 0)
+		rc = ml_pydeps_target(cfg, &base, cache, t, err);
+	ml_base_dispose(&base);
+	ml_cache_free(cache);
+	free(spec);
+	return rc;
 }
 
 static int attempt(struct build *b, struct ml_error *err)
@@ -469,7 +521,9 @@ static int attempt(struct build *b, struct ml_error *err)
 	lo.cache = b->cache;
 	lo.reuse = !b->opts->no_cache;
 	clock_gettime(CLOCK_REALTIME, &lo.now);
-	rc = build_layers(b, &lo, err);
+	rc = python_layer(b, &lo, err);
+	if (rc == 0)
+		rc = build_layers(b, &lo, err);
 	if (rc == 0)
 		rc = write_documents(b, err);
 	if (rc == 0)
@@ -548,6 +602,9 @@ void ml_build_result_dispose(struct ml_build_result *res)
 	free(res->image_name);
 	free(res->tag);
 	free(res->base_resolved);
+	if (res->python)
+		ml_pydeps_result_dispose(res->python);
+	free(res->python);
 	ml_gitmeta_dispose(&res->git);
 	memset(res, 0, sizeof(*res));
 }

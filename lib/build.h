@@ -10,6 +10,7 @@
 #include "config.h"
 #include "gitmeta.h"
 #include "layout.h"
+#include "pydeps.h"
 
 struct ml_build_opts {
 	const struct ml_config *cfg;
@@ -47,11 +48,17 @@ struct ml_build_result {
 	const char *mtime_source;	/* "SOURCE_DATE_EPOCH", "git commit", "none" */
 	int up_to_date;			/* the output already held this image: not rewritten */
 	struct ml_gitmeta git;
+	struct ml_pydeps_result *python;	/* image.python, or NULL */
 };
 
 int ml_build_run(const struct ml_build_opts *opts, struct ml_build_result *res,
 		 struct ml_error *err);
 void ml_build_result_dispose(struct ml_build_result *res);
+
+/* What image.python installs for: the base image is fetched (into the cache) and
+ * read, as a build would. */
+int ml_build_python_target(const struct ml_config *cfg, struct ml_pytarget_info *t,
+			   struct ml_error *err);
 
 /* The build's default output path for a configuration (malloc'ed). */
 char *ml_build_default_output(const struct ml_config *cfg);

@@ -603,7 +603,11 @@ static int str_in(const char *s, const char *const *list)
 static const char *const root_keys[] = { "name", "image", "deploy", "health", "endpoints", NULL };
 static const char *const image_keys[] = {
 	"repository", "tags", "base", "platform", "workdir", "copy", "ignore", "allow_credentials",
-	"env", "port", "cmd", "entrypoint", "user", "labels", NULL,
+	"env", "port", "cmd", "entrypoint", "user", "labels", "python", NULL,
+};
+static const char *const python_keys[] = {
+	"requirements", "index", "extra_index", "find_links", "version", "site_packages",
+	"platform_tags", NULL,
 };
 static const char *const copy_keys[] = { "src", "dst", "layer", NULL };
 static const char *const deploy_keys[] = { "gcp", "aws", "azure", NULL };
@@ -627,6 +631,7 @@ static const struct {
 	{ root_keys, "at the top level" },
 	{ image_keys, "in 'image'" },
 	{ copy_keys, "in an 'image.copy' entry" },
+	{ python_keys, "in 'image.python'" },
 	{ deploy_keys, "in 'deploy'" },
 	{ gcp_keys, "in 'deploy.gcp'" },
 	{ aws_keys, "in 'deploy.aws'" },
@@ -765,6 +770,8 @@ static const char *required_hint(const char *key)
 		{ "project", "the google cloud project id, e.g. 'project: my-proj'" },
 		{ "src", "a file or directory of the context, e.g. 'src: app/'" },
 		{ "dst", "an absolute path in the image, e.g. 'dst: /app/'" },
+		{ "requirements", "a pinned requirements file of the context, e.g. "
+				  "'requirements: requirements.txt' (pip freeze > requirements.txt)" },
 	};
 	size_t i;
 
@@ -1627,6 +1634,62 @@ static int get_copy(struct walker *w, const struct ynode *image)
 	return rc;
 }
 
+static int check_index_url(struct walker *w, const struct ynode *n, const char *v)
+{
+	if (!strncmp(v, "https://", 8) || !strncmp(v, "http://", 7))
+		return 0;
+	return werr(w, n, "invalid URL '%s' for '%s' (an http:// or https:// URL of a package "
+		    "index's simple API, e.g. 'https://pypi.org/simple')", q(w, v), qpath(w));
+}
+
+static int check_py_version(struct walker *w, const struct ynode *n, const char *v)
+{
+	const char *p = v + 2;
+
+	if (v[0] == '3' && v[1] == '.' && *p >= '0' && *p <= '9') {
+		while (*p >= '0' && *p <= '9')
+			p++;
+		if (!*p && p - v <= 4)
+			return 0;
+	}
+	return werr(w, n, "invalid Python version '%s' for '%s' (write major.minor, e.g. "
+		    "\"3.11\", quoted so YAML keeps it a string)", q(w, v), qpath(w));
+}
+
+static int check_platform_tag(struct walker *w, const struct ynode *n, const char *v)
+{
+	size_t i;
+
+	for (i = 0; v[i]; i++)
+		if (!is_lower_alnum(v[i]) && v[i] != '_')
+			break;
+	if (!v[i] && i)
+		return 0;
+	return werr(w, n, "invalid platform tag '%s' for '%s' (a wheel platform tag such as "
+		    "'manylinux_2_28_x86_64')", q(w, v), qpath(w));
+}
+
+static int walk_python(struct walker *w, const struct ynode *m)
+{
+	struct ml_config *cfg = w->cfg;
+	int rc;
+
+	cfg->image.python.present = 1;
+	cfg->image.python.pos = pos_of(w, m);
+	if ((rc = get_str(w, m, "requirements", REQUIRED, check_src, &cfg->image.python.requirements,
+			  &cfg->image.python.requirements_pos)) < 0 ||
+	    (rc = get_str(w, m, "index", 0, check_index_url, &cfg->image.python.index, NULL)) < 0 ||
+	    (rc = get_strv(w, m, "extra_index", W_SEQ, check_index_url,
+			   &cfg->image.python.extra_index)) < 0 ||
+	    (rc = get_strv(w, m, "find_links", W_SEQ, check_src, &cfg->image.python.find_links)) < 0 ||
+	    (rc = get_str(w, m, "version", 0, check_py_version, &cfg->image.python.version, NULL)) < 0 ||
+	    (rc = get_str(w, m, "site_packages", 0, check_workdir, &cfg->image.python.site_packages,
+			  NULL)) < 0)
+		return rc;
+	return get_strv(w, m, "platform_tags", W_SEQ, check_platform_tag,
+			&cfg->image.python.platform_tags);
+}
+
 static int walk_image(struct walker *w, const struct ynode *m)
 {
 	struct ml_config *cfg = w->cfg;
@@ -1647,7 +1710,8 @@ static int walk_image(struct walker *w, const struct ynode *m)
 	    (rc = get_int(w, m, "port", 1, 65535, &cfg->image.port)) < 0 ||
 	    (rc = get_strv(w, m, "cmd", W_CMD, NULL, &cfg->image.cmd)) < 0 ||
 	    (rc = get_strv(w, m, "entrypoint", W_CMD, NULL, &cfg->image.entrypoint)) < 0 ||
-	    (rc = get_str(w, m, "user", 0, check_user, &cfg->image.user, NULL)) < 0)
+	    (rc = get_str(w, m, "user", 0, check_user, &cfg->image.user, NULL)) < 0 ||
+	    (rc = walk_section(w, m, "python", python_keys, walk_python)) < 0)
 		return rc;
 	return get_kv(w, m, "labels", check_label_key, NULL, &cfg->image.labels,
 		      &cfg->image.nlabels);
@@ -1875,6 +1939,13 @@ static void image_dispose(struct ml_config *cfg)
 	strv_dispose(&cfg->image.entrypoint);
 	free(cfg->image.user);
 	kv_free(cfg->image.labels, cfg->image.nlabels);
+	free(cfg->image.python.requirements);
+	free(cfg->image.python.index);
+	strv_dispose(&cfg->image.python.extra_index);
+	strv_dispose(&cfg->image.python.find_links);
+	free(cfg->image.python.version);
+	free(cfg->image.python.site_packages);
+	strv_dispose(&cfg->image.python.platform_tags);
 }
 
 void ml_config_free(struct ml_config *cfg)
@@ -1946,6 +2017,20 @@ static ml_json *json_copy(const struct ml_config *cfg)
 	return arr;
 }
 
+static ml_json *json_python(const struct ml_config *cfg)
+{
+	ml_json *o = ml_json_object_new();
+
+	ml_json_set_str(o, "requirements", cfg->image.python.requirements);
+	json_opt_str(o, "index", cfg->image.python.index);
+	ml_json_set(o, "extra_index", json_strv(&cfg->image.python.extra_index));
+	ml_json_set(o, "find_links", json_strv(&cfg->image.python.find_links));
+	json_opt_str(o, "version", cfg->image.python.version);
+	json_opt_str(o, "site_packages", cfg->image.python.site_packages);
+	ml_json_set(o, "platform_tags", json_strv(&cfg->image.python.platform_tags));
+	return o;
+}
+
 static ml_json *json_image(const struct ml_config *cfg)
 {
 	ml_json *o = ml_json_object_new();
@@ -1967,6 +2052,8 @@ static ml_json *json_image(const struct ml_config *cfg)
 		ml_json_set(o, "entrypoint", json_strv(&cfg->image.entrypoint));
 	json_opt_str(o, "user", cfg->image.user);
 	ml_json_set(o, "labels", json_kv(cfg->image.labels, cfg->image.nlabels));
+	if (cfg->image.python.present)
+		ml_json_set(o, "python", json_python(cfg));
 	return o;
 }
 

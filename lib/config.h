@@ -60,6 +60,18 @@ struct ml_config {
 		char *user;		/* may be NULL */
 		struct ml_kv *labels;
 		size_t nlabels;
+		struct {
+			int present;
+			char *requirements;	/* context-relative requirements.txt */
+			struct ml_pos requirements_pos;
+			char *index;		/* NULL: https://pypi.org/simple (or $MLDEPLOY_PYTHON_INDEX) */
+			struct ml_strv extra_index;
+			struct ml_strv find_links;	/* context-relative directories of wheels */
+			char *version;		/* "3.11"; NULL: detected from the base image */
+			char *site_packages;	/* absolute; NULL: detected */
+			struct ml_strv platform_tags;	/* replace the detected platform tags */
+			struct ml_pos pos;
+		} python;
 	} image;
 	struct ml_kv *endpoints;	/* endpoints: service name (lower-case) -> base URL */
 	size_t nendpoints;

@@ -1,6 +1,9 @@
+#define _XOPEN_SOURCE 700
+#define _DEFAULT_SOURCE
 #include "fsutil.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,4 +128,20 @@ char *ml_dirname(const char *path)
 	if (slash == path)
 		return ml_strdup("/");
 	return ml_strndup(path, (size_t)(slash - path));
+}
+
+static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if (flag == FTW_DP)
+		rmdir(path);
+	else
+		unlink(path);
+	return 0;
+}
+
+void ml_remove_tree(const char *path)
+{
+	nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS);
 }

@@ -19,5 +19,7 @@ int ml_write_file_atomic(const char *path, const void *data, size_t len, struct 
 char *ml_path_join(const char *a, const char *b);
 /* Directory part of path ("." when none); malloc'ed. */
 char *ml_dirname(const char *path);
+/* Removes path and everything under it (not following symlinks); best effort. */
+void ml_remove_tree(const char *path);
 
 #endif

@@ -206,6 +206,49 @@ int ml_http_same_origin(const char *a, const char *b)
 	return same;
 }
 
+char *ml_http_url_resolve(const char *base, const char *ref)
+{
+	CURLU *u = curl_url();
+	char *got = NULL, *out = NULL;
+
+	if (u && curl_url_set(u, CURLUPART_URL, base, 0) == CURLUE_OK &&
+	    curl_url_set(u, CURLUPART_URL, ref, CURLU_URLENCODE | CURLU_ALLOW_SPACE) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_URL, &got, 0) == CURLUE_OK)
+		out = ml_strdup(got);
+	curl_free(got);
+	curl_url_cleanup(u);
+	return out;
+}
+
+int ml_http_url_take_userinfo(const char *url, char **clean, char **user, char **password)
+{
+	CURLU *u = curl_url();
+	char *got = NULL, *us = NULL, *pw = NULL;
+	int rc = -1;
+
+	*clean = *user = *password = NULL;
+	if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK)
+		goto done;
+	if (curl_url_get(u, CURLUPART_USER, &us, CURLU_URLDECODE) == CURLUE_OK) {
+		if (curl_url_get(u, CURLUPART_PASSWORD, &pw, CURLU_URLDECODE) != CURLUE_OK)
+			pw = NULL;
+		curl_url_set(u, CURLUPART_USER, NULL, 0);
+		curl_url_set(u, CURLUPART_PASSWORD, NULL, 0);
+		*user = ml_strdup(us);
+		*password = ml_strdup(pw ? pw : "");
+	}
+	if (curl_url_get(u, CURLUPART_URL, &got, 0) != CURLUE_OK)
+		goto done;
+	*clean = ml_strdup(got);
+	rc = 0;
+done:
+	curl_free(got);
+	curl_free(us);
+	curl_free(pw);
+	curl_url_cleanup(u);
+	return rc;
+}
+
 /* url, redacted, in buf; returns the string. */
 static const char *redacted_url(struct ml_buf *buf, const char *url)
 {
@@ -774,6 +817,15 @@ static CURLcode set_options(struct xfer *x, struct curl_slist *headers)
 		rc = curl_easy_setopt(c, CURLOPT_CAPATH, capath);
 	if (!rc)
 		rc = curl_easy_setopt(c, CURLOPT_USERAGENT, "mldeploy/" ML_VERSION);
+	/* ~/.netrc (or $NETRC) holds per-host logins; curl applies them only to the host
+	 * they name, and never where an Authorization header is already given */
+	if (!rc && (x->req->flags & ML_HTTP_NETRC) && !(x->req->auth && x->auth_ok)) {
+		const char *netrc = getenv("NETRC");
+
+		rc = curl_easy_setopt(c, CURLOPT_NETRC, (long)CURL_NETRC_OPTIONAL);
+		if (!rc && netrc && *netrc)
+			rc = curl_easy_setopt(c, CURLOPT_NETRC_FILE, netrc);
+	}
 	/* no Accept-Encoding and no decoding: digests are over the bytes as sent */
 	if (!rc)
 		rc = curl_easy_setopt(c, CURLOPT_HTTP_CONTENT_DECODING, 0L);

@@ -18,6 +18,7 @@ enum ml_http_flags {
 	ML_HTTP_RETRY = 1 << 2,		/* retry connection errors, 429, 500-504 with backoff + jitter,
 					   honouring Retry-After; only when the request can be repeated */
 	ML_HTTP_HEAD = 1 << 3,		/* no response body expected (HEAD) */
+	ML_HTTP_NETRC = 1 << 4,		/* logins from ~/.netrc ($NETRC) for the hosts it names */
 };
 
 /* Streaming request body: return bytes written into buf (0 at the end), or a negative
@@ -105,5 +106,12 @@ void ml_http_urlencode(struct ml_buf *out, const char *s);
 /* Splits "scheme://host[:port]/..." and says whether a and b share scheme, host and
  * port (with default ports filled in). */
 int ml_http_same_origin(const char *a, const char *b);
+/* RFC 3986 reference resolution of ref against base (malloc'ed), NULL when either
+ * is not a URL. */
+char *ml_http_url_resolve(const char *base, const char *ref);
+/* Splits "scheme://user:pass@host/..." into the URL without its userinfo and the
+ * (percent-decoded) user and password; user and password are NULL when absent.
+ * 0, or -1 when url is not a URL. */
+int ml_http_url_take_userinfo(const char *url, char **clean, char **user, char **password);
 
 #endif

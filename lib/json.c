@@ -82,6 +82,11 @@ int ml_json_is_array(const ml_json *v)
 	return v && json_is_array((const json_t *)v);
 }
 
+int ml_json_is_true(const ml_json *v)
+{
+	return v && json_is_true((const json_t *)v);
+}
+
 int ml_json_is_string(const ml_json *v)
 {
 	return v && json_is_string((const json_t *)v);

@@ -27,6 +27,7 @@ void ml_json_free(ml_json *v);		/* drops one reference; NULL is fine */
 int ml_json_is_object(const ml_json *v);
 int ml_json_is_array(const ml_json *v);
 int ml_json_is_string(const ml_json *v);
+int ml_json_is_true(const ml_json *v);
 
 /* Object members; set steals val (NULL val removes key). */
 ml_json *ml_json_get(const ml_json *obj, const char *key);

@@ -43,6 +43,7 @@ struct collect {
 	struct entry *v;
 	size_t n, alloc;
 	struct ml_error *err;
+	int tree;			/* a staged tree: no ignore patterns, no credential check */
 };
 
 static void add_entry(struct collect *c, const char *path, enum entry_type type,
@@ -239,7 +240,7 @@ static int add_path(struct collect *c, const char *abs, const char *rel, const c
 		return copy_error(c, ML_EREFUSED,
 				  "'%s' is not a regular file, directory or symlink%s", rel,
 				  " (sockets, devices and pipes cannot be copied)");
-	if (check_secret(c, rel, abs, st) < 0)
+	if (!c->tree && check_secret(c, rel, abs, st) < 0)
 		return -c->err->code;
 	add_entry(c, img, E_FILE, abs, st, NULL);
 	return 0;
@@ -278,7 +279,7 @@ static int walk(struct collect *c, const char *abs, const char *rel, const char 
 
 		if (lstat(cabs, &st) < 0) {
 			rc = ml_error_errno(c->err, ML_EIO, errno, "cannot stat '%s'", crel);
-		} else if (ml_ignore_match(c->opts->ignore, crel, S_ISDIR(st.st_mode))) {
+		} else if (!c->tree && ml_ignore_match(c->opts->ignore, crel, S_ISDIR(st.st_mode))) {
 			if (S_ISDIR(st.st_mode) && ml_ignore_may_reinclude(c->opts->ignore, crel))
 				rc = walk(c, cabs, crel, cimg);
 		} else {
@@ -453,6 +454,8 @@ static int is_racy(const struct entry *e, const struct timespec *now)
 	long long m = (long long)e->st.st_mtim.tv_sec * 1000000000LL + e->st.st_mtim.tv_nsec;
 	long long ct = (long long)e->st.st_ctim.tv_sec * 1000000000LL + e->st.st_ctim.tv_nsec;
 
+	if (!now->tv_sec && !now->tv_nsec)
+		return 0;
 	return e->type == E_FILE && (m >= t || ct >= t);
 }
 
@@ -498,8 +501,8 @@ static int file_matches(const char *path, const char *want)
 
 /* A cache record is usable when its blob is present and its racy files still
  * hash to what they held when it was written. */
-static int cache_lookup(const struct ml_layer_opts *o, const char *keyhex,
-			struct ml_layer_result *res)
+int ml_layer_lookup(const struct ml_layer_opts *o, const char *keyhex,
+		    struct ml_layer_result *res)
 {
 	ml_json *rec = ml_cache_record_get(o->cache, "layers", keyhex);
 	ml_json *verify;
@@ -699,12 +702,31 @@ int ml_layer_build(const char *name, struct ml_copy *const *copies, size_t n,
 	if (rc < 0)
 		goto out;
 	layer_key(name, c.v, c.n, opts, key);
-	if (opts->reuse && cache_lookup(opts, ml_digest_hex(key), res)) {
+	if (opts->reuse && ml_layer_lookup(opts, ml_digest_hex(key), res)) {
 		ml_log(ML_LOG_INFO, "layer %s: unchanged, reusing %s", name, res->digest);
 		goto out;
 	}
 	rc = write_layer(name, c.v, c.n, opts, ml_digest_hex(key), res, err);
 out:
+	entries_free(c.v, c.n);
+	return rc;
+}
+
+int ml_layer_build_tree(const char *name, const char *root, const char *keyhex,
+			const struct ml_layer_opts *opts, struct ml_layer_result *res,
+			struct ml_error *err)
+{
+	struct ml_layer_opts o = *opts;
+	struct collect c = { .opts = &o, .err = err, .tree = 1 };
+	int rc;
+
+	o.context = root;
+	memset(&o.now, 0, sizeof(o.now));
+	rc = walk(&c, root, ".", "");
+	if (rc == 0)
+		rc = normalize(&c);
+	if (rc == 0)
+		rc = write_layer(name, c.v, c.n, &o, keyhex, res, err);
 	entries_free(c.v, c.n);
 	return rc;
 }

@@ -24,7 +24,8 @@ struct ml_layer_opts {
 	int threads;
 	struct ml_cache *cache;
 	int reuse;			/* use the layer cache (0 with --no-cache) */
-	struct timespec now;		/* start of the build, for the racy-file check */
+	struct timespec now;		/* start of the build, for the racy-file check;
+					   zero: the inputs cannot change (no check) */
 };
 
 struct ml_layer_result {
@@ -41,6 +42,15 @@ int ml_layer_build(const char *name, struct ml_copy *const *copies, size_t n,
 		   const struct ml_layer_opts *opts, struct ml_layer_result *res,
 		   struct ml_error *err);
 
+/* A layer recorded under keyhex whose blob is still in the cache: 1 (res filled) or 0. */
+int ml_layer_lookup(const struct ml_layer_opts *opts, const char *keyhex,
+		    struct ml_layer_result *res);
+/* Builds the layer named name from every file under root (a staged tree standing for
+ * the image's "/"; no ignore patterns, no credential check) and records it under
+ * keyhex for ml_layer_lookup. */
+int ml_layer_build_tree(const char *name, const char *root, const char *keyhex,
+			const struct ml_layer_opts *opts, struct ml_layer_result *res,
+			struct ml_error *err);
 /* Whether a context-relative path looks like a credential file (by name, or for
  * small JSON files by content: a Google service-account key). fd may be -1. */
 int ml_layer_looks_secret(const char *relpath, int fd, uint64_t size);

@@ -1086,3 +1086,122 @@ proxy_show() {
 	[ -n "${!var:-}" ] || fail "proxy_show: no fault proxy '$1'"
 	_rig_show "fault proxy $1" "${!var}"
 }
+
+# ---------------------------------------------------------------- Python package index
+#
+# make_test_wheels DIR
+#   puts the test wheels of tests/e2e/pywheels.sh into DIR (created; a copy the test
+#   may change) and exports TEST_WHEELS=DIR. Built once and kept in
+#   $RIG_CACHE/pywheels-KEY (KEY: pywheels.sh, tests/e2e/pypkgs/** and the versions of
+#   Debian's python3.11, pip, setuptools, wheel); without a usable cache, built in DIR.
+#   Files: mlpure-1.0.0-py3-none-any.whl, mlcext-2.1.0-cp311-cp311-manylinux_2_17_x86_64.whl,
+#   mlmarker-0.3.0-py3-none-any.whl, mlevil-1.0-py3-none-any.whl (member ../../evil.txt),
+#   mlmac-1.0-cp311-cp311-macosx_11_0_arm64.whl, pip-*.whl, setuptools-*.whl
+#   (see tests/e2e/pywheels.sh and tests/e2e/pypkgs/README.md).
+# start_pyindex DIR [pyindex.py options...]
+#   tests/fakes/pyindex.py serving DIR (re-read on every request) in $T/pyindex-N;
+#   options: --html-only, --auth USER:PASS, --bad-hash NAME, --files-base URL,
+#   --tls-cert F --tls-key F (see the fake's docstring; --dir and --log are the rig's).
+#   Exports, for the index started last: PYINDEX_URL (http://127.0.0.1:PORT/simple, no
+#   final slash; https with --tls-cert), PYINDEX_ADDR (127.0.0.1:PORT), PYINDEX_PORT,
+#   PYINDEX_LOG (one compact JSON line per request:
+#   {"method":"GET","path":"/simple/x/","accept":"..."|null,"auth":true|false,"status":200};
+#   "auth" says whether an Authorization header came, never its value), PYINDEX_PID,
+#   PYINDEX_FILES (= DIR). Save them before starting another index. Stopped at exit.
+# pyindex_count PATTERN [LOG]
+#   number of lines of LOG (default $PYINDEX_LOG) matching the extended regex PATTERN,
+#   e.g. pyindex_count '"path":"/files/mlpure-[^"]*","accept":[^,]*,"auth":false'
+
+_rig_pyindex_n=0
+
+make_test_wheels() {
+	[ "$#" = 1 ] || fail "make_test_wheels: usage: make_test_wheels DIR"
+	local dir=$1 script="$SRCDIR/tests/e2e/pywheels.sh" key cache work
+	mkdir -p "$dir"
+	key=$(
+		cd "$SRCDIR/tests/e2e" &&
+			{
+				printf 'recipe %s\n' "$RIG_RECIPE"
+				find pywheels.sh pypkgs -type f ! -name '*.pyc' -print0 | LC_ALL=C sort -z |
+					xargs -0 sha256sum
+				dpkg-query -W -f='${Package} ${Version}\n' python3.11 python3.11-dev python3-pip \
+					python3-setuptools python3-wheel python3-pip-whl python3-setuptools-whl 2>&1 || true
+				ls -l /usr/share/python-wheels/ 2>&1 || true
+			} | sha256sum | cut -c1-16
+	) || fail "make_test_wheels: cannot compute the cache key"
+	cache="$RIG_CACHE/pywheels-$key"
+	if [ ! -f "$cache/.done" ] && mkdir -p "$RIG_CACHE" 2>/dev/null &&
+		work=$(mktemp -d "$RIG_CACHE/.pywheels.XXXXXX" 2>/dev/null); then
+		if ! "$script" "$work/wheels" >"$T/pywheels.log" 2>&1; then
+			rm -rf "$work"
+			_rig_show "pywheels.sh" "$T/pywheels.log"
+			fail "building the test wheels failed"
+		fi
+		touch "$work/wheels/.done"
+		# Another test may have won the race; its wheels are as good as ours.
+		mv -T "$work/wheels" "$cache" 2>/dev/null || true
+		rm -rf "$work"
+	fi
+	if [ -f "$cache/.done" ]; then
+		cp -- "$cache"/*.whl "$dir/" || fail "make_test_wheels: cannot copy the wheels to $dir"
+	elif ! "$script" "$dir" >"$T/pywheels.log" 2>&1; then
+		_rig_show "pywheels.sh" "$T/pywheels.log"
+		fail "building the test wheels failed"
+	fi
+	[ -f "$dir/mlpure-1.0.0-py3-none-any.whl" ] || fail "make_test_wheels: no wheels in $dir"
+	TEST_WHEELS=$(cd "$dir" && pwd)
+	export TEST_WHEELS
+}
+
+start_pyindex() {
+	[ "$#" -ge 1 ] || fail "start_pyindex: usage: start_pyindex DIR [pyindex.py options...]"
+	local files=$1 scheme=http a i port='' dir
+	shift
+	[ -d "$files" ] || fail "start_pyindex: $files is not a directory"
+	for a in "$@"; do
+		case $a in
+		--dir | --dir=* | --log | --log=*) fail "start_pyindex: $a is set by the rig" ;;
+		--tls-cert | --tls-cert=*) scheme=https ;;
+		esac
+	done
+	_rig_pyindex_n=$((_rig_pyindex_n + 1))
+	dir="$T/pyindex-$_rig_pyindex_n"
+	mkdir -p "$dir"
+	: >"$dir/requests.log"
+	spawn "$dir/port" "$dir/pyindex.err" /usr/bin/python3 "$SRCDIR/tests/fakes/pyindex.py" \
+		--dir "$files" --log "$dir/requests.log" "$@"
+	local pid=$SPAWNED_PID
+	for ((i = 0; i < 200; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		if grep -qx '[0-9][0-9]*' "$dir/port" 2>/dev/null; then
+			port=$(cat "$dir/port")
+			break
+		fi
+		sleep 0.05
+	done
+	if [ -z "$port" ]; then
+		_rig_show "package index" "$dir/pyindex.err"
+		fail "package index for $files did not start"
+	fi
+	PYINDEX_ADDR=127.0.0.1:$port
+	PYINDEX_PORT=$port
+	PYINDEX_URL=$scheme://$PYINDEX_ADDR/simple
+	PYINDEX_LOG=$dir/requests.log
+	PYINDEX_PID=$pid
+	PYINDEX_FILES=$(cd "$files" && pwd)
+	export PYINDEX_ADDR PYINDEX_PORT PYINDEX_URL PYINDEX_LOG PYINDEX_PID PYINDEX_FILES
+}
+
+pyindex_count() {
+	case $# in
+	1 | 2) ;;
+	*) fail "pyindex_count: usage: pyindex_count PATTERN [LOG]" ;;
+	esac
+	local log=${2:-${PYINDEX_LOG:-}}
+	[ -n "$log" ] || fail "pyindex_count: no package index (start_pyindex first)"
+	if [ ! -s "$log" ]; then
+		echo 0
+		return 0
+	fi
+	grep -cE -- "$1" "$log" || [ "$?" = 1 ] || fail "pyindex_count: bad pattern '$1'"
+}

@@ -496,6 +496,58 @@ static void test_json(void **state)
 
 /* ---- keys ---- */
 
+/* image.python: keys, defaults, checks, JSON. */
+static void test_python(void **state)
+{
+	struct ml_config *cfg;
+	ml_json *j;
+
+	(void)state;
+	cfg = load_image_ok("  python:\n    requirements: req/requirements.txt\n"
+			    "    index: https://u:p@pypi.example.com/simple\n"
+			    "    extra_index: [http://127.0.0.1:9/simple]\n    find_links: [wheels]\n"
+			    "    version: \"3.12\"\n    site_packages: /opt/sp\n"
+			    "    platform_tags: [manylinux_2_28_x86_64]\n");
+	assert_true(cfg->image.python.present);
+	assert_string_equal(cfg->image.python.requirements, "req/requirements.txt");
+	assert_string_equal(cfg->image.python.index, "https://u:p@pypi.example.com/simple");
+	assert_int_equal(cfg->image.python.extra_index.n, 1);
+	assert_string_equal(cfg->image.python.find_links.v[0], "wheels");
+	assert_string_equal(cfg->image.python.version, "3.12");
+	assert_string_equal(cfg->image.python.site_packages, "/opt/sp");
+	assert_string_equal(cfg->image.python.platform_tags.v[0], "manylinux_2_28_x86_64");
+	j = ml_config_to_json(cfg);
+	assert_string_equal(ml_json_get_str(ml_json_get(ml_json_get(j, "image"), "python"), "version"),
+			    "3.12");
+	ml_json_free(j);
+	ml_config_free(cfg);
+	cfg = load_image_ok("  python: {requirements: r.txt}\n");
+	assert_null(cfg->image.python.index);
+	assert_null(cfg->image.python.version);
+	ml_config_free(cfg);
+	cfg = load_image_ok("  env: {}\n");
+	assert_false(cfg->image.python.present);
+	ml_config_free(cfg);
+
+	expect_image_error("  python:\n", 4, 3, "missing required key 'requirements'",
+			   "pip freeze", NULL);
+	expect_image_error("  python: {requirements: /etc/r.txt}\n", 4, 26, "relative to the context",
+			   NULL);
+	expect_image_error("  python: {requirements: ../r.txt}\n", 4, 26, "'..'", NULL);
+	expect_image_error("  python: {requirements: r.txt, index: ftp://x}\n", 4, 40,
+			   "image.python.index", "https://pypi.org/simple", NULL);
+	expect_image_error("  python: {requirements: r.txt, version: 3.1x}\n", 4, 42,
+			   "Python version '3.1x'", "\"3.11\"", NULL);
+	expect_image_error("  python: {requirements: r.txt, version: \"2.7\"}\n", 4, 42,
+			   "Python version", NULL);
+	expect_image_error("  python: {requirements: r.txt, site_packages: lib}\n", 4, 48,
+			   "absolute path", NULL);
+	expect_image_error("  python: {requirements: r.txt, platform_tags: [Linux-X]}\n", 4, 49,
+			   "platform tag 'Linux-X'", NULL);
+	expect_image_error("  python: {requirements: r.txt, extra: 1}\n", 4, 33, "unknown key 'extra'",
+			   NULL);
+}
+
 static void test_unknown_keys(void **state)
 {
 	(void)state;
@@ -506,7 +558,7 @@ static void test_unknown_keys(void **state)
 	expect_error("name: iris\nimage: {base: x, colour: red}\n", 2, 18,
 		     "unknown key 'colour' in 'image' (valid keys: repository, tags, base, platform, "
 		     "workdir, copy, ignore, allow_credentials, env, port, cmd, entrypoint, user, "
-		     "labels)", NULL);
+		     "labels, python)", NULL);
 	expect_error("name: iris\nimage: {base: x}\ndeploy:\n  gcp:\n    project: p\n"
 		     "    regoin: us-east1\n", 6, 5,
 		     "unknown key 'regoin' in 'deploy.gcp' (did you mean 'region'?)", NULL);
@@ -521,9 +573,11 @@ static void test_unknown_keys(void **state)
 	expect_error("Name: iris\nimage: {base: x}\n", 1, 1, "(did you mean 'name'?)", NULL);
 	expect_error("name: iris\nimage: {base: x, allow_credential: [a]}\n", 2, 18,
 		     "did you mean 'allow_credentials'?", NULL);
-	expect_error("name: iris\nimage: {base: x}\nversion: 1\n", 3, 1,
-		     "unknown key 'version' (valid keys: name, image, deploy, health, endpoints)",
+	expect_error("name: iris\nimage: {base: x}\nrevision: 1\n", 3, 1,
+		     "unknown key 'revision' (valid keys: name, image, deploy, health, endpoints)",
 		     NULL);
+	expect_error("name: iris\nimage: {base: x}\nversion: 1\n", 3, 1,
+		     "unknown key 'version' (it belongs in 'image.python'", NULL);
 	/* a real key at the wrong level */
 	expect_error("name: iris\nimage:\n  base: x\nport: 8080\n", 4, 1,
 		     "unknown key 'port' (it belongs in 'image'; check its indentation)", NULL);
@@ -1345,6 +1399,7 @@ int main(void)
 		cmocka_unit_test(test_io_errors),
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_unknown_keys),
+		cmocka_unit_test(test_python),
 		cmocka_unit_test(test_duplicates),
 		cmocka_unit_test(test_missing_required),
 		cmocka_unit_test(test_wrong_types),

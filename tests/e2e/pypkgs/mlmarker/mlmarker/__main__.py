@@ -1,0 +1,3 @@
+from mlmarker import serve
+
+serve()

@@ -1,0 +1,5 @@
+"""mldeploy test package (pure Python)."""
+
+
+def hello():
+    return "hello from mlpure"

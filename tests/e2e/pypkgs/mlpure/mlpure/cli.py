@@ -1,0 +1,6 @@
+from mlpure import hello
+
+
+def main():
+    print(hello())
+    return 0

@@ -3,10 +3,15 @@
 # a registry, for the README's air-gapped route and for the tests.
 #
 # It is NOT the Docker Hub image: it is a Debian bookworm minbase rootfs
-# (debootstrap) carrying Debian's python3 (3.11 in bookworm) plus Flask and
-# gunicorn from Debian packages, because installing Python dependencies into
-# the image is a later mldeploy feature. Config: Env PATH, LANG=C.UTF-8;
-# Cmd ["python3"]. The OCI layout is cached, so a second run only pushes.
+# (debootstrap) carrying Debian's python3 (3.11 in bookworm) and no Python
+# packages: the example's Flask, gunicorn and scikit-learn come as wheels
+# through image.python (offline: wheels made from Debian packages by
+# scripts/debian-wheels.py). Those Debian-made numpy, scipy and scikit-learn
+# link against system libraries that PyPI's manylinux wheels bundle instead
+# (BLAS/LAPACK, gfortran, OpenMP, L-BFGS-B), so the image carries those, and
+# nothing else beyond python3 and CA certificates. Config: Env PATH,
+# LANG=C.UTF-8; Cmd ["python3"]. The OCI layout is cached, so a second run
+# only pushes.
 set -euo pipefail
 
 prog=${0##*/}
@@ -15,8 +20,9 @@ usage() {
 usage: $prog [options] REG_ADDR [REPO:TAG]
        $prog [options] --no-push
 
-Builds a Debian bookworm image with python3, Flask and gunicorn from Debian
-packages (a stand-in for Docker Hub's python:3.11-slim, which it is not) and
+Builds a Debian bookworm image with python3 and the native libraries the
+Debian-made numpy/scipy/scikit-learn wheels (scripts/debian-wheels.py) load
+(a stand-in for Docker Hub's python:3.11-slim, which it is not) and
 pushes it to REG_ADDR/REPO:TAG (default REPO:TAG: library/python:3.11-slim).
 Needs root (debootstrap) and the Debian mirror; takes about 2 minutes the
 first time. The OCI layout is cached in
@@ -75,11 +81,17 @@ done
 
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 suite=bookworm
-packages=python3,python3-flask,gunicorn,ca-certificates
+# python3 and, for the wheels scripts/debian-wheels.py makes from Debian's
+# python3-numpy, python3-scipy and python3-sklearn(-lib), the shared libraries
+# their extension modules need (objdump -p: NEEDED): libblas.so.3 and
+# liblapack.so.3 (their postinst sets up the /etc/alternatives links),
+# libgfortran.so.5, libgomp.so.1, liblbfgsb.so.0; libstdc++6 and libgcc-s1
+# are in minbase already.
+packages=python3,ca-certificates,libblas3,liblapack3,libgfortran5,libgomp1,liblbfgsb0
 # Bump when the recipe below changes, so old cached layouts are not reused.
-recipe=1
+recipe=2
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/mldeploy-example
-layout=$cache/python-$suite-flask-r$recipe
+layout=$cache/python-$suite-r$recipe
 mkdir -p "$cache"
 
 work=''
@@ -120,7 +132,7 @@ build() {
 		--author "mldeploy scripts/$prog" \
 		--config.env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
 		--config.env LANG=C.UTF-8 --config.cmd python3 \
-		--config.label "org.opencontainers.image.description=offline stand-in for python:3.11-slim: Debian $suite python3, Flask and gunicorn" \
+		--config.label "org.opencontainers.image.description=offline stand-in for python:3.11-slim: Debian $suite python3 and native libraries for numpy/scipy" \
 		--history.created_by "$prog: config"
 	umoci gc --layout "$work/layout"
 }

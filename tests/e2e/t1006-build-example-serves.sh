@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # The bundled example, built the way the README says, answers predictions:
-# gunicorn from the image's own command line serves the pickled model.
+# gunicorn from the image's own command line serves the pickled scikit-learn
+# model, with Flask, gunicorn and scikit-learn from the image's "python" layer
+# (image.python; offline, wheels made from Debian packages by
+# scripts/debian-wheels.py, served as a local index by scripts/example.sh).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-# the README's route; the Debian-made base is cached in the caller's cache
+# the README's route; the Debian-made base and wheels are cached in the caller's cache
 XDG_CACHE_HOME="$RIG_USER_CACHE" MLDEPLOY_EXAMPLE_OFFLINE=1 \
 	run_ok "$SRCDIR/scripts/example.sh" -o "$T/iris.tar" --json
 cp "$T/out" "$T/build.json"
 assert_eq "$(jq -r '[.layers[] | select(.from_base | not) | .name] | join(",")' "$T/build.json")" \
-	"model,app" "example layers"
+	"python,model,app" "example layers"
 run_ok skopeo_inspect --config "oci-archive:$T/iris.tar"
 cmd=$(jq -r '.config.Cmd | join(" ")' "$T/out")
 assert_eq "$cmd" "gunicorn --bind :8080 --workers 2 --access-logfile - app:app" "example command"

@@ -20,6 +20,7 @@
 
 #include "alloc.h"
 #include "buf.h"
+#include "redact.h"
 #include "reference.h"
 
 #define CONFIG_MAX_SIZE (4u << 20)	/* a deploy.yaml is a few hundred bytes */
@@ -2017,13 +2018,29 @@ static ml_json *json_copy(const struct ml_config *cfg)
 	return arr;
 }
 
+/* Index URLs may hold a login: shown without it. */
+static ml_json *json_url(const char *url)
+{
+	struct ml_buf b = ML_BUF_INIT;
+	ml_json *j;
+
+	ml_redact_url(&b, url);
+	j = ml_json_string_new(ml_buf_str(&b));
+	ml_buf_dispose(&b);
+	return j;
+}
+
 static ml_json *json_python(const struct ml_config *cfg)
 {
-	ml_json *o = ml_json_object_new();
+	ml_json *o = ml_json_object_new(), *extra = ml_json_array_new();
+	size_t i;
 
 	ml_json_set_str(o, "requirements", cfg->image.python.requirements);
-	json_opt_str(o, "index", cfg->image.python.index);
-	ml_json_set(o, "extra_index", json_strv(&cfg->image.python.extra_index));
+	if (cfg->image.python.index)
+		ml_json_set(o, "index", json_url(cfg->image.python.index));
+	for (i = 0; i < cfg->image.python.extra_index.n; i++)
+		ml_json_append(extra, json_url(cfg->image.python.extra_index.v[i]));
+	ml_json_set(o, "extra_index", extra);
 	ml_json_set(o, "find_links", json_strv(&cfg->image.python.find_links));
 	json_opt_str(o, "version", cfg->image.python.version);
 	json_opt_str(o, "site_packages", cfg->image.python.site_packages);

@@ -519,6 +519,9 @@ static void test_python(void **state)
 	j = ml_config_to_json(cfg);
 	assert_string_equal(ml_json_get_str(ml_json_get(ml_json_get(j, "image"), "python"), "version"),
 			    "3.12");
+	/* the login in an index URL is not shown */
+	assert_string_equal(ml_json_get_str(ml_json_get(ml_json_get(j, "image"), "python"), "index"),
+			    "https://pypi.example.com/simple");
 	ml_json_free(j);
 	ml_config_free(cfg);
 	cfg = load_image_ok("  python: {requirements: r.txt}\n");

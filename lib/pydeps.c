@@ -406,14 +406,29 @@ static int python_ok(const struct run *r, const char *requires_python)
 	return ml_pyspec_match(requires_python, r->res->target.python_full_version, NULL) != 0;
 }
 
+/* "cp311-cp311-manylinux_2_36_x86_64, cp311-cp311-manylinux_2_35_x86_64, ..., py3-none-any" */
+static void tags_text(const struct ml_pytarget_info *t, struct ml_buf *b)
+{
+	size_t i;
+
+	for (i = 0; i < t->ntags && i < 2; i++)
+		ml_buf_printf(b, "%s%s", i ? ", " : "", t->tags[i]);
+	if (t->ntags > 2)
+		ml_buf_adds(b, ", ...");
+	for (i = 2; i < t->ntags; i++)
+		if (!strcmp(t->tags[i], "py3-none-any"))
+			ml_buf_adds(b, ", py3-none-any");
+}
+
 static int no_wheel_error(const struct run *r, const struct ml_pyreq *q,
 			  const struct ml_pyfile *files, size_t n, struct ml_error *err)
 {
-	struct ml_buf seen = ML_BUF_INIT, src = ML_BUF_INIT, versions = ML_BUF_INIT;
+	struct ml_buf seen = ML_BUF_INIT, src = ML_BUF_INIT, versions = ML_BUF_INIT, tags = ML_BUF_INIT;
 	size_t i, shown = 0, nversion = 0;
 	int rc;
 
 	sources_text(r, &src);
+	tags_text(&r->res->target, &tags);
 	for (i = 0; i < n; i++) {
 		struct ml_wheelname w;
 
@@ -438,15 +453,17 @@ static int no_wheel_error(const struct run *r, const struct ml_pyreq *q,
 				  "(hint: pin a version that exists)", r->req_display, q->line,
 				  q->column, q->name, q->version, ml_buf_str(&src), ml_buf_str(&versions));
 	else
-		rc = ml_error_set(err, ML_ENOTFOUND, "%s:%d:%d: no wheel of %s==%s for the image (%s)%s; "
-				  "%s has %s%s (hint: source distributions are not built: pin a version "
-				  "with a wheel for this platform, or put one in image.python.find_links)",
-				  r->req_display, q->line, q->column, q->name, q->version,
-				  r->res->target.describe, q->nhashes ? " matching the --hash pins" : "",
-				  ml_buf_str(&src), ml_buf_str(&seen), shown > 8 ? ", ..." : "");
+		rc = ml_error_set(err, ML_ENOTFOUND, "%s:%d:%d: no wheel of %s==%s for the image (%s; "
+				  "it takes the tags %s)%s; %s has %s%s (hint: source distributions are "
+				  "not built: pin a version with a wheel for this platform, or put one in "
+				  "image.python.find_links)", r->req_display, q->line, q->column, q->name,
+				  q->version, r->res->target.describe, ml_buf_str(&tags),
+				  q->nhashes ? " matching the --hash pins" : "", ml_buf_str(&src),
+				  ml_buf_str(&seen), shown > 8 ? ", ..." : "");
 	ml_buf_dispose(&seen);
 	ml_buf_dispose(&src);
 	ml_buf_dispose(&versions);
+	ml_buf_dispose(&tags);
 	return rc;
 }
 

@@ -19,7 +19,8 @@ cat >"$T/ctx/app/serve.py" <<'PY'
 import mlmarker
 mlmarker.serve()
 PY
-printf '%s\n' 'mlcext==2.1.0' 'mlmarker[fast]==0.3.0' 'mlpure==1.0.0' >"$T/ctx/requirements.txt"
+# three wheels built here, and Debian's real pip wheel (/usr/share/python-wheels)
+printf '%s\n' 'mlcext==2.1.0' 'mlmarker[fast]==0.3.0' 'mlpure==1.0.0' 'pip==23.0.1' >"$T/ctx/requirements.txt"
 cat >"$T/ctx/deploy.yaml" <<YAML
 name: pyapp
 image:
@@ -45,17 +46,18 @@ run_ok "$MLDEPLOY" -C "$T/ctx" --json build -o "$T/app.tar"
 cp "$T/out" "$T/build.json"
 assert_eq "$(jq -r '[.layers[] | select(.from_base | not) | .name] | join(",")' "$T/build.json")" \
 	"python,app" "layers"
-assert_eq "$(jq -r '.python.packages | length' "$T/build.json")" 3 "packages"
+assert_eq "$(jq -r '.python.packages | length' "$T/build.json")" 4 "packages"
 run_ok skopeo_inspect --config "oci-archive:$T/app.tar"
 
 # the C extension imports and works, the console script runs
 podman_setup
 podman_run_archive "$T/app.tar" oci sh -c \
-	'python3 -c "import mlcext._speed as s; print(s.add(2, 3))" && mlpure-hello && head -n 1 /usr/local/bin/mlpure-hello' \
+	'python3 -c "import mlcext._speed as s; print(s.add(2, 3))" && mlpure-hello && head -n 1 /usr/local/bin/mlpure-hello && pip --version' \
 	>"$T/run.out"
 assert_eq "$(cat "$T/run.out")" "5
 hello from mlpure
-#!/usr/bin/python3.11" "container output"
+#!/usr/bin/python3.11
+pip 23.0.1 from /usr/local/lib/python3.11/dist-packages/pip (python 3.11)" "container output"
 
 # the image's own command serves HTTP with its dependency; curl from outside
 id=$(podman_load "$T/app.tar" oci)

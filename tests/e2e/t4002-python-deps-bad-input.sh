@@ -138,7 +138,7 @@ expect 2 "not a complete set" "mlpure" "mlcext" "mlmarker 0.3.0 requires"
 # no wheel for the image
 reqs 'mlmac==1.0'
 expect 1 "no wheel of mlmac==1.0 for the image" "CPython 3.11" "mlmac-1.0-cp311-cp311-macosx_11_0_arm64.whl" \
-	"source distributions are not built"
+	"cp311-cp311-manylinux_2_36_x86_64, " "py3-none-any" "source distributions are not built"
 reqs 'mlpure==7.7.7'
 expect 1 "no wheel of mlpure==7.7.7" "1.0.0"
 reqs 'nosuchproject==1.0'
@@ -176,6 +176,9 @@ rm -rf "$T/cache"
 run_ok build -vv --json
 assert_not_contains "$T/err" "s3cr3t-pw"
 assert_not_contains "$T/out" "s3cr3t-pw"
+run_ok "$MLDEPLOY" -C "$T/ctx" -vv validate
+assert_not_contains "$T/out" "s3cr3t-pw"
+assert_not_contains "$T/err" "s3cr3t-pw"
 assert_eq "$(pyindex_count '"path":"/files/mlpure' "$open_log")" 1 "download from the other origin"
 assert_eq "$(pyindex_count '"path":"/files/mlpure[^"]*","accept":[^,]*,"auth":true' "$open_log")" 0 \
 	"credentials sent to another origin"

@@ -310,25 +310,31 @@ static void pkg_dispose(struct ml_pypkg *p)
 	free(p->path);
 }
 
-static ml_json *pkgs_record(const struct ml_pydeps_result *res)
+/* A package as JSON: for --json, and (with where it is) for the resolution record. */
+static ml_json *pkg_json(const struct ml_pypkg *p, int record)
+{
+	ml_json *o = ml_json_object_new();
+
+	ml_json_set_str(o, "name", p->name);
+	if (record)
+		ml_json_set_str(o, "normalized", p->normalized);
+	ml_json_set_str(o, "version", p->version);
+	ml_json_set_str(o, "wheel", p->wheel);
+	ml_json_set_str(o, "source", p->source);
+	ml_json_set_str(o, "digest", p->digest);
+	ml_json_set_int(o, "size", p->size);
+	if (record)
+		ml_json_set_str(o, "path", p->path);
+	return o;
+}
+
+static ml_json *pkgs_json(const struct ml_pydeps_result *res, int record)
 {
 	ml_json *arr = ml_json_array_new();
 	size_t i;
 
-	for (i = 0; i < res->npkgs; i++) {
-		const struct ml_pypkg *p = &res->pkgs[i];
-		ml_json *o = ml_json_object_new();
-
-		ml_json_set_str(o, "name", p->name);
-		ml_json_set_str(o, "normalized", p->normalized);
-		ml_json_set_str(o, "version", p->version);
-		ml_json_set_str(o, "wheel", p->wheel);
-		ml_json_set_str(o, "source", p->source);
-		ml_json_set_str(o, "digest", p->digest);
-		ml_json_set_int(o, "size", p->size);
-		ml_json_set_str(o, "path", p->path);
-		ml_json_append(arr, o);
-	}
+	for (i = 0; i < res->npkgs; i++)
+		ml_json_append(arr, pkg_json(&res->pkgs[i], record));
 	return arr;
 }
 
@@ -716,7 +722,7 @@ static int resolve(struct run *r, const char *keyhex, struct ml_error *err)
 	if (rc < 0)
 		return rc;
 	rec = ml_json_object_new();
-	ml_json_set(rec, "packages", pkgs_record(res));
+	ml_json_set(rec, "packages", pkgs_json(res, 1));
 	ml_cache_record_put(r->lo->cache, "pyresolve", keyhex, rec, NULL);
 	ml_json_free(rec);
 	return 0;
@@ -896,23 +902,10 @@ ml_json *ml_pytarget_json(const struct ml_pytarget_info *t)
 
 ml_json *ml_pydeps_json(const struct ml_pydeps_result *res)
 {
-	ml_json *o = ml_pytarget_json(&res->target), *arr = ml_json_array_new();
-	size_t i;
+	ml_json *o = ml_pytarget_json(&res->target);
 
 	ml_json_set_str(o, "requirements", res->requirements);
 	ml_json_set(o, "resolved_from_cache", ml_json_bool_new(res->resolved_cached));
-	for (i = 0; i < res->npkgs; i++) {
-		const struct ml_pypkg *p = &res->pkgs[i];
-		ml_json *e = ml_json_object_new();
-
-		ml_json_set_str(e, "name", p->name);
-		ml_json_set_str(e, "version", p->version);
-		ml_json_set_str(e, "wheel", p->wheel);
-		ml_json_set_str(e, "source", p->source);
-		ml_json_set_str(e, "digest", p->digest);
-		ml_json_set_int(e, "size", p->size);
-		ml_json_append(arr, e);
-	}
-	ml_json_set(o, "packages", arr);
+	ml_json_set(o, "packages", pkgs_json(res, 0));
 	return o;
 }

@@ -377,6 +377,27 @@ spawn() {
 	_rig_pids+=("$SPAWNED_PID")
 }
 
+# spawn_fake PORTFILE ERRFILE WHAT CMD...: spawn a loopback fake that prints its
+# port on stdout; waits for it and sets SPAWNED_PID and SPAWNED_PORT, or shows
+# ERRFILE and fails with "WHAT did not start".
+spawn_fake() {
+	[ "$#" -ge 4 ] || fail "spawn_fake: usage: spawn_fake PORTFILE ERRFILE WHAT CMD..."
+	local portfile=$1 errfile=$2 what=$3 i
+	shift 3
+	spawn "$portfile" "$errfile" "$@"
+	SPAWNED_PORT=
+	for ((i = 0; i < 200; i++)); do
+		kill -0 "$SPAWNED_PID" 2>/dev/null || break
+		if grep -qx '[0-9][0-9]*' "$portfile" 2>/dev/null; then
+			SPAWNED_PORT=$(cat "$portfile")
+			return 0
+		fi
+		sleep 0.05
+	done
+	_rig_show "$what" "$errfile"
+	fail "$what did not start"
+}
+
 wait_for() {
 	local secs=$1 i n
 	shift
@@ -569,21 +590,13 @@ _rig_token_server() {
 		  anonymous: {"public/*": ["pull"]}}' >"$t/users.json" ||
 		fail "cannot write $t/users.json"
 	[ "$scheme" != https ] || tls_args=(--tls-cert "$dir/tls/server.crt" --tls-key "$dir/tls/server.key")
-	spawn "$t/port" "$t/server.log" /usr/bin/python3 "$SRCDIR/tests/fakes/tokenserver.py" \
+	spawn_fake "$t/port" "$t/server.log" "token server for registry '$name'" \
+		/usr/bin/python3 "$SRCDIR/tests/fakes/tokenserver.py" \
 		--key "$t/signing.key" --cert "$t/signing.crt" --issuer mldeploy-test-issuer \
 		--users "$t/users.json" --log "$t/requests.log" --header "$header" \
 		--realm "$name-registry token server" "${tls_args[@]}"
 	_rig_token_pid=$SPAWNED_PID
-	for ((i = 0; i < 200; i++)); do
-		kill -0 "$_rig_token_pid" 2>/dev/null || break
-		if grep -qx '[0-9][0-9]*' "$t/port" 2>/dev/null; then
-			_rig_token_port=$(cat "$t/port")
-			return 0
-		fi
-		sleep 0.05
-	done
-	_rig_show "token server" "$t/server.log"
-	fail "token server for registry '$name' did not start"
+	_rig_token_port=$SPAWNED_PORT
 }
 
 token_count() {
@@ -1012,21 +1025,10 @@ start_faultproxy() {
 		args+=(--upstream-ca "$RIG_CA" --tls-cert "$dir/tls/server.crt" --tls-key "$dir/tls/server.key")
 	fi
 	[ -z "$redirect" ] || args+=(--redirect-blobs-to "$redirect")
-	spawn "$dir/port" "$dir/proxy.err" /usr/bin/python3 "$SRCDIR/tests/fakes/faultproxy.py" \
+	spawn_fake "$dir/port" "$dir/proxy.err" "fault proxy '$name'" \
+		/usr/bin/python3 "$SRCDIR/tests/fakes/faultproxy.py" \
 		--upstream "$up_url" --rules "$dir/rules.json" --log "$dir/requests.log" "${args[@]}"
-	local pid=$SPAWNED_PID port=''
-	for ((i = 0; i < 200; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		if grep -qx '[0-9][0-9]*' "$dir/port" 2>/dev/null; then
-			port=$(cat "$dir/port")
-			break
-		fi
-		sleep 0.05
-	done
-	if [ -z "$port" ]; then
-		_rig_show "fault proxy" "$dir/proxy.err"
-		fail "fault proxy '$name' did not start"
-	fi
+	local pid=$SPAWNED_PID port=$SPAWNED_PORT
 	local addr="127.0.0.1:$port"
 	[ "$scheme" != https ] || _rig_reg_tls[$addr]=1
 	[ -z "${_rig_reg_creds[$up_addr]:-}" ] || _rig_reg_creds[$addr]=${_rig_reg_creds[$up_addr]}
@@ -1168,21 +1170,10 @@ start_pyindex() {
 	dir="$T/pyindex-$_rig_pyindex_n"
 	mkdir -p "$dir"
 	: >"$dir/requests.log"
-	spawn "$dir/port" "$dir/pyindex.err" /usr/bin/python3 "$SRCDIR/tests/fakes/pyindex.py" \
-		--dir "$files" --log "$dir/requests.log" "$@"
+	spawn_fake "$dir/port" "$dir/pyindex.err" "package index for $files" \
+		/usr/bin/python3 "$SRCDIR/tests/fakes/pyindex.py" --dir "$files" --log "$dir/requests.log" "$@"
 	local pid=$SPAWNED_PID
-	for ((i = 0; i < 200; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		if grep -qx '[0-9][0-9]*' "$dir/port" 2>/dev/null; then
-			port=$(cat "$dir/port")
-			break
-		fi
-		sleep 0.05
-	done
-	if [ -z "$port" ]; then
-		_rig_show "package index" "$dir/pyindex.err"
-		fail "package index for $files did not start"
-	fi
+	port=$SPAWNED_PORT
 	PYINDEX_ADDR=127.0.0.1:$port
 	PYINDEX_PORT=$port
 	PYINDEX_URL=$scheme://$PYINDEX_ADDR/simple

@@ -435,7 +435,8 @@ int ml_pybase_detect(const struct ml_base *base, struct ml_cache *cache, const c
 			       "Python 3.%d (%s); installing for %s", version, out->py_minor,
 			       out->interpreter, version);
 		if (out->py_minor != minor || !out->interpreter) {
-			char *sp = out->site_packages ? prefix_of(out->site_packages) : NULL;
+			const char *where = site_packages ? site_packages : out->site_packages;
+			char *sp = where ? prefix_of(where) : NULL;
 
 			free(out->interpreter);
 			free(out->stdlib);

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,21 @@ static char *cache_root(void)
 }
 
 /* Files a killed run left in tmp/ a day ago are certainly abandoned. */
+/* A staging directory ("stage-<pid>-XXXXXX", see ml_cache_tmp_dir) whose build
+ * is gone: its process no longer exists, or it is a day old. */
+static int stage_abandoned(const char *name, time_t mtime, time_t limit)
+{
+	long pid;
+	char *end;
+
+	if (strncmp(name, "stage-", 6))
+		return 0;
+	pid = strtol(name + 6, &end, 10);
+	if (end == name + 6 || *end != '-' || pid <= 0)
+		return mtime < limit;
+	return mtime < limit || (kill((pid_t)pid, 0) < 0 && errno == ESRCH);
+}
+
 static void sweep_tmp(const struct ml_cache *c)
 {
 	char *dir = ml_asprintf("%s/tmp", c->root);
@@ -45,9 +61,16 @@ static void sweep_tmp(const struct ml_cache *c)
 
 		if (de->d_name[0] == '.')
 			continue;
-		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    S_ISREG(st.st_mode) && st.st_mtime < limit)
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (S_ISREG(st.st_mode) && st.st_mtime < limit) {
 			unlinkat(dirfd(d), de->d_name, 0);
+		} else if (S_ISDIR(st.st_mode) && stage_abandoned(de->d_name, st.st_mtime, limit)) {
+			char *p = ml_path_join(dir, de->d_name);
+
+			ml_remove_tree(p);
+			free(p);
+		}
 	}
 	if (d)
 		closedir(d);
@@ -122,6 +145,21 @@ int ml_cache_tmp(const struct ml_cache *c, char **path, int *fd, struct ml_error
 
 	free(template);
 	return rc;
+}
+
+int ml_cache_tmp_dir(const struct ml_cache *c, char **path, struct ml_error *err)
+{
+	char *dir = ml_asprintf("%s/tmp/stage-%ld-XXXXXX", c->root, (long)getpid());
+
+	if (!mkdtemp(dir)) {
+		int rc = ml_error_errno(err, ML_EIO, errno, "cannot make a directory in '%s/tmp'",
+					c->root);
+
+		free(dir);
+		return rc;
+	}
+	*path = dir;
+	return 0;
 }
 
 int ml_cache_blob_commit(const struct ml_cache *c, const char *tmp_path, const char *digest,

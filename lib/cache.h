@@ -28,6 +28,9 @@ void ml_cache_blob_remove(const struct ml_cache *c, const char *digest);
 
 /* A new registered temp file in tmp/ (see tmpfile.h). */
 int ml_cache_tmp(const struct ml_cache *c, char **path, int *fd, struct ml_error *err);
+/* A new directory in tmp/ for staging files (the caller removes it); one left by a
+ * build that died is removed by a later ml_cache_open. */
+int ml_cache_tmp_dir(const struct ml_cache *c, char **path, struct ml_error *err);
 /* Renames a finished temp file to the blob named digest. */
 int ml_cache_blob_commit(const struct ml_cache *c, const char *tmp_path, const char *digest,
 			 struct ml_error *err);

@@ -759,7 +759,7 @@ static int install_all(struct run *r, const char *keyhex, struct ml_error *err)
 {
 	struct ml_pydeps_result *res = r->res;
 	const struct ml_pybase *b = &res->target.base;
-	char *stage = ml_asprintf("%s/tmp/pystage-XXXXXX", ml_cache_root(r->lo->cache));
+	char *stage = NULL;
 	char *headers = ml_asprintf("%s/include/python%d.%d", b->prefix, b->py_major, b->py_minor);
 	struct ml_wheel_scheme s = {
 		.purelib = b->site_packages,
@@ -773,11 +773,9 @@ static int install_all(struct run *r, const char *keyhex, struct ml_error *err)
 	size_t i;
 	int rc = 0;
 
-	if (!mkdtemp(stage)) {
-		rc = ml_error_errno(err, ML_EIO, errno, "cannot make a staging directory in '%s/tmp'",
-				    ml_cache_root(r->lo->cache));
+	rc = ml_cache_tmp_dir(r->lo->cache, &stage, err);
+	if (rc < 0)
 		goto out;
-	}
 	s.root = stage;
 	for (i = 0; i < res->npkgs; i++)
 		total += (uint64_t)res->pkgs[i].size;

@@ -89,6 +89,15 @@ for rec in sys.argv[1:]:
 PY
 ) || fail "RECORD does not describe the installed files"
 
+# a staging directory left by a build that died is removed by the next one
+sleep 0 &
+dead=$!
+wait "$dead"
+mkdir -p "$T/cache/tmp/stage-$dead-abcdef/usr/lib"
+printf 'x' >"$T/cache/tmp/stage-$dead-abcdef/usr/lib/f"
+run_ok build
+[ ! -e "$T/cache/tmp/stage-$dead-abcdef" ] || fail "an abandoned staging directory was not removed"
+
 # ---- determinism: the same set gives the same layer; a code change reuses it
 rm -rf "$T/cache"
 run_ok build --json --no-cache

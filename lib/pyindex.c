@@ -416,6 +416,34 @@ static int parse_html(const struct source *s, const char *page_url, const char *
 	return 0;
 }
 
+/* PEP 691 JSON when the server says so, else PEP 503 HTML. */
+static int parse_page(const struct source *s, const char *page_url, const char *content_type,
+		      const char *body, size_t len, const char *normalized, struct list *l,
+		      struct ml_error *err)
+{
+	if (content_type && !strncasecmp(content_type, "application/vnd.pypi.simple.v1+json", 35))
+		return parse_json(s, page_url, body, len, normalized, l, err);
+	return parse_html(s, page_url, body, len, normalized, l);
+}
+
+int ml_pyindex_parse_page(const char *page_url, const char *content_type, const char *body,
+			  size_t len, const char *normalized, struct ml_pyfile **files, size_t *n,
+			  struct ml_error *err)
+{
+	static char display[] = "page";
+	struct source s = { .display = display };
+	struct list l = { 0 };
+	int rc = parse_page(&s, page_url, content_type, body, len, normalized, &l, err);
+
+	if (rc < 0) {
+		ml_pyfiles_free(l.v, l.n);
+		return rc;
+	}
+	*files = l.v;
+	*n = l.n;
+	return 0;
+}
+
 /* ---- sources ---- */
 
 static int get_page(struct ml_pyindex *ix, const struct source *s, const char *url,
@@ -463,12 +491,8 @@ static int from_url(struct ml_pyindex *ix, size_t si, const char *normalized, st
 		goto out;
 	}
 	ct = ml_http_response_header(&resp, "Content-Type");
-	if (ct && !strncasecmp(ct, "application/vnd.pypi.simple.v1+json", 35))
-		rc = parse_json(s, resp.url ? resp.url : url, ml_buf_str(&resp.body), resp.body.len,
-				normalized, l, err);
-	else
-		rc = parse_html(s, resp.url ? resp.url : url, ml_buf_str(&resp.body), resp.body.len,
-				normalized, l);
+	rc = parse_page(s, resp.url ? resp.url : url, ct, ml_buf_str(&resp.body), resp.body.len,
+			normalized, l, err);
 out:
 	ml_http_response_dispose(&resp);
 	free(url);

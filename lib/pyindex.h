@@ -44,6 +44,13 @@ void ml_pyfiles_free(struct ml_pyfile *files, size_t n);
 int ml_pyindex_fetch(struct ml_pyindex *ix, const struct ml_pyfile *f, struct ml_cache *cache,
 		     char digest[ML_DIGEST_LEN], int64_t *size, char **path, struct ml_error *err);
 
+/* Parses one project page served from page_url (PEP 691 JSON when content_type says
+ * so, else PEP 503 HTML): the wheels of the project named normalized, their absolute
+ * URLs, sha256, requires-python and yanked state (source is "page"). */
+int ml_pyindex_parse_page(const char *page_url, const char *content_type, const char *body,
+			  size_t len, const char *normalized, struct ml_pyfile **files, size_t *n,
+			  struct ml_error *err);
+
 /* The URL with any credentials removed (for messages and records); malloc'ed. */
 char *ml_pyindex_display(const char *url);
 

@@ -155,7 +155,8 @@ static void progress_finish(void *ud, const char *id, const char *status)
 		fprintf(stderr, "  %-24s %-8s %10s\n", short_label(it->label, lb, sizeof(lb)), status, a);
 		goto out;
 	}
-	human_size(r, sizeof(r), secs > 0 ? (double)it->total / secs : 0);
+	human_size(r, sizeof(r), secs > 0 ?
+		   (double)(it->done > it->total ? it->done : it->total) / secs : 0);
 	fprintf(stderr, "  %-24s %-8s %10s in %.2f s (%s/s)\n", short_label(it->label, lb, sizeof(lb)),
 		status, a, secs, r);
 out:

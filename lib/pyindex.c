@@ -650,6 +650,7 @@ static int download(struct ml_pyindex *ix, const struct ml_pyfile *f, struct ml_
 		rc = ml_cache_blob_commit(cache, tmp, digest, err);
 	else
 		ml_tmp_remove(tmp);
+	ml_progress_update(f->filename, sk.done);
 	ml_progress_finish(f->filename, rc < 0 ? "failed" : "downloaded");
 	ml_sha256_free(sk.h);
 	free(tmp);

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # bench/run.sh — build-speed benchmark of mldeploy against its peers, on one
-# context of real binaries, then the push benchmark (bench/push.sh). See
-# bench/README.md.
+# context of real binaries, then the push benchmark (bench/push.sh) and the
+# Python dependencies benchmark (bench/pydeps.sh). See bench/README.md.
 #
 # Environment:
-#   BENCH_ONLY      build, push or all (default): which benchmarks to run
+#   BENCH_ONLY      build, push, pydeps or all (default): which benchmarks to run
 #   MLDEPLOY        binary under test (default: ../mldeploy next to this script)
 #   BENCH_SIZE_MB   context size in MiB (default 1024; 200 for a quick run)
 #   BENCH_DIR       work dir (default /tmp/mldeploy-bench); the context in
@@ -33,7 +33,8 @@ NOOP_TARGET_S=0.5
 case $BENCH_ONLY in
 build | all) ;;
 push) exec "$here/push.sh" ;;
-*) die "BENCH_ONLY='$BENCH_ONLY' is not build, push or all" ;;
+pydeps) exec "$here/pydeps.sh" ;;
+*) die "BENCH_ONLY='$BENCH_ONLY' is not build, push, pydeps or all" ;;
 esac
 for v in BENCH_SIZE_MB BENCH_TIMEOUT BENCH_REPEAT; do
 	case ${!v} in
@@ -292,7 +293,7 @@ echo
 echo "results also written to $BENCH_DIR/results.json"
 
 
-push_rc=0
+push_rc=0 pydeps_rc=0
 if [ "$BENCH_ONLY" = all ]; then
 	# This run's scratch dir (GiBs of outputs and caches) goes before the next one.
 	bench_cleanup
@@ -300,6 +301,10 @@ if [ "$BENCH_ONLY" = all ]; then
 	echo
 	echo "=== push benchmark (bench/push.sh) ==="
 	MLDEPLOY=$MLDEPLOY "$here/push.sh" || push_rc=$?
+	echo
+	echo "=== Python dependencies benchmark (bench/pydeps.sh) ==="
+	MLDEPLOY=$MLDEPLOY "$here/pydeps.sh" || pydeps_rc=$?
 fi
 [ "$FAILS" = 0 ] || die "$FAILS correctness check(s) failed in the build benchmark"
 [ "$push_rc" = 0 ] || exit "$push_rc"
+[ "$pydeps_rc" = 0 ] || exit "$pydeps_rc"

@@ -419,6 +419,9 @@ static int normalize(struct collect *c)
 	qsort(c->v, c->n, sizeof(*c->v), entry_cmp);
 	for (i = 0; i < c->n; i++) {
 		if (i + 1 < c->n && strcmp(c->v[i].path, c->v[i + 1].path) == 0) {
+			if (c->tree && c->v[i].type == E_FILE && c->v[i + 1].type == E_FILE)
+				ml_log(ML_LOG_WARN, "/%s is in two of the staged trees; the one from %s "
+				       "is kept", c->v[i].path, c->v[i + 1].src);
 			free(c->v[i].path);
 			free(c->v[i].src);
 			free(c->v[i].target);
@@ -712,17 +715,20 @@ out:
 	return rc;
 }
 
-int ml_layer_build_tree(const char *name, const char *root, const char *keyhex,
+int ml_layer_build_tree(const char *name, char *const *roots, size_t nroots, const char *keyhex,
 			const struct ml_layer_opts *opts, struct ml_layer_result *res,
 			struct ml_error *err)
 {
 	struct ml_layer_opts o = *opts;
 	struct collect c = { .opts = &o, .err = err, .tree = 1 };
-	int rc;
+	size_t i;
+	int rc = 0;
 
-	o.context = root;
 	memset(&o.now, 0, sizeof(o.now));
-	rc = walk(&c, root, ".", "");
+	for (i = 0; i < nroots && rc == 0; i++) {
+		o.context = roots[i];
+		rc = walk(&c, roots[i], ".", "");
+	}
 	if (rc == 0)
 		rc = normalize(&c);
 	if (rc == 0)

@@ -45,10 +45,11 @@ int ml_layer_build(const char *name, struct ml_copy *const *copies, size_t n,
 /* A layer recorded under keyhex whose blob is still in the cache: 1 (res filled) or 0. */
 int ml_layer_lookup(const struct ml_layer_opts *opts, const char *keyhex,
 		    struct ml_layer_result *res);
-/* Builds the layer named name from every file under root (a staged tree standing for
- * the image's "/"; no ignore patterns, no credential check) and records it under
- * keyhex for ml_layer_lookup. */
-int ml_layer_build_tree(const char *name, const char *root, const char *keyhex,
+/* Builds the layer named name from every file under roots[0..n-1] (staged trees, each
+ * standing for the image's "/"; a path in a later root replaces the same path in an
+ * earlier one; no ignore patterns, no credential check) and records it under keyhex
+ * for ml_layer_lookup. */
+int ml_layer_build_tree(const char *name, char *const *roots, size_t nroots, const char *keyhex,
 			const struct ml_layer_opts *opts, struct ml_layer_result *res,
 			struct ml_error *err);
 /* Whether a context-relative path looks like a credential file (by name, or for

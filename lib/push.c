@@ -13,6 +13,7 @@
 #include "cache.h"
 #include "json.h"
 #include "log.h"
+#include "parallel.h"
 #include "ociarchive.h"
 #include "reference.h"
 #include "registry.h"
@@ -31,10 +32,7 @@ struct push {
 	char *base_repo;		/* the base image's repository on the same registry */
 	struct ml_buf manifest;
 	char *media_type;
-	pthread_mutex_t lock;		/* next, rc, err, the "pushed" records */
-	size_t next;
-	int rc;
-	struct ml_error err;
+	pthread_mutex_t lock;		/* the "pushed" records */
 };
 
 const char *ml_push_action_name(enum ml_push_action a)
@@ -251,54 +249,18 @@ static int push_blob(struct push *p, struct ml_push_blob *b, struct ml_error *er
 	return rc;
 }
 
-static void *worker(void *arg)
+static int push_one(void *ud, size_t i, struct ml_error *err)
 {
-	struct push *p = arg;
-	struct ml_error err = { 0, "" };
+	struct push *p = ud;
 
-	for (;;) {
-		size_t i;
-		int rc;
-
-		pthread_mutex_lock(&p->lock);
-		i = p->next++;
-		if (p->rc < 0 || i >= p->res->nblobs) {
-			pthread_mutex_unlock(&p->lock);
-			break;
-		}
-		pthread_mutex_unlock(&p->lock);
-		rc = push_blob(p, &p->res->blobs[i], &err);
-		if (rc < 0) {
-			pthread_mutex_lock(&p->lock);
-			if (p->rc == 0) {
-				p->rc = rc;
-				p->err = err;
-			}
-			pthread_mutex_unlock(&p->lock);
-		}
-	}
-	return NULL;
+	return push_blob(p, &p->res->blobs[i], err);
 }
 
 static int push_blobs(struct push *p, struct ml_error *err)
 {
-	pthread_t threads[MAX_JOBS];
-	int jobs = p->opts->jobs > 0 ? p->opts->jobs : DEFAULT_JOBS, i, started = 0;
+	int jobs = p->opts->jobs > 0 ? p->opts->jobs : DEFAULT_JOBS;
 
-	if (jobs > MAX_JOBS)
-		jobs = MAX_JOBS;
-	if ((size_t)jobs > p->res->nblobs)
-		jobs = (int)p->res->nblobs;
-	for (i = 0; i < jobs; i++)
-		if (pthread_create(&threads[i], NULL, worker, p) == 0)
-			started++;
-	if (!started)
-		worker(p);
-	for (i = 0; i < started; i++)
-		pthread_join(threads[i], NULL);
-	if (p->rc < 0)
-		*err = p->err;
-	return p->rc;
+	return ml_parallel_for(p->res->nblobs, jobs > MAX_JOBS ? MAX_JOBS : jobs, push_one, p, err);
 }
 
 static int put_manifest(struct push *p, const char *tag, struct ml_error *err)

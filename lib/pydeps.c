@@ -11,6 +11,7 @@
 #include "buf.h"
 #include "fsutil.h"
 #include "log.h"
+#include "parallel.h"
 #include "pyindex.h"
 #include "pyreq.h"
 #include "pytags.h"
@@ -755,42 +756,98 @@ static void layer_key(const struct run *r, char key[ML_DIGEST_LEN])
 	ml_sha256_free(h);
 }
 
+struct install {
+	struct ml_pydeps_result *res;
+	struct ml_wheel_scheme scheme;		/* root set per wheel */
+	char **roots;				/* one staging root per wheel, in name order */
+	size_t *order;				/* largest wheel first, to balance the threads */
+	uint64_t done;				/* bytes of wheels installed (atomic) */
+};
+
+static int install_one(void *ud, size_t k, struct ml_error *err)
+{
+	struct install *in = ud;
+	size_t i = in->order[k];
+	struct ml_wheel_scheme s = in->scheme;
+	struct ml_wheel_installed inst = { 0 };
+	int rc;
+
+	s.root = in->roots[i];
+	rc = ml_mkdirs(s.root, err);
+	if (rc == 0)
+		rc = ml_wheel_install(in->res->pkgs[i].path, in->res->pkgs[i].wheel, &s, &inst, err);
+	ml_progress_update("python-install",
+			   __atomic_add_fetch(&in->done, (uint64_t)in->res->pkgs[i].size,
+					      __ATOMIC_RELAXED));
+	return rc;
+}
+
+struct by_size {
+	int64_t size;
+	size_t i;
+};
+
+static int bigger_first(const void *a, const void *b)
+{
+	const struct by_size *x = a, *y = b;
+
+	if (x->size != y->size)
+		return x->size > y->size ? -1 : 1;
+	return x->i < y->i ? -1 : 1;
+}
+
+/* Every wheel is installed into a staging root of its own, in parallel; the layer is
+ * made from the roots in name order, so that when two packages hold the same file the
+ * outcome does not depend on timing. */
 static int install_all(struct run *r, const char *keyhex, struct ml_error *err)
 {
 	struct ml_pydeps_result *res = r->res;
 	const struct ml_pybase *b = &res->target.base;
 	char *stage = NULL;
 	char *headers = ml_asprintf("%s/include/python%d.%d", b->prefix, b->py_major, b->py_minor);
-	struct ml_wheel_scheme s = {
-		.purelib = b->site_packages,
-		.platlib = b->site_packages,
-		.scripts = b->scripts,
-		.data = b->prefix,
-		.headers = headers,
-		.interpreter = b->interpreter,
+	struct install in = {
+		.res = res,
+		.scheme = {
+			.purelib = b->site_packages,
+			.platlib = b->site_packages,
+			.scripts = b->scripts,
+			.data = b->prefix,
+			.headers = headers,
+			.interpreter = b->interpreter,
+		},
 	};
-	uint64_t total = 0, done = 0;
+	struct by_size *sizes;
+	uint64_t total = 0;
 	size_t i;
-	int rc = 0;
+	int rc, jobs = r->lo->threads > 0 ? r->lo->threads : ml_parallel_cpus();
 
 	rc = ml_cache_tmp_dir(r->lo->cache, &stage, err);
 	if (rc < 0)
 		goto out;
-	s.root = stage;
-	for (i = 0; i < res->npkgs; i++)
+	in.roots = ml_calloc(res->npkgs + 1, sizeof(*in.roots));
+	in.order = ml_calloc(res->npkgs + 1, sizeof(*in.order));
+	sizes = ml_calloc(res->npkgs + 1, sizeof(*sizes));
+	for (i = 0; i < res->npkgs; i++) {
+		in.roots[i] = ml_asprintf("%s/%04zu", stage, i);
+		sizes[i].size = res->pkgs[i].size;
+		sizes[i].i = i;
 		total += (uint64_t)res->pkgs[i].size;
-	ml_progress_start("python-install", "installing wheels", total);
-	for (i = 0; i < res->npkgs && rc == 0; i++) {
-		struct ml_wheel_installed inst = { 0 };
-
-		rc = ml_wheel_install(res->pkgs[i].path, res->pkgs[i].wheel, &s, &inst, err);
-		done += (uint64_t)res->pkgs[i].size;
-		ml_progress_update("python-install", done);
 	}
+	qsort(sizes, res->npkgs, sizeof(*sizes), bigger_first);
+	for (i = 0; i < res->npkgs; i++)
+		in.order[i] = sizes[i].i;
+	free(sizes);
+	ml_progress_start("python-install", "installing wheels", total);
+	rc = ml_parallel_for(res->npkgs, jobs, install_one, &in, err);
 	ml_progress_finish("python-install", rc < 0 ? "failed" : "installed");
 	if (rc == 0)
-		rc = ml_layer_build_tree(LAYER_NAME, stage, keyhex, r->lo, &res->layer, err);
+		rc = ml_layer_build_tree(LAYER_NAME, in.roots, res->npkgs, keyhex, r->lo, &res->layer,
+					 err);
 	ml_remove_tree(stage);
+	for (i = 0; i < res->npkgs; i++)
+		free(in.roots[i]);
+	free(in.roots);
+	free(in.order);
 out:
 	free(stage);
 	free(headers);

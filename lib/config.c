@@ -1691,6 +1691,23 @@ static int walk_python(struct walker *w, const struct ynode *m)
 			&cfg->image.python.platform_tags);
 }
 
+/* "python" names the layer image.python makes. */
+static int check_layer_names(struct walker *w)
+{
+	const struct ml_config *cfg = w->cfg;
+	size_t i;
+
+	for (i = 0; cfg->image.python.present && i < cfg->image.ncopy; i++) {
+		const struct ml_copy *c = &cfg->image.copy[i];
+
+		if (c->layer && !strcmp(c->layer, "python"))
+			return error_at(w->err, c->pos.file, c->pos.line, c->pos.column,
+					"layer name 'python' of 'image.copy[%zu]' is the one image.python "
+					"gives its dependencies (hint: choose another name)", i);
+	}
+	return 0;
+}
+
 static int walk_image(struct walker *w, const struct ynode *m)
 {
 	struct ml_config *cfg = w->cfg;
@@ -1712,7 +1729,8 @@ static int walk_image(struct walker *w, const struct ynode *m)
 	    (rc = get_strv(w, m, "cmd", W_CMD, NULL, &cfg->image.cmd)) < 0 ||
 	    (rc = get_strv(w, m, "entrypoint", W_CMD, NULL, &cfg->image.entrypoint)) < 0 ||
 	    (rc = get_str(w, m, "user", 0, check_user, &cfg->image.user, NULL)) < 0 ||
-	    (rc = walk_section(w, m, "python", python_keys, walk_python)) < 0)
+	    (rc = walk_section(w, m, "python", python_keys, walk_python)) < 0 ||
+	    (rc = check_layer_names(w)) < 0)
 		return rc;
 	return get_kv(w, m, "labels", check_label_key, NULL, &cfg->image.labels,
 		      &cfg->image.nlabels);

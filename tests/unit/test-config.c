@@ -549,6 +549,8 @@ static void test_python(void **state)
 			   "platform tag 'Linux-X'", NULL);
 	expect_image_error("  python: {requirements: r.txt, extra: 1}\n", 4, 33, "unknown key 'extra'",
 			   NULL);
+	expect_image_error("  python: {requirements: r.txt}\n  copy:\n    - {src: a, dst: /a, layer: python}\n",
+			   6, 7, "layer name 'python' of 'image.copy[0]'", "choose another name", NULL);
 }
 
 static void test_unknown_keys(void **state)

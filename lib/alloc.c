@@ -84,3 +84,12 @@ char *ml_asprintf(const char *fmt, ...)
 	va_end(ap);
 	return p;
 }
+
+void ml_free_strings(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}

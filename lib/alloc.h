@@ -13,5 +13,7 @@ void *ml_grow(void *p, size_t *alloc, size_t want, size_t size);
 char *ml_strdup(const char *s);		/* NULL in, NULL out */
 char *ml_strndup(const char *s, size_t n);
 char *ml_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Frees the n strings of v, then v. */
+void ml_free_strings(char **v, size_t n);
 
 #endif

@@ -283,17 +283,11 @@ static int is_url_or_path(const char *s, size_t n)
 
 static void req_dispose(struct ml_pyreq *r)
 {
-	size_t i;
-
 	free(r->name);
 	free(r->normalized);
 	free(r->version);
-	for (i = 0; i < r->nextras; i++)
-		free(r->extras[i]);
-	free(r->extras);
-	for (i = 0; i < r->nhashes; i++)
-		free(r->hashes[i]);
-	free(r->hashes);
+	ml_free_strings(r->extras, r->nextras);
+	ml_free_strings(r->hashes, r->nhashes);
 	free(r->marker);
 	memset(r, 0, sizeof(*r));
 }

@@ -151,11 +151,7 @@ int ml_pytags_for(const struct ml_pytarget *t, char ***tags, size_t *n, struct m
 
 void ml_pytags_free(char **tags, size_t n)
 {
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		free(tags[i]);
-	free(tags);
+	ml_free_strings(tags, n);
 }
 
 /* Splits s (in place) at '.' into l; 0, or -1 when a part is empty or holds

@@ -1,6 +1,7 @@
 /* Python packaging rules, as the Python Packaging Authority specifies them:
  * PEP 503 project names, PEP 440 versions and specifiers, PEP 508 dependency
- * specifiers and environment markers. Pure functions: no I/O. */
+ * specifiers and environment markers. Pure functions: no I/O. Names, versions
+ * and specifiers are in pyver.c; dependency specifiers and markers in pydep.c. */
 #ifndef ML_PYVER_H
 #define ML_PYVER_H
 

@@ -1,17 +1,15 @@
 /* Wheel installation as pip does it, over the zip reader of tar.c. Two passes over
- * the archive: the first checks every member name and keeps the small dist-info
- * files (RECORD, WHEEL, METADATA, entry_points.txt); the second streams the files
- * to disk, hashing them against RECORD. Files are created below s->root through
+ * the archive: the first (wheelscan.c) checks every member name and keeps the small
+ * dist-info files, parsed by wheelmeta.c; the second streams the files to disk,
+ * hashing them against RECORD. Files are created below s->root through
  * directory descriptors opened with O_NOFOLLOW, so a symlink in the staging
  * directory cannot send a write elsewhere. */
-#define _GNU_SOURCE	/* memrchr */
 #include "wheel.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,20 +19,13 @@
 #include "fsutil.h"
 #include "log.h"
 #include "tar.h"
+#include "wheel-internal.h"
 
-#define META_MAX (16u << 20)	/* cap on each dist-info file read into memory */
 #define COPY_BUF (256u << 10)
 #define B64_HASH 44		/* urlsafe base64 of a sha256 without padding + NUL */
 #define INSTALLER "mldeploy\n"
 /* never through a symlink, never into a file someone else opened */
 #define CREATE_FLAGS (O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC)
-
-/* A row of the wheel's RECORD. */
-struct rrow {
-	char *path;
-	char *hash;		/* urlsafe base64 after "sha256=", "" when none */
-	int64_t size;		/* -1 when none */
-};
 
 /* A row of the RECORD we write. */
 struct orow {
@@ -43,109 +34,6 @@ struct orow {
 	uint64_t size;
 	size_t seq;		/* write order: the last write of a path wins */
 };
-
-struct entry_point {
-	char *name;
-	char *module;
-	char *attr;		/* "func" or "obj.attr.sub" */
-};
-
-/* Open directories from root down to the last one written into. */
-struct dirs {
-	int root;
-	struct ml_buf path;	/* image path of the deepest open directory */
-	struct open_dir {
-		int fd;		/* the directory after i + 1 components of path */
-		size_t end;	/* the length of path up to it */
-	} *open;
-	size_t n, alloc;
-};
-
-struct wheel {
-	const char *path;
-	const char *display;
-	const struct ml_wheel_scheme *s;
-	char *distinfo;			/* "demo-1.0.dist-info" */
-	char *datadir;			/* "demo-1.0.data" */
-	struct ml_buf record, wheelfile, metadata, entry_points;
-	int have_record, have_wheel, have_metadata;
-	char **names;			/* file members, sorted after the scan */
-	size_t nnames, anames;
-	struct rrow *rows;		/* sorted by path */
-	size_t nrows, arows;
-	struct entry_point *eps;
-	size_t neps, aeps;
-	const char *libdir;		/* purelib or platlib: where the dist-info goes */
-	char *headers;			/* s->headers + "/" + project name */
-	struct dirs dirs;
-	struct orow *out;
-	size_t nout, aout;
-	struct ml_sha256 *h_in;		/* the member as stored */
-	struct ml_sha256 *h_out;	/* the member as written, when rewritten */
-	char *buf;
-};
-
-/* ---- small string helpers ---- */
-
-static int has_prefix(const char *s, const char *prefix)
-{
-	return strncmp(s, prefix, strlen(prefix)) == 0;
-}
-
-static int has_suffix(const char *s, const char *suffix)
-{
-	size_t n = strlen(s), m = strlen(suffix);
-
-	return n >= m && strcmp(s + n - m, suffix) == 0;
-}
-
-static int strp_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Member names in messages, with control characters shown as '?'. */
-static const char *shown(const char *name, char out[256])
-{
-	size_t i;
-
-	for (i = 0; name[i] && i < 255; i++)
-		out[i] = (unsigned char)name[i] < 0x20 || name[i] == 0x7f ? '?' : name[i];
-	out[i] = '\0';
-	return out;
-}
-
-/* PEP 503: lower case, runs of "-", "_", "." become one "-". */
-static char *normalize(const char *s, size_t len)
-{
-	char *out = ml_malloc(len + 1), *o = out;
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		char c = s[i];
-
-		if (c == '-' || c == '_' || c == '.') {
-			if (o == out || o[-1] != '-')
-				*o++ = '-';
-			continue;
-		}
-		*o++ = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-	}
-	*o = '\0';
-	return out;
-}
-
-static char *trim(char *s)
-{
-	char *e;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	e = s + strlen(s);
-	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\n'))
-		*--e = '\0';
-	return s;
-}
 
 static unsigned hexval(char c)
 {
@@ -174,573 +62,7 @@ static void record_hash(const char *digest, char out[B64_HASH])
 	ml_buf_dispose(&b);
 }
 
-/* ---- RFC 822 headers (WHEEL, METADATA) ---- */
-
-typedef int (*header_fn)(void *ud, const char *key, char *value, struct ml_error *err);
-
-/* Calls fn for each header before the first empty line; continuation lines are
- * joined to their header with one space. */
-static int headers_each(const char *text, size_t len, header_fn fn, void *ud,
-			struct ml_error *err)
-{
-	struct ml_buf line = ML_BUF_INIT, value = ML_BUF_INIT;
-	char *key = NULL;
-	size_t pos = 0;
-	int rc = 0;
-
-	while (pos < len && rc == 0) {
-		const char *nl = memchr(text + pos, '\n', len - pos);
-		size_t end = nl ? (size_t)(nl - text) : len;
-		char *l, *colon;
-
-		ml_buf_reset(&line);
-		ml_buf_add(&line, text + pos, end - pos);
-		pos = end + 1;
-		l = line.data ? line.data : "";
-		if (*l == ' ' || *l == '\t') {
-			if (key && *trim(l)) {
-				ml_buf_addch(&value, ' ');
-				ml_buf_adds(&value, trim(l));
-			}
-			continue;
-		}
-		if (key)
-			rc = fn(ud, key, trim(value.data ? value.data : ""), err);
-		free(key);
-		key = NULL;
-		ml_buf_reset(&value);
-		if (!*trim(l))
-			break;
-		colon = strchr(l, ':');
-		if (!colon)
-			continue;
-		*colon = '\0';
-		key = ml_strdup(trim(l));
-		ml_buf_adds(&value, trim(colon + 1));
-	}
-	if (key && rc == 0)
-		rc = fn(ud, key, trim(value.data ? value.data : ""), err);
-	free(key);
-	ml_buf_dispose(&line);
-	ml_buf_dispose(&value);
-	return rc;
-}
-
-struct wheel_hdr {
-	const char *display;
-	int version_seen;
-	int purelib;
-};
-
-static int wheel_header(void *ud, const char *key, char *value, struct ml_error *err)
-{
-	struct wheel_hdr *h = ud;
-
-	if (!strcasecmp(key, "Wheel-Version")) {
-		char *end;
-		long major = strtol(value, &end, 10);
-
-		if (end == value || major != 1 || (*end && *end != '.'))
-			return ml_error_set(err, ML_EPROTO, "%s: unsupported Wheel-Version '%s'",
-					    h->display, value);
-		h->version_seen = 1;
-	} else if (!strcasecmp(key, "Root-Is-Purelib")) {
-		h->purelib = !strcasecmp(value, "true");
-	}
-	return 0;
-}
-
-static int parse_wheelfile(struct wheel *w, int *purelib, struct ml_error *err)
-{
-	struct wheel_hdr h = { w->display, 0, 0 };
-	int rc;
-
-	if (!w->have_wheel)
-		return ml_error_set(err, ML_EPROTO, "%s: no %s/WHEEL", w->display, w->distinfo);
-	rc = headers_each(w->wheelfile.data, w->wheelfile.len, wheel_header, &h, err);
-	if (rc < 0)
-		return rc;
-	if (!h.version_seen)
-		return ml_error_set(err, ML_EPROTO, "%s: %s/WHEEL has no Wheel-Version",
-				    w->display, w->distinfo);
-	*purelib = h.purelib;
-	return 0;
-}
-
-static void strv_push(char ***v, size_t *n, char *s)
-{
-	*v = ml_realloc(*v, (*n + 1) * sizeof(**v));
-	(*v)[(*n)++] = s;
-}
-
-static int meta_header(void *ud, const char *key, char *value, struct ml_error *err)
-{
-	struct ml_wheel_meta *m = ud;
-
-	(void)err;
-	if (!strcasecmp(key, "Name") && !m->name)
-		m->name = ml_strdup(value);
-	else if (!strcasecmp(key, "Version") && !m->version)
-		m->version = ml_strdup(value);
-	else if (!strcasecmp(key, "Requires-Python") && !m->requires_python)
-		m->requires_python = ml_strdup(value);
-	else if (!strcasecmp(key, "Requires-Dist"))
-		strv_push(&m->requires_dist, &m->nrequires_dist, ml_strdup(value));
-	else if (!strcasecmp(key, "Provides-Extra"))
-		strv_push(&m->provides_extra, &m->nprovides_extra, ml_strdup(value));
-	return 0;
-}
-
-static int parse_metadata(struct wheel *w, struct ml_wheel_meta *m, struct ml_error *err)
-{
-	int rc;
-
-	memset(m, 0, sizeof(*m));
-	if (!w->have_metadata)
-		return ml_error_set(err, ML_EPROTO, "%s: no %s/METADATA", w->display, w->distinfo);
-	rc = headers_each(w->metadata.data, w->metadata.len, meta_header, m, err);
-	if (rc == 0 && (!m->name || !*m->name || !m->version || !*m->version))
-		rc = ml_error_set(err, ML_EPROTO, "%s: %s/METADATA lacks Name or Version",
-				  w->display, w->distinfo);
-	if (rc < 0)
-		ml_wheel_meta_dispose(m);
-	return rc;
-}
-
-void ml_wheel_meta_dispose(struct ml_wheel_meta *m)
-{
-	size_t i;
-
-	if (!m)
-		return;
-	free(m->name);
-	free(m->version);
-	free(m->requires_python);
-	for (i = 0; i < m->nrequires_dist; i++)
-		free(m->requires_dist[i]);
-	free(m->requires_dist);
-	for (i = 0; i < m->nprovides_extra; i++)
-		free(m->provides_extra[i]);
-	free(m->provides_extra);
-	memset(m, 0, sizeof(*m));
-}
-
-/* ---- RECORD (CSV as Python's csv module writes it) ---- */
-
-/* Reads one field at *p; 1 when it ends its row, 0 when a ',' follows, -1 when
- * malformed. */
-static int csv_field(const char **p, const char *end, struct ml_buf *f)
-{
-	const char *s = *p;
-
-	ml_buf_reset(f);
-	if (s < end && *s == '"') {
-		for (s++;; s++) {
-			if (s == end)
-				return -1;
-			if (*s == '"' && (s + 1 == end || s[1] != '"'))
-				break;
-			if (*s == '"')
-				s++;
-			ml_buf_addch(f, *s);
-		}
-		s++;
-	} else {
-		while (s < end && *s != ',' && *s != '\n' && *s != '\r')
-			ml_buf_addch(f, *s++);
-	}
-	if (s < end && *s == ',') {
-		*p = s + 1;
-		return 0;
-	}
-	if (s < end && *s == '\r')
-		s++;
-	if (s < end && *s == '\n')
-		s++;
-	else if (s < end)
-		return -1;
-	*p = s;
-	return 1;
-}
-
-static int rrow_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct rrow *)a)->path, ((const struct rrow *)b)->path);
-}
-
-static int add_rrow(struct wheel *w, char **fields, size_t n, struct ml_error *err)
-{
-	struct rrow *r;
-	char *end;
-
-	w->rows = ml_grow(w->rows, &w->arows, w->nrows + 1, sizeof(*w->rows));
-	r = &w->rows[w->nrows++];
-	r->path = ml_strdup(fields[0]);
-	r->hash = ml_strdup("");
-	r->size = -1;
-	if (n > 1 && *fields[1]) {
-		if (!has_prefix(fields[1], "sha256="))
-			return ml_error_set(err, ML_EDIGEST,
-					    "%s: unsupported hash '%.20s' for '%s' in RECORD",
-					    w->display, fields[1], r->path);
-		free(r->hash);
-		r->hash = ml_strdup(fields[1] + 7);
-		r->hash[strcspn(r->hash, "=")] = '\0';
-	}
-	if (n > 2 && *fields[2]) {
-		errno = 0;
-		r->size = strtoll(fields[2], &end, 10);
-		if (errno || *end || r->size < 0)
-			return ml_error_set(err, ML_EDIGEST,
-					    "%s: bad size '%.20s' for '%s' in RECORD",
-					    w->display, fields[2], r->path);
-	}
-	return 0;
-}
-
-static int parse_record(struct wheel *w, struct ml_error *err)
-{
-	const char *p = w->record.data, *end = p + w->record.len;
-	struct ml_buf f[3] = { ML_BUF_INIT, ML_BUF_INIT, ML_BUF_INIT };
-	size_t i, n;
-	int rc = 0;
-
-	while (p < end && rc == 0) {
-		char *fields[3];
-		int last = 0;
-
-		if (*p == '\n' || *p == '\r') {
-			p++;
-			continue;
-		}
-		for (n = 0; !last; n++) {
-			if (n == 3 || (last = csv_field(&p, end, &f[n])) < 0) {
-				rc = ml_error_set(err, ML_EDIGEST, "%s: malformed %s/RECORD",
-						  w->display, w->distinfo);
-				break;
-			}
-		}
-		if (rc < 0)
-			break;
-		for (i = 0; i < n; i++)
-			fields[i] = f[i].data ? f[i].data : "";
-		if (*fields[0])
-			rc = add_rrow(w, fields, n, err);
-	}
-	for (i = 0; i < 3; i++)
-		ml_buf_dispose(&f[i]);
-	if (rc < 0)
-		return rc;
-	qsort(w->rows, w->nrows, sizeof(*w->rows), rrow_cmp);
-	for (i = 1; i < w->nrows; i++)
-		if (!strcmp(w->rows[i - 1].path, w->rows[i].path) &&
-		    (strcmp(w->rows[i - 1].hash, w->rows[i].hash) ||
-		     w->rows[i - 1].size != w->rows[i].size))
-			return ml_error_set(err, ML_EDIGEST, "%s: RECORD lists '%s' twice",
-					    w->display, w->rows[i].path);
-	return 0;
-}
-
-static const struct rrow *find_row(const struct wheel *w, const char *path)
-{
-	struct rrow key = { (char *)path, NULL, 0 };
-
-	return bsearch(&key, w->rows, w->nrows, sizeof(*w->rows), rrow_cmp);
-}
-
-/* RECORD itself and its signatures may go without a hash. */
-static int may_lack_hash(const struct wheel *w, const char *name)
-{
-	size_t n = strlen(w->distinfo);
-
-	return !strncmp(name, w->distinfo, n) && name[n] == '/' &&
-	       (!strcmp(name + n + 1, "RECORD") || !strcmp(name + n + 1, "RECORD.jws") ||
-		!strcmp(name + n + 1, "RECORD.p7s"));
-}
-
-/* Every member in RECORD with a hash, every RECORD row in the wheel. */
-static int check_record(struct wheel *w, struct ml_error *err)
-{
-	char tmp[256];
-	size_t i;
-
-	for (i = 0; i < w->nnames; i++) {
-		const struct rrow *r = find_row(w, w->names[i]);
-
-		if (may_lack_hash(w, w->names[i]))
-			continue;
-		if (!r || !*r->hash)
-			return ml_error_set(err, ML_EDIGEST,
-					    "%s: '%s' is not in RECORD with a hash",
-					    w->display, shown(w->names[i], tmp));
-	}
-	for (i = 0; i < w->nrows; i++)
-		if (!bsearch(&w->rows[i].path, w->names, w->nnames, sizeof(*w->names), strp_cmp))
-			return ml_error_set(err, ML_EDIGEST,
-					    "%s: '%s' is in RECORD but not in the wheel",
-					    w->display, shown(w->rows[i].path, tmp));
-	return 0;
-}
-
-/* ---- entry_points.txt ---- */
-
-/* Names used as one path component: entry point scripts, the project's headers dir. */
-static int check_filename(const struct wheel *w, const char *what, const char *name,
-			  struct ml_error *err)
-{
-	char tmp[256];
-	const char *p;
-
-	for (p = name; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f || *p == '/' || *p == '\\')
-			break;
-	if (!*name || *p || !strcmp(name, ".") || !strcmp(name, ".."))
-		return ml_error_set(err, ML_EREFUSED, "%s: refusing %s '%s'", w->display, what,
-				    shown(name, tmp));
-	return 0;
-}
-
-static int add_entry_point(struct wheel *w, char *line, struct ml_error *err)
-{
-	char *eq = strchr(line, '='), *name, *value, *colon, tmp[256];
-	struct entry_point *ep;
-
-	if (!eq)
-		return ml_error_set(err, ML_EPROTO, "%s: malformed entry point '%s'", w->display,
-				    shown(line, tmp));
-	*eq = '\0';
-	name = trim(line);
-	value = trim(eq + 1);
-	value[strcspn(value, "[")] = '\0';
-	value = trim(value);
-	colon = strchr(value, ':');
-	if (!colon || !*trim(colon + 1) || colon == value)
-		return ml_error_set(err, ML_EPROTO,
-				    "%s: entry point '%s' does not name 'module:object'",
-				    w->display, shown(name, tmp));
-	*colon = '\0';
-	if (check_filename(w, "entry point script name", name, err) < 0)
-		return -ML_EREFUSED;
-	w->eps = ml_grow(w->eps, &w->aeps, w->neps + 1, sizeof(*w->eps));
-	ep = &w->eps[w->neps++];
-	ep->name = ml_strdup(name);
-	ep->module = ml_strdup(trim(value));
-	ep->attr = ml_strdup(trim(colon + 1));
-	return 0;
-}
-
-static int parse_entry_points(struct wheel *w, struct ml_error *err)
-{
-	char *line = w->entry_points.data, *next;
-	int in_scripts = 0, rc = 0;
-
-	for (; line && *line && rc == 0; line = next) {
-		char *l;
-
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
-		l = trim(line);
-
-		if (!*l || *l == '#' || *l == ';')
-			continue;
-		if (*l == '[') {
-			in_scripts = !strcmp(l, "[console_scripts]") || !strcmp(l, "[gui_scripts]");
-			continue;
-		}
-		if (in_scripts)
-			rc = add_entry_point(w, l, err);
-	}
-	return rc;
-}
-
-/* pip leaves out the scripts in .data/scripts that an entry point replaces. */
-static int is_ep_wrapper(const struct wheel *w, const char *base)
-{
-	size_t n = strlen(base), i;
-
-	if (n > 4 && (!strcasecmp(base + n - 4, ".exe") || !strcasecmp(base + n - 4, ".pya")))
-		n -= 4;
-	else if (n > 10 && !strcasecmp(base + n - 10, "-script.py"))
-		n -= 10;
-	for (i = 0; i < w->neps; i++)
-		if (strlen(w->eps[i].name) == n && !strncmp(w->eps[i].name, base, n))
-			return 1;
-	return 0;
-}
-
-/* ---- the first pass: names and dist-info files ---- */
-
-static int check_member(const struct wheel *w, const struct ml_tar_entry *e,
-			struct ml_error *err)
-{
-	const char *name = e->name, *why = NULL, *p, *comp;
-	char tmp[256];
-
-	if (e->type == ML_TAR_SYMLINK)
-		why = "symlink";
-	else if (e->type == ML_TAR_OTHER)
-		why = "not a file or directory";
-	else if (!*name)
-		why = "empty name";
-	else if (*name == '/')
-		why = "absolute path";
-	else if (strchr(name, '\\'))
-		why = "backslash in name";
-	for (p = name; !why && *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			why = "control character in name";
-	for (comp = name; !why && *comp; comp = *p ? p + 1 : p) {
-		size_t len;
-
-		p = strchr(comp, '/');
-		p = p ? p : comp + strlen(comp);
-		len = (size_t)(p - comp);
-		if ((len == 1 && *comp == '.') || (len == 2 && !strncmp(comp, "..", 2)))
-			why = "'.' or '..' in path";
-		else if (!len || (*p == '/' && !p[1] && e->type != ML_TAR_DIR))
-			why = "empty path component";
-	}
-	if (why)
-		return ml_error_set(err, ML_EREFUSED, "%s: refusing member '%s' (%s)", w->display,
-				    shown(name, tmp), why);
-	return 0;
-}
-
-static int note_distinfo(struct wheel *w, const char *name, struct ml_error *err)
-{
-	const char *slash = strchr(name, '/');
-	size_t len = slash ? (size_t)(slash - name) : 0;
-	char tmp[256];
-
-	if (len <= 10 || strncmp(slash - 10, ".dist-info", 10))
-		return 0;
-	if (!w->distinfo) {
-		w->distinfo = ml_strndup(name, len);
-		w->datadir = ml_asprintf("%.*s.data", (int)(len - 10), name);
-		return 0;
-	}
-	if (strlen(w->distinfo) != len || strncmp(w->distinfo, name, len))
-		return ml_error_set(err, ML_EPROTO,
-				    "%s: several .dist-info directories ('%s', '%.*s')",
-				    w->display, w->distinfo, (int)len, shown(name, tmp));
-	return 0;
-}
-
-/* The buffer for a dist-info file read into memory, or NULL. */
-static struct ml_buf *meta_slot(struct wheel *w, const char *name)
-{
-	size_t n = w->distinfo ? strlen(w->distinfo) : 0;
-
-	if (!n || strncmp(name, w->distinfo, n) || name[n] != '/')
-		return NULL;
-	name += n + 1;
-	if (!strcmp(name, "RECORD"))
-		return w->have_record = 1, &w->record;
-	if (!strcmp(name, "WHEEL"))
-		return w->have_wheel = 1, &w->wheelfile;
-	if (!strcmp(name, "METADATA"))
-		return w->have_metadata = 1, &w->metadata;
-	if (!strcmp(name, "entry_points.txt"))
-		return &w->entry_points;
-	return NULL;
-}
-
-/* The project name in the wheel's file name, or NULL when it has none. */
-static char *file_project(const char *path, const char *display)
-{
-	const char *cands[2] = { display, path };
-	size_t i;
-
-	for (i = 0; i < 2; i++) {
-		const char *base = cands[i] ? strrchr(cands[i], '/') : NULL;
-		const char *dash;
-
-		base = base ? base + 1 : cands[i];
-		if (!base || !has_suffix(base, ".whl") || !(dash = strchr(base, '-')))
-			continue;
-		return normalize(base, (size_t)(dash - base));
-	}
-	return NULL;
-}
-
-static int check_distinfo(struct wheel *w, struct ml_error *err)
-{
-	char *want, *have, *dash;
-	int rc = 0;
-
-	if (!w->distinfo)
-		return ml_error_set(err, ML_EPROTO, "%s: no .dist-info directory", w->display);
-	want = file_project(w->path, w->display);
-	dash = memrchr(w->distinfo, '-', strlen(w->distinfo) - 10);
-	have = normalize(w->distinfo, dash ? (size_t)(dash - w->distinfo) : 0);
-	if ((want && strcmp(want, have)) || !*have)
-		rc = ml_error_set(err, ML_EPROTO, "%s: '%s' does not belong to project '%s'",
-				  w->display, w->distinfo, want ? want : "");
-	free(want);
-	free(have);
-	return rc;
-}
-
-static int scan_entries(struct wheel *w, struct ml_tar_reader *r, struct ml_error *err)
-{
-	struct ml_tar_entry e;
-	int rc;
-
-	while ((rc = ml_tar_reader_next(r, &e, err)) == 1) {
-		struct ml_buf *slot;
-
-		if ((rc = check_member(w, &e, err)) < 0 || (rc = note_distinfo(w, e.name, err)) < 0)
-			return rc;
-		if (e.type == ML_TAR_DIR)
-			continue;
-		w->names = ml_grow(w->names, &w->anames, w->nnames + 1, sizeof(*w->names));
-		w->names[w->nnames++] = ml_strdup(e.name);
-		slot = meta_slot(w, e.name);
-		if (slot) {
-			ml_buf_reset(slot);
-			rc = ml_tar_reader_read_all(r, slot, META_MAX, err);
-			if (rc < 0)
-				return ml_error_prefix(err, "%s: %s", w->display, e.name);
-		}
-	}
-	return rc < 0 ? ml_error_prefix(err, "%s", w->display) : 0;
-}
-
-static int scan(struct wheel *w, struct ml_error *err)
-{
-	struct ml_tar_reader *r = NULL;
-	char tmp[256];
-	size_t i;
-	int rc = ml_zip_reader_open(&r, w->path, err);
-
-	if (rc < 0)
-		return ml_error_prefix(err, "%s", w->display);
-	rc = scan_entries(w, r, err);
-	ml_tar_reader_free(r);
-	if (rc < 0)
-		return rc;
-	qsort(w->names, w->nnames, sizeof(*w->names), strp_cmp);
-	for (i = 1; i < w->nnames; i++)
-		if (!strcmp(w->names[i - 1], w->names[i]))
-			return ml_error_set(err, ML_EREFUSED, "%s: member '%s' appears twice",
-					    w->display, shown(w->names[i], tmp));
-	return check_distinfo(w, err);
-}
-
-static void wheel_init(struct wheel *w, const char *path, const char *display,
-		       const struct ml_wheel_scheme *s)
-{
-	memset(w, 0, sizeof(*w));
-	w->path = path;
-	w->display = display ? display : path;
-	w->s = s;
-	w->dirs.root = -1;
-	ml_buf_init(&w->record, META_MAX);
-	ml_buf_init(&w->wheelfile, META_MAX);
-	ml_buf_init(&w->metadata, META_MAX);
-	ml_buf_init(&w->entry_points, META_MAX);
-}
+/* ---- the install's own state ---- */
 
 static void dirs_pop(struct dirs *d, size_t keep)
 {
@@ -749,30 +71,11 @@ static void dirs_pop(struct dirs *d, size_t keep)
 	ml_buf_truncate(&d->path, keep ? d->open[keep - 1].end : 0);
 }
 
-static void wheel_dispose(struct wheel *w)
+/* Frees what the install added to w, then w. */
+static void install_dispose(struct wheel *w)
 {
 	size_t i;
 
-	free(w->distinfo);
-	free(w->datadir);
-	ml_buf_dispose(&w->record);
-	ml_buf_dispose(&w->wheelfile);
-	ml_buf_dispose(&w->metadata);
-	ml_buf_dispose(&w->entry_points);
-	for (i = 0; i < w->nnames; i++)
-		free(w->names[i]);
-	free(w->names);
-	for (i = 0; i < w->nrows; i++) {
-		free(w->rows[i].path);
-		free(w->rows[i].hash);
-	}
-	free(w->rows);
-	for (i = 0; i < w->neps; i++) {
-		free(w->eps[i].name);
-		free(w->eps[i].module);
-		free(w->eps[i].attr);
-	}
-	free(w->eps);
 	free(w->headers);
 	dirs_pop(&w->dirs, 0);
 	if (w->dirs.root >= 0)
@@ -787,25 +90,7 @@ static void wheel_dispose(struct wheel *w)
 	if (w->h_out)
 		ml_sha256_free(w->h_out);
 	free(w->buf);
-}
-
-int ml_wheel_read_meta(const char *path, const char *display, struct ml_wheel_meta *out,
-		       struct ml_error *err)
-{
-	struct ml_wheel_meta m;
-	struct wheel w;
-	int purelib, rc;
-
-	wheel_init(&w, path, display, NULL);
-	rc = scan(&w, err);
-	if (rc == 0)
-		rc = parse_wheelfile(&w, &purelib, err);
-	if (rc == 0)
-		rc = parse_metadata(&w, &m, err);
-	if (rc == 0)
-		*out = m;
-	wheel_dispose(&w);
-	return rc;
+	ml_wheel_dispose(w);
 }
 
 /* ---- writing below the root ---- */
@@ -969,7 +254,7 @@ static int member_dest(struct wheel *w, const char *name, char **dest, int *scri
 
 	*dest = NULL;
 	*script = 0;
-	if (may_lack_hash(w, name) && has_suffix(name, "/RECORD"))
+	if (ml_wheel_may_lack_hash(w, name) && has_suffix(name, "/RECORD"))
 		return 0;
 	if (has_prefix(name, w->distinfo) && !strcmp(name + strlen(w->distinfo), "/INSTALLER"))
 		return 0;
@@ -997,7 +282,7 @@ static int member_dest(struct wheel *w, const char *name, char **dest, int *scri
 	if (!dir)
 		return ml_error_set(err, ML_EREFUSED,
 				    "%s: refusing member '%s' (unknown %s directory)",
-				    w->display, shown(name, tmp), w->datadir);
+				    w->display, ml_wheel_shown(name, tmp), w->datadir);
 	*dest = ml_asprintf("%s%s", strcmp(dir, "/") ? dir : "", slash);
 	return 0;
 }
@@ -1031,7 +316,7 @@ static long read_in(struct wheel *w, struct ml_tar_reader *r, struct copy *c, ch
 	char tmp[256];
 
 	if (n < 0)
-		return ml_error_prefix(err, "%s: '%s'", w->display, shown(c->name, tmp));
+		return ml_error_prefix(err, "%s: '%s'", w->display, ml_wheel_shown(c->name, tmp));
 	if (n > 0) {
 		ml_sha256_update(w->h_in, buf, (size_t)n);
 		c->in_size += (uint64_t)n;
@@ -1087,20 +372,20 @@ static int copy_member(struct wheel *w, struct ml_tar_reader *r, struct copy *c,
 static int verify_member(struct wheel *w, const char *name, const struct copy *c,
 			 const char *digest, struct ml_error *err)
 {
-	const struct rrow *row = find_row(w, name);
+	const struct rrow *row = ml_wheel_find_row(w, name);
 	char hash[B64_HASH], tmp[256];
 
 	/* the archive may have changed since the first pass */
-	if (!row && !may_lack_hash(w, name))
+	if (!row && !ml_wheel_may_lack_hash(w, name))
 		return ml_error_set(err, ML_EDIGEST, "%s: '%s' is not in RECORD with a hash",
-				    w->display, shown(name, tmp));
+				    w->display, ml_wheel_shown(name, tmp));
 	if (!row || !*row->hash)
 		return 0;
 	record_hash(digest, hash);
 	if (strcmp(hash, row->hash) || (row->size >= 0 && (uint64_t)row->size != c->in_size))
 		return ml_error_set(err, ML_EDIGEST,
 				    "%s: '%s' does not match its RECORD hash or size",
-				    w->display, shown(name, tmp));
+				    w->display, ml_wheel_shown(name, tmp));
 	return 0;
 }
 
@@ -1118,7 +403,7 @@ static int install_member(struct wheel *w, struct ml_tar_reader *r,
 		goto out;
 	mode = script || (e->mode & 0111) ? 0755 : 0644;
 	c.dest = dest;
-	if (!(script && is_ep_wrapper(w, strrchr(dest, '/') + 1))) {
+	if (!(script && ml_wheel_is_ep_wrapper(w, strrchr(dest, '/') + 1))) {
 		c.fd = create_file(w, dest, mode, &dfd, &base, err);
 		if (c.fd < 0) {
 			rc = c.fd;
@@ -1165,7 +450,7 @@ static int install_members(struct wheel *w, struct ml_error *err)
 				ml_error_prefix(err, "%s", w->display);
 			break;
 		}
-		if ((rc = check_member(w, &e, err)) < 0)
+		if ((rc = ml_wheel_check_member(w, &e, err)) < 0)
 			break;
 		if (e.type == ML_TAR_FILE && (rc = install_member(w, r, &e, err)) < 0)
 			break;
@@ -1188,17 +473,7 @@ static int write_entry_points(struct wheel *w, struct ml_error *err)
 					 ep->name);
 
 		ml_buf_reset(&b);
-		ml_buf_printf(&b,
-			      "#!%s\n"
-			      "# -*- coding: utf-8 -*-\n"
-			      "import re\n"
-			      "import sys\n"
-			      "from %s import %.*s\n"
-			      "if __name__ == '__main__':\n"
-			      "    sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])\n"
-			      "    sys.exit(%s())\n",
-			      w->s->interpreter, ep->module, (int)strcspn(ep->attr, "."), ep->attr,
-			      ep->attr);
+		ml_wheel_ep_script(&b, w->s->interpreter, ep);
 		rc = write_small(w, dest, b.data, b.len, 0755, 1, err);
 		free(dest);
 	}
@@ -1307,20 +582,21 @@ static int prepare(struct wheel *w, struct ml_error *err)
 	struct ml_wheel_meta m;
 	int purelib, rc;
 
-	if ((rc = scan(w, err)) < 0 || (rc = parse_wheelfile(w, &purelib, err)) < 0 ||
-	    (rc = parse_metadata(w, &m, err)) < 0)
+	if ((rc = ml_wheel_scan(w, err)) < 0 ||
+	    (rc = ml_wheel_parse_wheelfile(w, &purelib, err)) < 0 ||
+	    (rc = ml_wheel_parse_metadata(w, &m, err)) < 0)
 		return rc;
 	w->libdir = purelib ? w->s->purelib : w->s->platlib;
 	w->headers = ml_asprintf("%s/%s", strcmp(w->s->headers, "/") ? w->s->headers : "", m.name);
-	rc = check_filename(w, "project name", m.name, err);
+	rc = ml_wheel_check_filename(w, "project name", m.name, err);
 	ml_wheel_meta_dispose(&m);
 	if (rc < 0)
 		return rc;
 	if (!w->have_record)
 		return ml_error_set(err, ML_EDIGEST, "%s: no %s/RECORD", w->display, w->distinfo);
-	if ((rc = parse_record(w, err)) < 0 || (rc = check_record(w, err)) < 0)
+	if ((rc = ml_wheel_parse_record(w, err)) < 0 || (rc = ml_wheel_check_record(w, err)) < 0)
 		return rc;
-	return parse_entry_points(w, err);
+	return ml_wheel_parse_entry_points(w, err);
 }
 
 int ml_wheel_install(const char *path, const char *display, const struct ml_wheel_scheme *s,
@@ -1333,7 +609,8 @@ int ml_wheel_install(const char *path, const char *display, const struct ml_whee
 
 	if ((rc = check_scheme(s, err)) < 0)
 		return rc;
-	wheel_init(&w, path, display, s);
+	ml_wheel_init(&w, path, display, s);
+	w.dirs.root = -1;
 	if ((rc = prepare(&w, err)) < 0)
 		goto out;
 	w.dirs.root = open(s->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -1355,6 +632,6 @@ int ml_wheel_install(const char *path, const char *display, const struct ml_whee
 		*out = res;
 out:
 	free(dest);
-	wheel_dispose(&w);
+	install_dispose(&w);
 	return rc;
 }

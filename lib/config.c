@@ -2039,12 +2039,10 @@ static ml_json *json_copy(const struct ml_config *cfg)
 /* Index URLs may hold a login: shown without it. */
 static ml_json *json_url(const char *url)
 {
-	struct ml_buf b = ML_BUF_INIT;
-	ml_json *j;
+	char *shown = ml_redacted_url(url);
+	ml_json *j = ml_json_string_new(shown);
 
-	ml_redact_url(&b, url);
-	j = ml_json_string_new(ml_buf_str(&b));
-	ml_buf_dispose(&b);
+	free(shown);
 	return j;
 }
 

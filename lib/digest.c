@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <string.h>
 #include <unistd.h>
@@ -122,6 +123,22 @@ void ml_base64_encode(struct ml_buf *out, const void *data, size_t len)
 
 	ml_buf_add(out, tmp, (size_t)w);
 	free(tmp);
+}
+
+void ml_digest_base64url(const char *digest, char out[ML_DIGEST_B64URL_LEN])
+{
+	long n = 0;
+	unsigned char *raw = OPENSSL_hexstr2buf(ml_digest_hex(digest), &n);
+	unsigned char b64[48];
+	int w, i, o = 0;
+
+	if (!raw)
+		abort();
+	w = EVP_EncodeBlock(b64, raw, (int)n);
+	OPENSSL_free(raw);
+	for (i = 0; i < w && b64[i] != '=' && o < ML_DIGEST_B64URL_LEN - 1; i++)
+		out[o++] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : (char)b64[i];
+	out[o] = '\0';
 }
 
 static int b64_char(char c)

@@ -9,6 +9,7 @@
 #include "error.h"
 
 #define ML_DIGEST_LEN 72	/* "sha256:" + 64 hex + NUL, rounded */
+#define ML_DIGEST_B64URL_LEN 44	/* a sha256 in URL-safe base64 without padding + NUL */
 
 struct ml_sha256;
 
@@ -29,6 +30,9 @@ int ml_digest_valid(const char *s);
 const char *ml_digest_hex(const char *digest);
 
 void ml_base64_encode(struct ml_buf *out, const void *data, size_t len);
+/* The bytes of a valid digest in the URL-safe base64 alphabet without padding,
+ * as Python wheels' RECORD files write hashes. */
+void ml_digest_base64url(const char *digest, char out[ML_DIGEST_B64URL_LEN]);
 /* Standard alphabet with padding; -ML_EPROTO on malformed input. */
 int ml_base64_decode(struct ml_buf *out, const char *s, size_t len);
 

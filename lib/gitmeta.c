@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "alloc.h"
-#include "buf.h"
 #include "redact.h"
 
 static int git_fail(struct ml_error *err, const char *what)
@@ -27,8 +26,8 @@ static int count_dirty(const char *path, unsigned int flags, void *payload)
  * apply url.*.insteadOf, through a libgit2 1.5 regex path that leaks. */
 static char *remote_url(git_repository *repo)
 {
-	struct ml_buf out = ML_BUF_INIT;
 	git_config *cfg = NULL;
+	char *shown;
 	const char *url = NULL;
 
 	if (git_repository_config_snapshot(&cfg, repo) < 0 ||
@@ -36,9 +35,9 @@ static char *remote_url(git_repository *repo)
 		git_config_free(cfg);
 		return NULL;
 	}
-	ml_redact_url(&out, url);
+	shown = ml_redacted_url(url);
 	git_config_free(cfg);
-	return ml_buf_detach(&out);
+	return shown;
 }
 
 int ml_gitmeta_read(struct ml_gitmeta *g, const char *dir, struct ml_error *err)

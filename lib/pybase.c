@@ -168,15 +168,6 @@ static char *scan_apk_musl(struct ml_tar_reader *r, struct ml_error *err)
 
 static int interesting(const char *path)
 {
-	size_t l = strlen(path);
-
-	if (l > 1 && path[l - 1] == '/') {
-		char *dir = ml_strndup(path, l - 1);
-		int yes = interesting(dir);
-
-		free(dir);
-		return yes;
-	}
 	return python_minor(path, "usr/local/lib/python3.", "/os.py") >= 0 ||
 	       python_minor(path, "usr/lib/python3.", "/os.py") >= 0 ||
 	       !strcmp(path, "usr/lib/python3/dist-packages") || !strcmp(path, "etc/debian_version") ||
@@ -212,32 +203,27 @@ static int scan_layer(struct scan *s, const char *blob, struct ml_error *err)
 
 	rc = ml_tar_reader_open(&r, blob, err);
 	while (rc == 0 && (rc = ml_tar_reader_next(r, &e, err)) == 1) {
-		const char *path = e.name;
-		char *data = NULL;
+		const char *name = e.name;
+		char *path, *data = NULL;
+		size_t l;
 
 		rc = 0;
-		while (path[0] == '.' && path[1] == '/')
-			path += 2;
-		while (path[0] == '/')
-			path++;
-		if (whiteout(s, path) || !interesting(path))
-			continue;
-		if (e.type == ML_TAR_DIR) {
-			/* "usr/lib/python3/dist-packages/" */
-			char *dir = ml_strdup(path);
-			size_t l = strlen(dir);
-
-			while (l > 1 && dir[l - 1] == '/')
-				dir[--l] = '\0';
-			seen_add(s, dir, NULL);
-			free(dir);
-			continue;
+		while (name[0] == '.' && name[1] == '/')
+			name += 2;
+		while (name[0] == '/')
+			name++;
+		/* "./usr/lib/python3/dist-packages/" -> "usr/lib/python3/dist-packages" */
+		path = ml_strdup(name);
+		for (l = strlen(path); l > 1 && path[l - 1] == '/'; l--)
+			path[l - 1] = '\0';
+		if (!whiteout(s, path) && interesting(path)) {
+			if (is_glibc(path) && e.type == ML_TAR_FILE)
+				data = scan_glibc_version(r, err);
+			else if (!strcmp(path, "lib/apk/db/installed") && e.type == ML_TAR_FILE)
+				data = scan_apk_musl(r, err);
+			seen_add(s, path, data);
 		}
-		if (is_glibc(path) && e.type == ML_TAR_FILE)
-			data = scan_glibc_version(r, err);
-		else if (!strcmp(path, "lib/apk/db/installed") && e.type == ML_TAR_FILE)
-			data = scan_apk_musl(r, err);
-		seen_add(s, path, data);
+		free(path);
 	}
 	ml_tar_reader_free(r);
 	return rc < 0 ? rc : 0;

@@ -2,7 +2,6 @@
 #ifndef ML_PYDEPS_INTERNAL_H
 #define ML_PYDEPS_INTERNAL_H
 
-#include "buf.h"
 #include "pydeps.h"
 #include "pyindex.h"
 #include "pyreq.h"
@@ -17,7 +16,6 @@ struct run {
 	char py_version[16];
 	char *req_path;			/* on this machine */
 	char *req_display;		/* for messages */
-	struct ml_buf req_text;
 	struct ml_pyreqs reqs;
 	char **indexes;
 	size_t nindexes;

@@ -22,7 +22,6 @@
 /* Bump when what a resolution or an installed layer holds changes. */
 #define RESOLVE_FORMAT "mldeploy-pyresolve-v1"
 #define PYLAYER_FORMAT "mldeploy-pylayer-v1"
-#define REQ_MAX (16u << 20)
 #define LAYER_NAME "python"
 
 void py_strs_add(char ***v, size_t *n, char *s)
@@ -41,7 +40,6 @@ static int load_requirements(struct run *r, struct ml_error *err)
 {
 	const struct ml_pos *p = &r->cfg->image.python.requirements_pos;
 	struct stat st;
-	int rc;
 
 	r->req_path = ml_path_join(r->context, r->cfg->image.python.requirements);
 	r->req_display = ml_path_join(r->cfg->dir, r->cfg->image.python.requirements);
@@ -51,12 +49,7 @@ static int load_requirements(struct run *r, struct ml_error *err)
 				    p->file ? p->file : "deploy.yaml", p->line, p->column,
 				    r->cfg->image.python.requirements,
 				    r->cfg->image.python.requirements);
-	ml_buf_init(&r->req_text, REQ_MAX);
-	rc = ml_read_file(r->req_path, REQ_MAX, &r->req_text, err);
-	if (rc == 0)
-		rc = ml_pyreqs_parse(r->req_display, ml_buf_str(&r->req_text), r->req_text.len, &r->env,
-				     &r->reqs, err);
-	return rc;
+	return ml_pyreqs_load(r->req_display, &r->env, &r->reqs, err);
 }
 
 /* Indexes: $MLDEPLOY_PYTHON_INDEX, else image.python.index, else the file's
@@ -132,13 +125,33 @@ static void key_add_dir(struct ml_sha256 *h, const char *dir)
 	ml_free_strings(names, n);
 }
 
+/* The pinned set as parsed (markers applied), so that comments and layout do not
+ * count; the indexes and find-links it names are in the sources. */
+static void key_add_reqs(struct ml_sha256 *h, const struct ml_pyreqs *reqs)
+{
+	size_t i, k;
+
+	for (i = 0; i < reqs->n; i++) {
+		const struct ml_pyreq *q = &reqs->v[i];
+
+		key_add(h, q->normalized);
+		key_add(h, q->version);
+		for (k = 0; k < q->nextras; k++)
+			key_add(h, q->extras[k]);
+		key_add(h, ";");
+		for (k = 0; k < q->nhashes; k++)
+			key_add(h, q->hashes[k]);
+		key_add(h, ";");
+	}
+}
+
 static void resolve_key(const struct run *r, char key[ML_DIGEST_LEN])
 {
 	struct ml_sha256 *h = ml_sha256_new();
 	size_t i;
 
 	key_add(h, RESOLVE_FORMAT);
-	ml_sha256_update(h, r->req_text.data, r->req_text.len);
+	key_add_reqs(h, &r->reqs);
 	key_add(h, r->res->target.python_full_version);
 	for (i = 0; i < r->res->target.ntags; i++)
 		key_add(h, r->res->target.tags[i]);
@@ -372,7 +385,6 @@ static void run_dispose(struct run *r)
 {
 	free(r->req_path);
 	free(r->req_display);
-	ml_buf_dispose(&r->req_text);
 	ml_pyreqs_dispose(&r->reqs);
 	ml_free_strings(r->indexes, r->nindexes);
 	ml_free_strings(r->links, r->nlinks);

@@ -40,14 +40,6 @@ struct ml_pyindex {
 	int *page_loaded;
 };
 
-char *ml_pyindex_display(const char *url)
-{
-	struct ml_buf b = ML_BUF_INIT;
-
-	ml_redact_url(&b, url);
-	return ml_buf_detach(&b);
-}
-
 static int add_url_source(struct ml_pyindex *ix, const char *url, int links_page,
 			  struct ml_error *err)
 {
@@ -55,7 +47,7 @@ static int add_url_source(struct ml_pyindex *ix, const char *url, int links_page
 	char *user = NULL, *pass = NULL, *clean = NULL;
 
 	memset(s, 0, sizeof(*s));
-	s->display = ml_pyindex_display(url);
+	s->display = ml_redacted_url(url);
 	if (ml_http_url_take_userinfo(url, &clean, &user, &pass) < 0) {
 		int rc = ml_error_set(err, ML_ECONFIG, "'%s' is not a URL (hint: write the index "
 				      "as https://host/simple)", s->display);

@@ -51,7 +51,4 @@ int ml_pyindex_parse_page(const char *page_url, const char *content_type, const 
 			  size_t len, const char *normalized, struct ml_pyfile **files, size_t *n,
 			  struct ml_error *err);
 
-/* The URL with any credentials removed (for messages and records); malloc'ed. */
-char *ml_pyindex_display(const char *url);
-
 #endif

@@ -10,6 +10,7 @@
 #include "pydeps-internal.h"
 #include "pyindex.h"
 #include "pytags.h"
+#include "redact.h"
 #include "pyver.h"
 #include "wheel.h"
 
@@ -18,7 +19,7 @@ static void sources_text(const struct run *r, struct ml_buf *b)
 	size_t i;
 
 	for (i = 0; i < r->nindexes + r->nlinks; i++) {
-		char *d = ml_pyindex_display(i < r->nindexes ? r->indexes[i] : r->links[i - r->nindexes]);
+		char *d = ml_redacted_url(i < r->nindexes ? r->indexes[i] : r->links[i - r->nindexes]);
 
 		ml_buf_printf(b, "%s%s", i ? ", " : "", d);
 		free(d);

@@ -483,3 +483,11 @@ void ml_sanitize(char *s)
 		n -= len;
 	}
 }
+
+char *ml_redacted_url(const char *url)
+{
+	struct ml_buf b = ML_BUF_INIT;
+
+	ml_redact_url(&b, url);
+	return ml_buf_detach(&b);
+}

@@ -18,6 +18,8 @@ void ml_redact_header(struct ml_buf *out, const char *name, const char *value);
  * X-Amz-Security-Token, sig, signature, token, access_token, code, password,
  * secret, key, ...) replaced by "<redacted>". */
 void ml_redact_url(struct ml_buf *out, const char *url);
+/* ml_redact_url into a new string (malloc'ed). */
+char *ml_redacted_url(const char *url);
 
 /* Appends text from a server or a file with control characters (C0 except \n and
  * \t, DEL, C1, ESC sequences) replaced by '?', and JSON/form members named like a

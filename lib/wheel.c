@@ -22,7 +22,6 @@
 #include "wheel-internal.h"
 
 #define COPY_BUF (256u << 10)
-#define B64_HASH 44		/* urlsafe base64 of a sha256 without padding + NUL */
 #define INSTALLER "mldeploy\n"
 /* never through a symlink, never into a file someone else opened */
 #define CREATE_FLAGS (O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC)
@@ -30,37 +29,10 @@
 /* A row of the RECORD we write. */
 struct orow {
 	char *path;		/* relative to the site-packages dir */
-	char hash[B64_HASH];
+	char hash[ML_DIGEST_B64URL_LEN];
 	uint64_t size;
 	size_t seq;		/* write order: the last write of a path wins */
 };
-
-static unsigned hexval(char c)
-{
-	return (unsigned)(c <= '9' ? c - '0' : c - 'a' + 10);
-}
-
-/* "sha256:<hex>" to urlsafe base64 without padding, as RECORD holds it. */
-static void record_hash(const char *digest, char out[B64_HASH])
-{
-	const char *hex = ml_digest_hex(digest);
-	unsigned char raw[32];
-	struct ml_buf b = ML_BUF_INIT;
-	size_t i, n = 0;
-
-	for (i = 0; i < 32; i++)
-		raw[i] = (unsigned char)(hexval(hex[2 * i]) << 4 | hexval(hex[2 * i + 1]));
-	ml_base64_encode(&b, raw, sizeof(raw));
-	for (i = 0; i < b.len && n < B64_HASH - 1; i++) {
-		char c = b.data[i];
-
-		if (c == '=')
-			break;
-		out[n++] = c == '+' ? '-' : c == '/' ? '_' : c;
-	}
-	out[n] = '\0';
-	ml_buf_dispose(&b);
-}
 
 /* ---- the install's own state ---- */
 
@@ -214,7 +186,7 @@ static void add_orow(struct wheel *w, const char *dest, const char *digest, uint
 	w->out = ml_grow(w->out, &w->aout, w->nout + 1, sizeof(*w->out));
 	o = &w->out[w->nout];
 	o->path = relative_to_lib(w, dest);
-	record_hash(digest, o->hash);
+	ml_digest_base64url(digest, o->hash);
 	o->size = size;
 	o->seq = w->nout++;
 }
@@ -373,7 +345,7 @@ static int verify_member(struct wheel *w, const char *name, const struct copy *c
 			 const char *digest, struct ml_error *err)
 {
 	const struct rrow *row = ml_wheel_find_row(w, name);
-	char hash[B64_HASH], tmp[256];
+	char hash[ML_DIGEST_B64URL_LEN], tmp[256];
 
 	/* the archive may have changed since the first pass */
 	if (!row && !ml_wheel_may_lack_hash(w, name))
@@ -381,7 +353,7 @@ static int verify_member(struct wheel *w, const char *name, const struct copy *c
 				    w->display, ml_wheel_shown(name, tmp));
 	if (!row || !*row->hash)
 		return 0;
-	record_hash(digest, hash);
+	ml_digest_base64url(digest, hash);
 	if (strcmp(hash, row->hash) || (row->size >= 0 && (uint64_t)row->size != c->in_size))
 		return ml_error_set(err, ML_EDIGEST,
 				    "%s: '%s' does not match its RECORD hash or size",

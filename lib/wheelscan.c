@@ -10,25 +10,15 @@
 
 #include "alloc.h"
 #include "buf.h"
+#include "pyver.h"
 #include "tar.h"
 
-/* PEP 503: lower case, runs of "-", "_", "." become one "-". */
+/* The PEP 503 form of s[0..len). */
 static char *normalize(const char *s, size_t len)
 {
-	char *out = ml_malloc(len + 1), *o = out;
-	size_t i;
+	char *name = ml_strndup(s, len), *out = ml_pyname_normalize(name);
 
-	for (i = 0; i < len; i++) {
-		char c = s[i];
-
-		if (c == '-' || c == '_' || c == '.') {
-			if (o == out || o[-1] != '-')
-				*o++ = '-';
-			continue;
-		}
-		*o++ = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-	}
-	*o = '\0';
+	free(name);
 	return out;
 }
 

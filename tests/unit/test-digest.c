@@ -37,6 +37,20 @@ static void test_sha256_vectors(void **state)
 	assert_int_equal(strlen(out), 71);
 }
 
+/* RECORD files of Python wheels: sha256=<URL-safe base64, no padding>. */
+static void test_base64url(void **state)
+{
+	char d[ML_DIGEST_LEN], out[ML_DIGEST_B64URL_LEN];
+
+	(void)state;
+	ml_sha256_digest("", 0, d);
+	ml_digest_base64url(d, out);
+	assert_string_equal(out, "47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU");
+	ml_sha256_digest("abc", 3, d);
+	ml_digest_base64url(d, out);
+	assert_string_equal(out, "ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0");
+}
+
 static void test_sha256_million_a(void **state)
 {
 	struct ml_sha256 *h = ml_sha256_new();
@@ -303,6 +317,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sha256_vectors),
 		cmocka_unit_test(test_sha256_million_a),
+		cmocka_unit_test(test_base64url),
 		cmocka_unit_test(test_sha256_fd),
 		cmocka_unit_test(test_digest_valid),
 		cmocka_unit_test(test_base64_rfc4648),

@@ -27,7 +27,7 @@ else
 Q = @
 endif
 
-LIB_SRC = $(sort $(wildcard lib/*.c providers/*.c providers/*/*.c))
+LIB_SRC = $(sort $(wildcard lib/*.c lib/*/*.c providers/*.c providers/*/*.c))
 CMD_SRC = $(sort $(wildcard cmd/*.c))
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
 CMD_OBJ = $(CMD_SRC:%.c=$(BUILD)/%.o)
@@ -42,7 +42,7 @@ all: $(BIN)
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+	$(Q)$(CC) $(ALL_CFLAGS) -include lib/util/compat.h -MMD -MP -c -o $@ $<
 
 $(BUILD)/libmldeploy.a: $(LIB_OBJ)
 	@$(if $(Q),echo "  AR      $@")
@@ -83,7 +83,7 @@ ubsan:
 
 coverage:
 	$(Q)$(MAKE) BUILD=.obj-cov BIN=mldeploy-cov OPT=-O0 SANFLAGS=--coverage unit e2e
-	$(Q)gcov -o .obj-cov/lib lib/*.c >/dev/null && echo "coverage: see *.gcov"
+	$(Q)for d in lib lib/*/; do gcov -o .obj-cov/$$d $$d/*.c; done >/dev/null && echo "coverage: see *.gcov"
 
 bench: $(BIN)
 	$(Q)MLDEPLOY=$(CURDIR)/$(BIN) bench/run.sh

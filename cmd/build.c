@@ -4,8 +4,8 @@
 
 #include "build.h"
 #include "cmd.h"
-#include "log.h"
-#include "reference.h"
+#include "util/log.h"
+#include "registry/reference.h"
 
 struct build_args {
 	struct ml_build_opts o;

@@ -4,9 +4,9 @@
 
 #include <stdio.h>
 
-#include "config.h"
-#include "error.h"
-#include "json.h"
+#include "config/config.h"
+#include "util/error.h"
+#include "wrap/json.h"
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 

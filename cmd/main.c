@@ -7,11 +7,11 @@
 #include <unistd.h>
 
 #include "cmd.h"
-#include "fsutil.h"
-#include "http.h"
+#include "util/fsutil.h"
+#include "wrap/http.h"
 #include "providers.h"
-#include "registry.h"
-#include "tmpfile.h"
+#include "registry/registry.h"
+#include "util/tmpfile.h"
 
 #ifndef ML_VERSION
 #define ML_VERSION "dev"

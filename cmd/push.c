@@ -4,11 +4,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "alloc.h"
+#include "util/alloc.h"
 #include "build.h"
 #include "cmd.h"
 #include "push.h"
-#include "reference.h"
+#include "registry/reference.h"
 
 static ml_json *result_json(const struct ml_push_result *r)
 {

@@ -5,11 +5,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "alloc.h"
-#include "buf.h"
+#include "util/alloc.h"
+#include "util/buf.h"
 #include "cmd.h"
-#include "log.h"
-#include "redact.h"
+#include "util/log.h"
+#include "util/redact.h"
 
 #define MAX_ITEMS 256
 

@@ -4,8 +4,8 @@
 
 #include "build.h"
 #include "cmd.h"
-#include "alloc.h"
-#include "gitmeta.h"
+#include "util/alloc.h"
+#include "wrap/gitmeta.h"
 
 /* What build would do, without doing it. */
 static ml_json *plan_json(const struct ml_config *cfg, struct ml_error *err)

@@ -9,13 +9,13 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "alloc.h"
-#include "cache.h"
-#include "fsutil.h"
-#include "ignore.h"
-#include "image.h"
-#include "layer.h"
-#include "log.h"
+#include "util/alloc.h"
+#include "image/cache.h"
+#include "util/fsutil.h"
+#include "image/ignore.h"
+#include "image/image.h"
+#include "image/layer.h"
+#include "util/log.h"
 
 /* Layers of one build, grouped from image.copy. */
 struct group {

@@ -5,12 +5,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "base.h"
-#include "codec.h"
-#include "config.h"
-#include "gitmeta.h"
-#include "layout.h"
-#include "pydeps.h"
+#include "image/base.h"
+#include "wrap/codec.h"
+#include "config/config.h"
+#include "wrap/gitmeta.h"
+#include "image/archive-write.h"
+#include "python/pylayer.h"
 
 struct ml_build_opts {
 	const struct ml_config *cfg;

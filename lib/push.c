@@ -9,14 +9,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "alloc.h"
-#include "cache.h"
-#include "json.h"
-#include "log.h"
-#include "parallel.h"
-#include "ociarchive.h"
-#include "reference.h"
-#include "registry.h"
+#include "util/alloc.h"
+#include "image/cache.h"
+#include "wrap/json.h"
+#include "util/log.h"
+#include "util/parallel.h"
+#include "image/archive-read.h"
+#include "registry/reference.h"
+#include "registry/registry.h"
 
 #define DEFAULT_JOBS 3
 #define MAX_JOBS 16

@@ -5,8 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "digest.h"
-#include "error.h"
+#include "wrap/digest.h"
+#include "util/error.h"
 
 struct ml_push_opts {
 	const char *archive;		/* the image tarball */

@@ -3,7 +3,7 @@
 #ifndef ML_PROVIDER_H
 #define ML_PROVIDER_H
 
-#include "auth.h"
+#include "registry/auth.h"
 
 enum ml_provider_caps {
 	ML_PROVIDER_REGISTRY = 1 << 0,		/* maps registry hosts to endpoints */

@@ -4,7 +4,7 @@ set -eu
 packages="
 build-essential pkg-config git ca-certificates curl openssl clang libclang-rt-14-dev
 libcurl4-openssl-dev libyaml-dev libgit2-dev libarchive-dev libssl-dev
-libjansson-dev libdeflate-dev libzstd-dev libcmocka-dev
+libjansson-dev libdeflate-dev libzstd-dev libcmocka-dev libexpat1-dev
 docker-registry skopeo umoci podman runc
 busybox-static apache2-utils debootstrap
 pigz zstd time jq mandoc

@@ -1,7 +1,7 @@
 /* WWW-Authenticate headers as registries send them (the first challenge is used). */
 #include <stdlib.h>
 
-#include "auth.h"
+#include "registry/auth.h"
 #include "fuzzutil.h"
 
 static int is_lower(const char *s)

@@ -2,10 +2,10 @@
  * `mldeploy validate --json`. */
 #include <stdlib.h>
 
-#include "buf.h"
-#include "config.h"
+#include "util/buf.h"
+#include "config/config.h"
 #include "fuzzutil.h"
-#include "json.h"
+#include "wrap/json.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 

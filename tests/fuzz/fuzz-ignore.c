@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "fuzzutil.h"
-#include "ignore.h"
+#include "image/ignore.h"
 
 /* Lines also matched as paths: every pattern is tried on every path, so the cost
  * grows with the square of the number of lines. */

@@ -2,9 +2,9 @@
  * must be a fixed point (parsing the dump and dumping again gives the same bytes). */
 #include <string.h>
 
-#include "buf.h"
+#include "util/buf.h"
 #include "fuzzutil.h"
-#include "json.h"
+#include "wrap/json.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

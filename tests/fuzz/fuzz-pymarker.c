@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "fuzzutil.h"
-#include "pyver.h"
+#include "python/pyver.h"
 
 static const struct ml_pyenv linux311 = {
 	"3.11", "3.11.2", "cpython", "3.11.2", "CPython", "posix", "linux", "Linux", "x86_64",

@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "fuzzutil.h"
-#include "pyindex.h"
-#include "pytags.h"
+#include "python/pyindex.h"
+#include "python/pytags.h"
 
 static int is_hex64(const char *h)
 {

@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
+#include "util/buf.h"
 #include "fuzzutil.h"
-#include "redact.h"
+#include "util/redact.h"
 
 #define SECRET_MIN 8
 #define SECRET_MAX 256

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "fuzzutil.h"
-#include "reference.h"
+#include "registry/reference.h"
 
 static int same(const char *a, const char *b)
 {

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
+#include "util/buf.h"
 #include "fuzzutil.h"
-#include "tar.h"
+#include "wrap/tar.h"
 
 #define CONTENT "fuzz\n"
 #define MTIME 1700000000

@@ -1,4 +1,4 @@
-/* Unit tests for lib/auth.c: WWW-Authenticate challenges as registries send them
+/* Unit tests for lib/registry/auth.c: WWW-Authenticate challenges as registries send them
  * (RFC 7235 section 2.1, Docker token auth) and credentials from the environment. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth.h"
+#include "registry/auth.h"
 
 struct want {
 	const char *header;

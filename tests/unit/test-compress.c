@@ -1,4 +1,4 @@
-/* Unit tests for lib/compress.c with the gzip and zstd codecs: hashes on both sides,
+/* Unit tests for lib/image/compress.c with the gzip and zstd codecs: hashes on both sides,
  * output that the reference tools decompress, and output independent of threads
  * and of how the input was cut into writes. */
 #include <stdarg.h>
@@ -16,9 +16,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "codec.h"
-#include "compress.h"
-#include "digest.h"
+#include "wrap/codec.h"
+#include "image/compress.h"
+#include "wrap/digest.h"
 
 #define BLOCK (2u << 20)	/* compress.c's block size */
 

@@ -1,4 +1,4 @@
-/* Unit tests for lib/config.c: deploy.yaml parsing, checking and JSON output. */
+/* Unit tests for lib/config/config.c: deploy.yaml parsing, checking and JSON output. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -13,10 +13,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "alloc.h"
-#include "buf.h"
-#include "config.h"
-#include "json.h"
+#include "util/alloc.h"
+#include "util/buf.h"
+#include "config/config.h"
+#include "wrap/json.h"
 
 static const char full_yaml[] =
 	"# every key there is\n"

@@ -1,4 +1,4 @@
-/* Unit tests for lib/digest.c: SHA-256 vectors (FIPS 180-2), digest strings and
+/* Unit tests for lib/wrap/digest.c: SHA-256 vectors (FIPS 180-2), digest strings and
  * base64 (RFC 4648 section 10). */
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "digest.h"
+#include "wrap/digest.h"
 
 #define SHA_EMPTY "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define SHA_ABC "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"

@@ -1,4 +1,4 @@
-/* lib/http.c against tests/fakes/httpfake.py on 127.0.0.1. */
+/* lib/wrap/http.c against tests/fakes/httpfake.py on 127.0.0.1. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,11 +17,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "alloc.h"
-#include "buf.h"
-#include "error.h"
-#include "http.h"
-#include "log.h"
+#include "util/alloc.h"
+#include "util/buf.h"
+#include "util/error.h"
+#include "wrap/http.h"
+#include "util/log.h"
 
 static pid_t fake_pid;
 static int fake_port;

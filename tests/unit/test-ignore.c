@@ -1,4 +1,4 @@
-/* Unit tests for lib/ignore.c: .dockerignore semantics as moby/patternmatcher. */
+/* Unit tests for lib/image/ignore.c: .dockerignore semantics as moby/patternmatcher. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ignore.h"
+#include "image/ignore.h"
 
 /* Builds a matcher from a NULL-terminated list of patterns, each of which must parse. */
 static struct ml_ignore *build(const char *const *patterns)

@@ -1,4 +1,4 @@
-/* Unit tests for lib/json.c: parse errors with positions, duplicate keys, the
+/* Unit tests for lib/wrap/json.c: parse errors with positions, duplicate keys, the
  * canonical (sorted, compact) form, and the object helpers. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json.h"
+#include "wrap/json.h"
 
 static ml_json *parse_ok(const char *s)
 {

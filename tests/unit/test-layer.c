@@ -1,4 +1,4 @@
-/* Unit tests for lib/layer.c (with cache.c and ignore.c): layers built from a
+/* Unit tests for lib/image/layer.c (with cache.c and ignore.c): layers built from a
  * temporary context into a temporary cache, listed back with GNU tar. */
 #define _GNU_SOURCE
 #include <stdarg.h>
@@ -19,16 +19,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "alloc.h"
-#include "buf.h"
-#include "cache.h"
-#include "codec.h"
-#include "config.h"
-#include "digest.h"
-#include "ignore.h"
-#include "json.h"
-#include "layer.h"
-#include "log.h"
+#include "util/alloc.h"
+#include "util/buf.h"
+#include "image/cache.h"
+#include "wrap/codec.h"
+#include "config/config.h"
+#include "wrap/digest.h"
+#include "image/ignore.h"
+#include "wrap/json.h"
+#include "image/layer.h"
+#include "util/log.h"
 
 #define MTIME 1700000000	/* 2023-11-14 22:13:20 UTC */
 #define STAMP "2023-11-14 22:13:20"

@@ -1,4 +1,4 @@
-/* Unit tests for lib/parallel.c: every item runs once; the first failure stops
+/* Unit tests for lib/util/parallel.c: every item runs once; the first failure stops
  * new items and is returned with its message. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,7 +8,7 @@
 
 #include <string.h>
 
-#include "parallel.h"
+#include "util/parallel.h"
 
 struct work {
 	int seen[1000];

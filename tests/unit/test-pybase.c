@@ -1,4 +1,4 @@
-/* Unit tests for lib/pybase.c: the interpreter, site-packages and C library of a
+/* Unit tests for lib/python/pybase.c: the interpreter, site-packages and C library of a
  * base image, read from its layers (tar blobs in the cache), whiteouts honoured. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,14 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "base.h"
-#include "buf.h"
-#include "cache.h"
-#include "fsutil.h"
-#include "json.h"
-#include "pybase.h"
-#include "tar.h"
+#include "util/alloc.h"
+#include "image/base.h"
+#include "util/buf.h"
+#include "image/cache.h"
+#include "util/fsutil.h"
+#include "wrap/json.h"
+#include "python/pybase.h"
+#include "wrap/tar.h"
 
 struct fixture {
 	char root[256];

@@ -1,4 +1,4 @@
-/* Unit tests for lib/pyreq.c: requirements.txt as pip freeze, pip-compile and
+/* Unit tests for lib/python/pyreq.c: requirements.txt as pip freeze, pip-compile and
  * uv write it, and the errors (with line, column and hint) for what we refuse. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pyreq.h"
+#include "python/pyreq.h"
 
 #define H1 "ae74fb96c20a0277a1d615f1e4d73c8414f5a98db8b799a7931d1582f3390c28"
 #define H2 "ca9853ad459e787e2192211578cc907e7594e294c7ccc834310722b41b9ca6de"

@@ -1,4 +1,4 @@
-/* Unit tests for lib/pytags.c: the tag order of packaging.tags (cpython_tags then
+/* Unit tests for lib/python/pytags.c: the tag order of packaging.tags (cpython_tags then
  * compatible_tags, _manylinux/_musllinux platform_tags) and PEP 427 wheel names.
  * The expected positions were computed with packaging 21.3 for the same target. */
 #include <stdarg.h>
@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pytags.h"
+#include "python/pytags.h"
 
 static const struct {
 	size_t index;

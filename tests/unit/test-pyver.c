@@ -1,4 +1,4 @@
-/* Unit tests for lib/pyver.c: PEP 503 names, PEP 440 versions and specifiers,
+/* Unit tests for lib/python/pep440.c and lib/python/pep508.c: PEP 503 names, PEP 440 versions and specifiers,
  * PEP 508 dependency specifiers and markers. Expected versions, orderings and
  * specifier results were checked against packaging 21.3 (the modern behaviour
  * where it refuses "legacy" specifiers). */
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pyver.h"
+#include "python/pyver.h"
 
 static void test_names(void **state)
 {

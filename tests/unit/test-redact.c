@@ -1,4 +1,4 @@
-/* lib/redact.c: headers, URLs, server text. */
+/* lib/util/redact.c: headers, URLs, server text. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,8 +8,8 @@
 
 #include <string.h>
 
-#include "buf.h"
-#include "redact.h"
+#include "util/buf.h"
+#include "util/redact.h"
 
 static void check_header(const char *name, const char *value, const char *want)
 {

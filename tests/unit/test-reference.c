@@ -1,4 +1,4 @@
-/* Unit tests for lib/reference.c: Docker's reference grammar and defaults
+/* Unit tests for lib/registry/reference.c: Docker's reference grammar and defaults
  * (distribution/reference: normalize.go, regexp.go). */
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "reference.h"
+#include "registry/reference.h"
 
 #define D64 "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 

@@ -1,4 +1,4 @@
-/* Unit tests for lib/tar.c: deterministic tar streams that GNU tar and our reader
+/* Unit tests for lib/wrap/tar.c: deterministic tar streams that GNU tar and our reader
  * agree on, and files that change size while they are read. */
 #define _GNU_SOURCE
 #include <stdarg.h>
@@ -15,8 +15,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "tar.h"
+#include "util/buf.h"
+#include "wrap/tar.h"
 
 #define MTIME 1700000000	/* 2023-11-14 22:13:20 UTC */
 

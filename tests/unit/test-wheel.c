@@ -1,4 +1,4 @@
-/* Unit tests for lib/wheel.c: wheels are built at test time by Python's zipfile
+/* Unit tests for lib/python/wheel.c: wheels are built at test time by Python's zipfile
  * module (tests/unit must not include archive.h) and installed into a temporary
  * staging directory. */
 #define _GNU_SOURCE
@@ -16,11 +16,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "error.h"
-#include "fsutil.h"
-#include "log.h"
-#include "wheel.h"
+#include "util/buf.h"
+#include "util/error.h"
+#include "util/fsutil.h"
+#include "util/log.h"
+#include "python/wheel.h"
 
 #define PURELIB "/usr/local/lib/python3.11/site-packages"
 #define PLATLIB "/usr/local/lib64/python3.11/site-packages"

@@ -1,0 +1,105 @@
+#include "image/archive-read.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/alloc.h"
+#include "wrap/json.h"
+#include "registry/registry.h"
+#include "wrap/tar.h"
+
+#define INDEX_MAX (1u << 20)
+
+/* "blobs/sha256/<hex>" (with or without "./") -> "sha256:<hex>", else "" */
+static void blob_digest(const char *name, char out[ML_DIGEST_LEN])
+{
+	if (!strncmp(name, "./", 2))
+		name += 2;
+	out[0] = '\0';
+	if (!strncmp(name, "blobs/sha256/", 13))
+		snprintf(out, ML_DIGEST_LEN, "sha256:%s", name + 13);
+	if (!ml_digest_valid(out))
+		out[0] = '\0';
+}
+
+static int store_blob(struct ml_tar_reader *r, struct ml_cache *cache, const char *digest,
+		      const char *path, struct ml_error *err)
+{
+	char got[ML_DIGEST_LEN];
+	int64_t size;
+	int rc = ml_cache_blob_store(cache, ml_tar_reader_read_cb, r, digest, got, &size, NULL, err);
+
+	return rc < 0 ? ml_error_prefix(err, "'%s'", path) : 0;
+}
+
+static int pick_image(struct ml_archive_image *img, const ml_json *index, const char *path,
+		      struct ml_error *err)
+{
+	ml_json *m = ml_json_get(index, "manifests"), *d = ml_json_at(m, 0);
+	const char *digest = ml_json_get_str(d, "digest"), *mt = ml_json_get_str(d, "mediaType");
+	const char *ref = ml_json_get_str(ml_json_get(d, "annotations"),
+					  "org.opencontainers.image.ref.name");
+
+	if (ml_json_size(m) != 1)
+		return ml_error_set(err, ML_EUSAGE, "'%s' holds %zu images; push sends one", path,
+				    ml_json_size(m));
+	if (!ml_digest_valid(digest) || ml_json_get_int(d, "size", &img->manifest_size) < 0)
+		return ml_error_set(err, ML_EPROTO, "'%s': bad descriptor in index.json", path);
+	if (mt && (!strcmp(mt, ML_MT_OCI_INDEX) || !strcmp(mt, ML_MT_DOCKER_LIST)))
+		return ml_error_set(err, ML_EUSAGE, "'%s' holds a multi-platform index; push sends "
+				    "one image", path);
+	snprintf(img->manifest_digest, sizeof(img->manifest_digest), "%s", digest);
+	img->media_type = ml_strdup(mt ? mt : ML_MT_OCI_MANIFEST);
+	img->ref_name = ml_strdup(ref);
+	return 0;
+}
+
+int ml_archive_import(struct ml_archive_image *img, const char *path, struct ml_cache *cache,
+		      struct ml_error *err)
+{
+	struct ml_tar_reader *r = NULL;
+	struct ml_buf index = ML_BUF_INIT;
+	struct ml_tar_entry e;
+	ml_json *doc = NULL;
+	char digest[ML_DIGEST_LEN];
+	int rc, has_index = 0;
+
+	memset(img, 0, sizeof(*img));
+	rc = ml_tar_reader_open(&r, path, err);
+	while (rc == 0 && (rc = ml_tar_reader_next(r, &e, err)) > 0) {
+		rc = 0;
+		blob_digest(e.name, digest);
+		if (!strcmp(e.name, "index.json") || !strcmp(e.name, "./index.json")) {
+			has_index = 1;
+			rc = ml_tar_reader_read_all(r, &index, INDEX_MAX, err);
+		} else if (digest[0] && e.type == ML_TAR_FILE &&
+			   !ml_cache_blob_present(cache, digest, e.size)) {
+			rc = store_blob(r, cache, digest, path, err);
+		}
+	}
+	ml_tar_reader_free(r);
+	if (rc < 0)
+		goto out;
+	if (!has_index) {
+		rc = ml_error_set(err, ML_EUSAGE, "'%s' is not an OCI image archive (no index.json); "
+				  "hint: build it with mldeploy build, or docker save from Docker 25 "
+				  "or later", path);
+		goto out;
+	}
+	doc = ml_json_parse(ml_buf_str(&index), index.len, err);
+	rc = doc ? pick_image(img, doc, path, err) : ml_error_prefix(err, "'%s': index.json", path);
+out:
+	ml_json_free(doc);
+	ml_buf_dispose(&index);
+	if (rc < 0)
+		ml_archive_image_dispose(img);
+	return rc;
+}
+
+void ml_archive_image_dispose(struct ml_archive_image *img)
+{
+	free(img->media_type);
+	free(img->ref_name);
+	memset(img, 0, sizeof(*img));
+}

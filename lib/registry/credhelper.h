@@ -1,0 +1,14 @@
+/* The docker-credential-<name> protocol: `docker-credential-NAME get` reads the
+ * server on stdin and answers {"ServerURL","Username","Secret"} on stdout, or
+ * exits non-zero with "credentials not found..." when it has none. */
+#ifndef ML_CREDHELPER_H
+#define ML_CREDHELPER_H
+
+#include "registry/auth.h"
+
+/* 1 with credentials, 0 when the helper has none, negative on failure (the
+ * helper missing from PATH, a crash, a time-out, unreadable output). */
+int ml_credhelper_get(const char *name, const char *server, struct ml_credential *out,
+		      struct ml_error *err);
+
+#endif

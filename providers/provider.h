@@ -1,18 +1,37 @@
-/* What a provider (a cloud or a registry host) offers the core. The core never
- * names a cloud: it asks the table in providers.c. */
+/* What a provider (a cloud, the local engine, or a registry host) offers the core.
+ * The core never names a cloud: it asks the table in providers.c. A provider keeps
+ * its per-run state in the object its init returns (no globals), owns its
+ * `deploy.<name>` section of deploy.yaml, and reaches HTTP and JSON only through
+ * lib/ (deploy/rest.h). */
 #ifndef ML_PROVIDER_H
 #define ML_PROVIDER_H
 
+#include "config/config.h"
+#include "config/section.h"
+#include "deploy/deploy.h"
 #include "registry/auth.h"
+#include "util/buf.h"
+#include "util/error.h"
+#include "wrap/json.h"
 
 enum ml_provider_caps {
 	ML_PROVIDER_REGISTRY = 1 << 0,		/* maps registry hosts to endpoints */
 	ML_PROVIDER_REGISTRY_AUTH = 1 << 1,	/* logs in to its own registries */
+	ML_PROVIDER_CONFIG = 1 << 2,		/* owns deploy.<name> */
+	ML_PROVIDER_DEPLOY = 1 << 3,		/* plan, deploy, status, rollback, destroy */
+	ML_PROVIDER_GATED = 1 << 4,		/* can hold traffic back until the health check
+						   passes (release/abort) */
+	ML_PROVIDER_NEEDS_REGISTRY = 1 << 5,	/* runs images from a registry: deploy pushes first */
+	ML_PROVIDER_RUN = 1 << 6,		/* `mldeploy run`: a foreground smoke test */
 };
 
-struct provider {
-	const char *name;
+struct ml_provider {
+	const char *name;			/* "local", "gcp": the key under deploy: */
+	const char *summary;			/* one line for --help and errors */
+	const char *const *targets;		/* NULL-terminated, default first; NULL: none */
 	unsigned caps;
+
+	/* Registry hooks (no per-run state: push calls them from its threads). */
 	/* The API endpoint of a registry host this provider owns (docker.io ->
 	 * registry-1.docker.io), or NULL when the host is not its own. */
 	const char *(*registry_endpoint)(const char *host);
@@ -20,8 +39,47 @@ struct provider {
 	 * for *-docker.pkg.dev, an ECR authorization token, an ACR refresh token):
 	 * 1 with credentials, 0 when the host is not its own, negative on failure. */
 	int (*registry_auth)(const char *host, struct ml_credential *out, struct ml_error *err);
+
+	/* Its deploy.<name> mapping, read with the section getters (errors carry
+	 * file:line:column and "did you mean"); conf is the provider's own object. */
+	int (*config_parse)(struct ml_config_section *sec, void **conf, struct ml_error *err);
+	void (*config_free)(void *conf);
+	/* The resolved section for `validate --json` (defaults filled in). */
+	ml_json *(*config_json)(const void *conf);
+
+	/* Per run: state from init, freed by cleanup (which wipes any secret). */
+	int (*init)(void **state, const struct ml_deploy_ctx *ctx, struct ml_error *err);
+	void (*cleanup)(void *state);
+
+	/* Reads only: what deploy would do, as steps with their request bodies
+	 * (secrets masked). `deploy --dry-run` prints it; deploy executes it. */
+	int (*plan)(void *state, const struct ml_deploy_request *req, struct ml_plan *plan,
+		    struct ml_error *err);
+	/* Executes the plan. A GATED provider leaves the new revision without traffic
+	 * and sets res->candidate_url; the core health-checks it and calls release or
+	 * abort. Otherwise the new revision serves when deploy returns. */
+	int (*deploy)(void *state, const struct ml_plan *plan, struct ml_deploy_result *res,
+		      struct ml_error *err);
+	int (*release)(void *state, const struct ml_plan *plan, struct ml_deploy_result *res,
+		       struct ml_error *err);
+	int (*abort)(void *state, const struct ml_plan *plan, struct ml_deploy_result *res,
+		     struct ml_error *err);
+	int (*status)(void *state, struct ml_deploy_result *res, struct ml_error *err);
+	/* Serves the revision that served before the current one again. */
+	int (*rollback)(void *state, const struct ml_deploy_request *req,
+			struct ml_deploy_result *res, struct ml_error *err);
+	/* Removes what carries mldeploy's managed-by label/tag for this service,
+	 * nothing else; lists what it removed in res->removed. */
+	int (*destroy)(void *state, struct ml_deploy_result *res, struct ml_error *err);
+	/* Writes a platform file (app.yaml, Dockerrun.aws.json) for users of native
+	 * tools; -ML_ENOTFOUND when the provider has no such file. */
+	int (*render)(void *state, const struct ml_deploy_request *req, const char *file,
+		      struct ml_buf *out, struct ml_error *err);
+	/* `mldeploy run`: starts the image in the foreground; see deploy.h. */
+	int (*run)(void *state, const struct ml_deploy_request *req, const struct ml_run_opts *ro,
+		   struct ml_deploy_result *res, struct ml_error *err);
 };
 
-extern const struct provider ml_provider_dockerhub;
+extern const struct ml_provider ml_provider_dockerhub;
 
 #endif

@@ -3,7 +3,7 @@
 #include <stddef.h>
 
 /* Listed explicitly: a provider missing here fails at link time, not at run time. */
-static const struct provider *const providers[] = {
+static const struct ml_provider *const providers[] = {
 	&ml_provider_dockerhub,
 };
 

@@ -81,13 +81,17 @@ static const char *const names[] = {
 	[ML_ETOOBIG - ML_EUSAGE] = "too-big",
 	[ML_EINTR - ML_EUSAGE] = "interrupted",
 	[ML_EINTERNAL - ML_EUSAGE] = "internal",
+	[ML_ETIMEDOUT - ML_EUSAGE] = "timeout",
+	[ML_ECACHE - ML_EUSAGE] = "cache",
+	[ML_EHEALTH - ML_EUSAGE] = "health",
+	[ML_ECONFLICT - ML_EUSAGE] = "conflict",
 };
 
 const char *ml_error_name(int code)
 {
 	if (code < 0)
 		code = -code;
-	if (code < ML_EUSAGE || code > ML_EINTERNAL)
+	if (code < ML_EUSAGE || code >= ML_ELAST_)
 		return "unknown";
 	return names[code - ML_EUSAGE];
 }

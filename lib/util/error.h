@@ -18,6 +18,11 @@ enum ml_errcode {
 	ML_ETOOBIG,		/* data over a size cap */
 	ML_EINTR,		/* interrupted by a signal */
 	ML_EINTERNAL,		/* a bug or a library failure we cannot explain */
+	ML_ETIMEDOUT,		/* a deadline passed (an operation, a transfer) */
+	ML_ECACHE,		/* a cached blob is missing or corrupt: fetch or rebuild it */
+	ML_EHEALTH,		/* the deployed service failed its health check */
+	ML_ECONFLICT,		/* the platform holds something in the way (not ours, or busy) */
+	ML_ELAST_
 };
 
 #define ML_ERROR_MAX 2048

@@ -12,7 +12,7 @@ static const char *dockerhub_registry_endpoint(const char *host)
 	return NULL;
 }
 
-const struct provider ml_provider_dockerhub = {
+const struct ml_provider ml_provider_dockerhub = {
 	.name = "dockerhub",
 	.caps = ML_PROVIDER_REGISTRY,
 	.registry_endpoint = dockerhub_registry_endpoint,

@@ -6,7 +6,7 @@
 
 #include "util/alloc.h"
 #include "wrap/json.h"
-#include "registry/registry.h"
+#include "registry/oci.h"
 #include "wrap/tar.h"
 
 #define INDEX_MAX (1u << 20)

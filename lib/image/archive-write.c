@@ -13,7 +13,7 @@
 #include "util/fsutil.h"
 #include "wrap/json.h"
 #include "util/log.h"
-#include "registry/registry.h"
+#include "registry/oci.h"
 #include "util/tmpfile.h"
 
 struct out {

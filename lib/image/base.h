@@ -7,15 +7,10 @@
 #include <stdint.h>
 
 #include "image/cache.h"
+#include "registry/oci.h"
 #include "wrap/digest.h"
 #include "util/error.h"
 #include "wrap/json.h"
-
-struct ml_blob {
-	char digest[ML_DIGEST_LEN];
-	int64_t size;
-	char *media_type;	/* OCI media type */
-};
 
 struct ml_base {
 	char *name;			/* as written in deploy.yaml */

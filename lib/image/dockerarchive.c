@@ -6,7 +6,7 @@
 
 #include "util/alloc.h"
 #include "wrap/tar.h"
-#include "registry/registry.h"
+#include "registry/oci.h"
 
 #define META_MAX (16u << 20)
 

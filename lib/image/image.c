@@ -6,7 +6,7 @@
 #include <time.h>
 
 #include "util/alloc.h"
-#include "registry/registry.h"
+#include "registry/oci.h"
 
 void ml_image_time(int64_t t, char out[32])
 {

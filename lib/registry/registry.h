@@ -9,20 +9,10 @@
 #include <stdint.h>
 
 #include "registry/auth.h"
+#include "registry/oci.h"
 #include "util/buf.h"
 #include "wrap/digest.h"
 #include "util/error.h"
-
-#define ML_MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
-#define ML_MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
-#define ML_MT_OCI_CONFIG "application/vnd.oci.image.config.v1+json"
-#define ML_MT_OCI_LAYER "application/vnd.oci.image.layer.v1.tar"
-#define ML_MT_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
-#define ML_MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
-#define ML_MT_DOCKER_CONFIG "application/vnd.docker.container.image.v1+json"
-#define ML_MT_DOCKER_LAYER "application/vnd.docker.image.rootfs.diff.tar"
-
-#define ML_MANIFEST_MAX (4u << 20)
 
 /* How the core reaches registries without knowing the clouds: providers/ supply
  * the real endpoint of a host (docker.io -> registry-1.docker.io) and credentials. */

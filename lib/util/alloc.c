@@ -93,3 +93,25 @@ void ml_free_strings(char **v, size_t n)
 		free(v[i]);
 	free(v);
 }
+
+void ml_wipe(void *p, size_t n)
+{
+	if (p && n)
+		explicit_bzero(p, n);
+}
+
+void ml_free_secret(char *s)
+{
+	if (s)
+		ml_wipe(s, strlen(s));
+	free(s);
+}
+
+void ml_free_secrets(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		ml_free_secret(v[i]);
+	free(v);
+}

@@ -16,4 +16,12 @@ char *ml_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Frees the n strings of v, then v. */
 void ml_free_strings(char **v, size_t n);
 
+/* Overwrites n bytes at p with zeros in a way the compiler keeps (explicit_bzero):
+ * for secrets before their memory is freed or reused. NULL is fine. */
+void ml_wipe(void *p, size_t n);
+/* Wipes the string s (up to its NUL), then frees it. */
+void ml_free_secret(char *s);
+/* ml_free_strings for strings that hold secrets (signed headers). */
+void ml_free_secrets(char **v, size_t n);
+
 #endif

@@ -22,6 +22,16 @@ struct token {
 	char *auth;	/* "Bearer ..." */
 };
 
+/* The credential lookup runs once per registry, outside the lock (a helper may
+ * take seconds): the first thread to need it looks up, others wait for it. */
+enum cred_state {
+	CRED_UNKNOWN,		/* not looked up yet */
+	CRED_BUSY,		/* a thread is looking up */
+	CRED_FOUND,
+	CRED_NONE,		/* anonymous access */
+	CRED_FAILED,		/* remembered for the run: a helper is not run per blob */
+};
+
 struct ml_registry {
 	char *host;
 	char *base;
@@ -33,8 +43,10 @@ struct ml_registry {
 	struct token *tokens;
 	size_t ntokens, atokens;
 	char *basic;
-	struct ml_credential cred;
-	int cred_state;		/* 0 not looked up, 1 found, -1 none */
+	struct ml_credential cred;	/* set once, read-only after: see load_credential */
+	enum cred_state cred_state;
+	struct ml_error cred_err;	/* why the lookup failed (CRED_FAILED) */
+	pthread_cond_t cred_done;	/* signalled when a CRED_BUSY lookup ends */
 };
 
 static const struct ml_registry_hooks *hooks;
@@ -125,6 +137,7 @@ int ml_registry_open(struct ml_registry **out, const char *host, int for_pull,
 
 	r->host = ml_strdup(host);
 	pthread_mutex_init(&r->lock, NULL);
+	pthread_cond_init(&r->cred_done, NULL);
 	rc = set_base(r, for_pull, err);
 	if (rc < 0) {
 		ml_registry_free(r);
@@ -153,6 +166,7 @@ void ml_registry_free(struct ml_registry *r)
 	for (i = 0; i < r->npool; i++)
 		ml_http_free(r->pool[i]);
 	free(r->pool);
+	pthread_cond_destroy(&r->cred_done);
 	pthread_mutex_destroy(&r->lock);
 	free(r->host);
 	free(r->base);
@@ -254,23 +268,53 @@ static void free_secret(char *s)
 	free(s);
 }
 
+/* 1 with credentials in r->cred, 0 for anonymous access, negative when the
+ * lookup failed. Only the first caller runs the lookup, without the lock; the
+ * outcome, failure included, is kept for the run. */
 static int load_credential(struct ml_registry *r, struct ml_error *err)
 {
 	ml_credential_fn fn = hooks && hooks->credential ? hooks->credential : ml_auth_credential;
+	struct ml_credential cred = { 0 };
+	struct ml_error e = { 0 };
 	int rc;
 
 	pthread_mutex_lock(&r->lock);
-	if (r->cred_state) {
-		rc = r->cred_state > 0;
+	while (r->cred_state == CRED_BUSY)
+		pthread_cond_wait(&r->cred_done, &r->lock);
+	if (r->cred_state != CRED_UNKNOWN) {
+		rc = r->cred_state == CRED_FOUND ? 1 : r->cred_state == CRED_NONE ? 0 :
+		     -r->cred_err.code;
+		if (rc < 0 && err)
+			*err = r->cred_err;
 		pthread_mutex_unlock(&r->lock);
 		return rc;
 	}
-	rc = fn(r->host, &r->cred, err);
-	if (rc >= 0)
-		r->cred_state = rc > 0 ? 1 : -1;
+	r->cred_state = CRED_BUSY;
 	pthread_mutex_unlock(&r->lock);
-	if (rc < 0)
+
+	rc = fn(r->host, &cred, &e);
+	if (rc < 0) {
+		if (!e.code)
+			ml_error_set(&e, -rc, "credential lookup failed");
+		rc = ml_error_prefix(&e, "credentials for registry '%s'", r->host);
+	}
+
+	pthread_mutex_lock(&r->lock);
+	if (rc > 0) {
+		r->cred = cred;
+		r->cred_state = CRED_FOUND;
+	} else {
+		ml_credential_dispose(&cred);
+		r->cred_state = rc == 0 ? CRED_NONE : CRED_FAILED;
+		r->cred_err = e;
+	}
+	pthread_cond_broadcast(&r->cred_done);
+	pthread_mutex_unlock(&r->lock);
+	if (rc < 0) {
+		if (err)
+			*err = e;
 		return rc;
+	}
 	if (rc > 0)
 		ml_log(ML_LOG_INFO, "registry %s: credentials from %s", r->host,
 		       r->cred.source ? r->cred.source : "a credential hook");
@@ -293,7 +337,12 @@ static char *basic_header(const struct ml_credential *c)
 
 static int auth_error(struct ml_registry *r, const char *what, struct ml_error *err)
 {
-	if (r->cred_state > 0)
+	int found;
+
+	pthread_mutex_lock(&r->lock);
+	found = r->cred_state == CRED_FOUND;
+	pthread_mutex_unlock(&r->lock);
+	if (found)
 		return ml_error_set(err, ML_EAUTH, "%s: registry '%s' refused the credentials from %s "
 				    "(hint: check the user name and password or token)",
 				    what, r->host, r->cred.source ? r->cred.source : "the credential hook");

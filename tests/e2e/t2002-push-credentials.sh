@@ -82,3 +82,46 @@ secrets_absent
 printf '{"credsStore": "not-installed"}\n' >"$HOME/.docker/config.json"
 must_fail 1 push "$REG_TOK_ADDR/team/app3"
 assert_contains "$T/err" "docker-credential-not-installed"
+
+# A slow helper runs once for the whole push, however many blobs go up at once,
+# and the other requests are not held up meanwhile.
+mkdir -p "$T/multi"
+for d in a b c d e; do
+	mkdir "$T/multi/$d"
+	printf '%s\n' "$d" >"$T/multi/$d/f.txt"
+done
+{
+	printf 'name: multi\nimage:\n  base: scratch\n  copy:\n'
+	for d in a b c d e; do
+		printf '    - { src: %s/, dst: /%s/ }\n' "$d" "$d"
+	done
+} >"$T/multi/deploy.yaml"
+run_ok "$MLDEPLOY" -C "$T/multi" build --tag v1 -o "$T/multi.tar"
+cat >"$T/bin/docker-credential-slow" <<SH
+#!/bin/sh
+echo run >>"$T/slow.count"
+read -r server
+sleep 2
+printf '{"ServerURL":"%s","Username":"pusher","Secret":"Basic-Pa55word"}' "\$server"
+SH
+chmod +x "$T/bin/docker-credential-slow"
+printf '{"credHelpers": {"%s": "slow"}}\n' "$REG_BASIC_ADDR" >"$HOME/.docker/config.json"
+run_ok "$MLDEPLOY" -vv push "$T/multi.tar" --repository "$REG_BASIC_ADDR/team/multi" --jobs 6
+assert_eq "$(wc -l <"$T/slow.count")" 1 "runs of the slow helper"
+assert_eq "$(grep -c 'credentials from credential helper docker-credential-slow' "$T/err")" 1 \
+	"credential source lines"
+secrets_absent
+run_ok skopeo_inspect "docker://$REG_BASIC_ADDR/team/multi:v1"
+
+# A failing helper is run once, not once per blob, and says what failed.
+cat >"$T/bin/docker-credential-fails" <<SH
+#!/bin/sh
+echo run >>"$T/fails.count"
+echo "keychain locked"
+exit 3
+SH
+chmod +x "$T/bin/docker-credential-fails"
+printf '{"credHelpers": {"%s": "fails"}}\n' "$REG_BASIC_ADDR" >"$HOME/.docker/config.json"
+must_fail 1 "$MLDEPLOY" -vv push "$T/multi.tar" --repository "$REG_BASIC_ADDR/team/multi2" --jobs 6
+assert_eq "$(wc -l <"$T/fails.count")" 1 "runs of the failing helper"
+assert_contains "$T/err" "credentials for registry '$REG_BASIC_ADDR': credential helper docker-credential-fails failed (exit 3): keychain locked"

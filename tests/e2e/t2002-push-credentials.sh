@@ -125,3 +125,25 @@ printf '{"credHelpers": {"%s": "fails"}}\n' "$REG_BASIC_ADDR" >"$HOME/.docker/co
 must_fail 1 "$MLDEPLOY" -vv push "$T/multi.tar" --repository "$REG_BASIC_ADDR/team/multi2" --jobs 6
 assert_eq "$(wc -l <"$T/fails.count")" 1 "runs of the failing helper"
 assert_contains "$T/err" "credentials for registry '$REG_BASIC_ADDR': credential helper docker-credential-fails failed (exit 3): keychain locked"
+
+# A helper that hangs costs the time limit once per run, not once per blob, and
+# the message names the helper and the limit.
+cat >"$T/bin/docker-credential-hangs" <<SH
+#!/bin/sh
+echo run >>"$T/hangs.count"
+sleep 300
+SH
+chmod +x "$T/bin/docker-credential-hangs"
+printf '{"credHelpers": {"%s": "hangs"}}\n' "$REG_BASIC_ADDR" >"$HOME/.docker/config.json"
+start=$SECONDS
+MLDEPLOY_CREDHELPER_TIMEOUT_S=2 must_fail 1 "$MLDEPLOY" push "$T/multi.tar" \
+	--repository "$REG_BASIC_ADDR/team/multi3" --jobs 6
+[ $((SECONDS - start)) -lt 60 ] || fail "a hanging helper took $((SECONDS - start)) s"
+assert_eq "$(wc -l <"$T/hangs.count")" 1 "runs of the hanging helper"
+assert_contains "$T/err" "credential helper docker-credential-hangs did not answer within 2 s"
+assert_contains "$T/err" "MLDEPLOY_CREDHELPER_TIMEOUT_S"
+# the limit's variable is checked
+MLDEPLOY_CREDHELPER_TIMEOUT_S=2s must_fail 2 "$MLDEPLOY" push "$T/multi.tar" \
+	--repository "$REG_BASIC_ADDR/team/multi3"
+assert_contains "$T/err" "MLDEPLOY_CREDHELPER_TIMEOUT_S takes a whole number of seconds"
+assert_eq "$(wc -l <"$T/hangs.count")" 1 "runs of the hanging helper"

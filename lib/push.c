@@ -40,6 +40,24 @@ const char *ml_push_action_name(enum ml_push_action a)
 	return a == ML_PUSH_EXISTS ? "exists" : a == ML_PUSH_MOUNTED ? "mounted" : "uploaded";
 }
 
+/* A blob the manifest names is missing or has another size: the archive is
+ * incomplete, or the cache lost or damaged what the build put there. */
+static int blob_missing(struct push *p, const char *kind, const char *digest, int64_t size,
+			const struct stat *st, int absent, struct ml_error *err)
+{
+	if (p->opts->archive && absent)
+		return ml_error_set(err, ML_EDIGEST, "%s %s is not in the image archive", kind, digest);
+	if (p->opts->archive)
+		return ml_error_set(err, ML_EDIGEST, "%s %s is %lld bytes but the manifest says %lld; "
+				    "nothing was pushed", kind, digest, (long long)st->st_size,
+				    (long long)size);
+	if (!absent)
+		ml_cache_blob_remove(p->cache, digest);
+	return ml_error_set(err, ML_ECACHE, "%s %s of image %s is %s the cache; nothing was pushed "
+			    "(hint: build again)", kind, digest, p->res->manifest_digest,
+			    absent ? "not in" : "damaged in (removed it from)");
+}
+
 static int add_blob(struct push *p, const ml_json *desc, const char *kind, struct ml_error *err)
 {
 	struct ml_push_result *res = p->res;
@@ -48,21 +66,15 @@ static int add_blob(struct push *p, const ml_json *desc, const char *kind, struc
 	int64_t size;
 	char *path;
 	struct stat st;
+	int absent;
 
 	if (!ml_digest_valid(digest) || ml_json_get_int(desc, "size", &size) < 0 || size < 0)
 		return ml_error_set(err, ML_EPROTO, "the manifest has a bad %s descriptor", kind);
 	path = ml_cache_blob_path(p->cache, digest);
-	if (stat(path, &st) < 0 || st.st_size != size) {
-		int rc = errno == ENOENT ?
-			 ml_error_set(err, ML_EDIGEST, "%s %s is not in the image archive", kind, digest) :
-			 ml_error_set(err, ML_EDIGEST, "%s %s is %lld bytes but the manifest says %lld; "
-				      "nothing was pushed", kind, digest, (long long)st.st_size,
-				      (long long)size);
-
-		free(path);
-		return rc;
-	}
+	absent = stat(path, &st) < 0;
 	free(path);
+	if (absent || st.st_size != size)
+		return blob_missing(p, kind, digest, size, &st, absent, err);
 	res->blobs = ml_realloc(res->blobs, (res->nblobs + 1) * sizeof(*res->blobs));
 	b = &res->blobs[res->nblobs++];
 	memset(b, 0, sizeof(*b));
@@ -72,22 +84,40 @@ static int add_blob(struct push *p, const ml_json *desc, const char *kind, struc
 	return 0;
 }
 
+/* The manifest res->manifest_digest from the cache: the imported archive's,
+ * whose index.json gave its size and media type (img), or the build's (img NULL). */
+static int load_manifest(struct push *p, const struct ml_archive_image *img,
+			 struct ml_error *err)
+{
+	const char *digest = p->res->manifest_digest;
+	int rc;
+
+	if (!img && !ml_cache_blob_present(p->cache, digest, -1))
+		return ml_error_set(err, ML_ECACHE, "image %s is not in the cache (hint: build it "
+				    "again)", digest);
+	rc = ml_cache_blob_read(p->cache, digest, ML_MANIFEST_MAX, &p->manifest, err);
+	if ((rc == -ML_EDIGEST || rc == -ML_ECACHE) && !img)
+		return ml_error_set(err, ML_ECACHE, "manifest %s was corrupt in the cache; removed it "
+				    "(hint: build again)", digest);
+	if (rc == 0 && img && (int64_t)p->manifest.len != img->manifest_size)
+		rc = ml_error_set(err, ML_EDIGEST, "manifest %s is %zu bytes, index.json says %lld",
+				  digest, p->manifest.len, (long long)img->manifest_size);
+	return rc;
+}
+
 /* The manifest, its blobs (all present in the cache with the sizes it gives) and
  * the base repository to mount from. */
 static int read_manifest(struct push *p, const struct ml_archive_image *img, struct ml_error *err)
 {
 	ml_json *m = NULL, *layers;
-	const char *base;
+	const char *base, *mt;
 	struct ml_ref ref;
 	size_t i;
 	int rc;
 
-	rc = ml_cache_blob_read(p->cache, img->manifest_digest, ML_MANIFEST_MAX, &p->manifest, err);
-	if (rc == 0 && (int64_t)p->manifest.len != img->manifest_size)
-		rc = ml_error_set(err, ML_EDIGEST, "manifest %s is %zu bytes, index.json says %lld",
-				  img->manifest_digest, p->manifest.len, (long long)img->manifest_size);
+	rc = load_manifest(p, img, err);
 	if (rc == 0 && !(m = ml_json_parse(ml_buf_str(&p->manifest), p->manifest.len, err)))
-		rc = ml_error_prefix(err, "manifest %s", img->manifest_digest);
+		rc = ml_error_prefix(err, "manifest %s", p->res->manifest_digest);
 	if (rc < 0)
 		return rc;
 	rc = add_blob(p, ml_json_get(m, "config"), "config", err);
@@ -100,8 +130,8 @@ static int read_manifest(struct push *p, const struct ml_archive_image *img, str
 			p->base_repo = ml_strdup(ref.repository);
 		ml_ref_dispose(&ref);
 	}
-	p->media_type = ml_strdup(ml_json_get_str(m, "mediaType") ? ml_json_get_str(m, "mediaType") :
-				  img->media_type);
+	mt = ml_json_get_str(m, "mediaType");
+	p->media_type = ml_strdup(mt ? mt : img ? img->media_type : ML_MT_OCI_MANIFEST);
 	ml_json_free(m);
 	return rc;
 }
@@ -204,10 +234,17 @@ static int upload(struct push *p, struct ml_push_blob *b, const char *location,
 				     location, &st, err);
 	ml_progress_finish(b->digest, rc < 0 ? "failed" : "uploaded");
 	close(fd);
-	if (rc == -ML_EDIGEST) {
+	if (rc == -ML_EDIGEST && p->opts->archive) {
 		ml_cache_blob_remove(p->cache, b->digest);
 		ml_error_prefix(err, "removed the corrupt blob from the cache; build again, or push "
 				"the archive again to re-import it");
+	} else if (rc == -ML_EDIGEST) {
+		char why[ML_ERROR_MAX];
+
+		ml_cache_blob_remove(p->cache, b->digest);
+		snprintf(why, sizeof(why), "%s", err ? err->msg : "");
+		rc = ml_error_set(err, ML_ECACHE, "removed the corrupt blob from the cache (hint: "
+				  "build again): %.1900s", why);
 	}
 	b->bytes_sent = st.bytes_sent;
 	b->resumes = st.resumes;
@@ -311,6 +348,29 @@ static const char *archive_tag(const struct ml_archive_image *img)
 	return ml_ref_valid_tag(t) ? t : NULL;
 }
 
+/* The image to push, in the cache: the archive's, imported there first, or the
+ * one named by digest. From here on both are pushed the same way. */
+static int find_image(struct push *p, struct ml_archive_image *img, struct ml_error *err)
+{
+	const struct ml_push_opts *opts = p->opts;
+	int rc;
+
+	if (!opts->archive) {
+		if (!ml_digest_valid(opts->manifest_digest))
+			return ml_error_set(err, ML_EUSAGE, "'%s' is not an image digest "
+					    "(sha256:<64 hex digits>)", opts->manifest_digest ?
+					    opts->manifest_digest : "");
+		snprintf(p->res->manifest_digest, sizeof(p->res->manifest_digest), "%s",
+			 opts->manifest_digest);
+		return read_manifest(p, NULL, err);
+	}
+	rc = ml_archive_import(img, opts->archive, p->cache, err);
+	if (rc < 0)
+		return rc;
+	memcpy(p->res->manifest_digest, img->manifest_digest, sizeof(img->manifest_digest));
+	return read_manifest(p, img, err);
+}
+
 int ml_push_run(const struct ml_push_opts *opts, struct ml_push_result *res,
 		struct ml_error *err)
 {
@@ -326,22 +386,19 @@ int ml_push_run(const struct ml_push_opts *opts, struct ml_push_result *res,
 	res->repository = ml_asprintf("%s/%s", p.target.host, p.target.repository);
 	rc = ml_cache_open(&p.cache, err);
 	if (rc == 0)
-		rc = ml_archive_import(&img, opts->archive, p.cache, err);
-	if (rc == 0) {
-		memcpy(res->manifest_digest, img.manifest_digest, sizeof(img.manifest_digest));
-		rc = read_manifest(&p, &img, err);
-	}
-	if (rc == 0 && opts->archive_tag && !archive_tag(&img))
+		rc = find_image(&p, &img, err);
+	if (rc == 0 && opts->archive && opts->archive_tag && !archive_tag(&img))
 		rc = ml_error_set(err, ML_EUSAGE, "'%s' names no usable tag (hint: give one with "
 				  "--tag)", opts->archive);
-	if (rc == 0 && !opts->archive_tag && !opts->ntags)
+	if (rc == 0 && !(opts->archive && opts->archive_tag) && !opts->ntags)
 		rc = ml_error_set(err, ML_EUSAGE, "no tag to push (hint: --tag)");
 	if (rc == 0)
 		rc = ml_registry_open(&p.reg, p.target.host, 0, err);
 	if (rc == 0)
 		rc = push_blobs(&p, err);
 	if (rc == 0)
-		rc = push_manifests(&p, opts->archive_tag ? archive_tag(&img) : NULL, err);
+		rc = push_manifests(&p, opts->archive && opts->archive_tag ? archive_tag(&img) : NULL,
+				    err);
 	if (rc == 0)
 		res->reference = ml_asprintf("%s@%s", res->repository, res->manifest_digest);
 out:

@@ -2,8 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "build.h"
 #include "cmd.h"
+#include "publish.h"
 #include "util/log.h"
 #include "registry/reference.h"
 
@@ -140,7 +140,7 @@ static ml_json *result_json(const struct ml_build_opts *o, const struct ml_build
 	ml_json_set_str(j, "tag", r->tag);
 	ml_json_set_str(j, "digest", r->manifest_digest);
 	ml_json_set_str(j, "config_digest", r->config_digest);
-	ml_json_set_str(j, "output", r->output);
+	ml_json_set_str(j, "output", r->output);	/* null: --push without -o wrote none */
 	ml_json_set_str(j, "format", o->format == ML_FORMAT_DOCKER ? "docker" : "oci");
 	ml_json_set(j, "up_to_date", ml_json_bool_new(r->up_to_date));
 	ml_json_set_str(base, "name", cfg->image.base);
@@ -178,49 +178,64 @@ static void print_summary(const struct global *g, const struct ml_build_opts *o,
 				(long long)l->blob.size, l->cached ? "reused " : "written", l->source);
 	}
 	ui_info(g, "image  %s %s", r->image_name, r->manifest_digest);
-	ui_info(g, "%s %s (%s)", r->up_to_date ? "kept  " : "wrote ", r->output,
-		o->format == ML_FORMAT_DOCKER ? "docker-archive" : "oci-archive");
+	if (r->output)
+		ui_info(g, "%s %s (%s)", r->up_to_date ? "kept  " : "wrote ", r->output,
+			o->format == ML_FORMAT_DOCKER ? "docker-archive" : "oci-archive");
+}
+
+struct summary {
+	const struct global *g;
+	const struct ml_build_opts *o;
+};
+
+/* The build's summary comes before the push's progress. */
+static void built(void *ud, const struct ml_build_result *r)
+{
+	const struct summary *s = ud;
+
+	if (!s->g->json)
+		print_summary(s->g, s->o, r, s->o->cfg);
 }
 
 int cmd_build(struct global *g, int argc, char **argv)
 {
 	struct build_args a = { 0 };
-	struct ml_build_result res = { 0 };
+	struct ml_publish_opts po = { 0 };
+	struct ml_publish_result res = { 0 };
+	struct summary sum = { g, &po.build };
 	struct ml_config *cfg = NULL;
 	struct ml_error err = { 0 };
-	ml_json *j;
 	int rc;
 
 	if (parse_args(&a, argc, argv) < 0)
 		return EXIT_USAGE;
 	rc = cmd_load_config(g, &cfg, &err);
 	if (rc == 0) {
-		a.o.cfg = cfg;
-		rc = ml_build_run(&a.o, &res, &err);
+		po.build = a.o;
+		po.build.cfg = cfg;
+		/* pushed from the cache: a file only when -o asks for one */
+		po.build.no_output = a.push && !a.o.output;
+		po.push = a.push;
+		po.built = built;
+		po.ud = &sum;
+		rc = ml_publish_run(&po, &res, &err);
 	}
-	if (rc < 0) {
+	if (rc < 0)
 		ui_error(g, &err);
-		goto out;
-	}
-	if (g->json) {
-		ml_json *pushed = NULL;
+	if (res.built && g->json) {
+		ml_json *j = result_json(&po.build, &res.build, cfg);
 
-		j = result_json(&a.o, &res, cfg);
-		if (a.push)
-			rc = cmd_push_image(g, cfg, res.output, NULL, 0, 0, NULL, &pushed);
-		if (pushed)
-			ml_json_set(j, "push", pushed);
+		if (res.pushed)
+			ml_json_set(j, "push", cmd_push_json(&res.push));
 		ui_json(j);
 		ml_json_free(j);
-	} else {
-		print_summary(g, &a.o, &res, cfg);
-		if (a.push)
-			rc = cmd_push_image(g, cfg, res.output, NULL, 0, 0, NULL, NULL);
-		else
-			printf("%s\n", res.manifest_digest);
+	} else if (res.pushed) {
+		cmd_push_summary(g, &res.push);
+		printf("%s\n", res.reference);
+	} else if (res.built && !a.push) {
+		printf("%s\n", res.build.manifest_digest);
 	}
-out:
-	ml_build_result_dispose(&res);
+	ml_publish_result_dispose(&res);
 	ml_config_free(cfg);
 	return ui_exit_status(rc);
 }

@@ -43,12 +43,10 @@ void cmd_usage(const char *name, FILE *f);
 /* Loads deploy.yaml as the global options say. */
 int cmd_load_config(const struct global *g, struct ml_config **cfg, struct ml_error *err);
 
-/* Pushes archive to repository (NULL: cfg's image.repository) under tags, or
- * the archive's own tag when none are given, plus cfg's image.tags. Reports
- * errors itself; with json_out the result is returned instead of printed. */
-int cmd_push_image(const struct global *g, const struct ml_config *cfg, const char *archive,
-		   char *const *tags, size_t ntags, int jobs, const char *repository,
-		   ml_json **json_out);
+/* A push's result: the object `push --json` prints, and the summary line. */
+struct ml_push_result;
+ml_json *cmd_push_json(const struct ml_push_result *r);
+void cmd_push_summary(const struct global *g, const struct ml_push_result *r);
 
 int cmd_build(struct global *g, int argc, char **argv);
 int cmd_push(struct global *g, int argc, char **argv);

@@ -10,7 +10,7 @@
 #include "push.h"
 #include "registry/reference.h"
 
-static ml_json *result_json(const struct ml_push_result *r)
+ml_json *cmd_push_json(const struct ml_push_result *r)
 {
 	ml_json *j = ml_json_object_new(), *blobs = ml_json_array_new();
 	size_t i;
@@ -37,7 +37,7 @@ static ml_json *result_json(const struct ml_push_result *r)
 	return j;
 }
 
-static void print_summary(const struct global *g, const struct ml_push_result *r)
+void cmd_push_summary(const struct global *g, const struct ml_push_result *r)
 {
 	uint64_t sent = 0;
 	size_t i, n[3] = { 0, 0, 0 };
@@ -51,9 +51,12 @@ static void print_summary(const struct global *g, const struct ml_push_result *r
 		n[ML_PUSH_EXISTS]);
 }
 
-int cmd_push_image(const struct global *g, const struct ml_config *cfg, const char *archive,
-		   char *const *tags, size_t ntags, int jobs, const char *repository,
-		   ml_json **json_out)
+/* Pushes archive to repository (NULL: cfg's image.repository) under tags, or
+ * the archive's own tag when none are given, plus cfg's image.tags. Reports
+ * errors itself; with json_out the result is returned instead of printed. */
+static int push_archive(const struct global *g, const struct ml_config *cfg, const char *archive,
+			char *const *tags, size_t ntags, int jobs, const char *repository,
+			ml_json **json_out)
 {
 	struct ml_push_opts o = { 0 };
 	struct ml_push_result res = { 0 };
@@ -86,9 +89,9 @@ int cmd_push_image(const struct global *g, const struct ml_config *cfg, const ch
 	if (rc < 0) {
 		ui_error(g, &err);
 	} else if (json_out) {
-		*json_out = result_json(&res);
+		*json_out = cmd_push_json(&res);
 	} else {
-		print_summary(g, &res);
+		cmd_push_summary(g, &res);
 	}
 	if (rc == 0 && !json_out)
 		printf("%s\n", res.reference);
@@ -156,7 +159,7 @@ int cmd_push(struct global *g, int argc, char **argv)
 		goto out;
 	}
 	archive = optind < argc ? ml_strdup(argv[optind]) : ml_build_default_output(cfg);
-	rc = cmd_push_image(g, cfg, archive, tags, ntags, jobs, repository, g->json ? &j : NULL);
+	rc = push_archive(g, cfg, archive, tags, ntags, jobs, repository, g->json ? &j : NULL);
 	if (j)
 		ui_json(j);
 	status = ui_exit_status(rc);

@@ -32,6 +32,7 @@ struct build {
 	struct ml_ignore *ignore;
 	struct ml_ignore *allow;
 	char *context;
+	char *default_output;
 	struct group *groups;
 	size_t ngroups, agroups;
 	struct ml_base base;
@@ -175,8 +176,9 @@ static int setup_ignore(struct build *b, struct ml_error *err)
 	}
 	rc = rc ? rc : add_patterns(b->ignore, &cfg->image.ignore, err);
 	rc = rc ? rc : add_patterns(b->allow, &cfg->image.allow_credentials, err);
-	/* the build's own output never goes into its image */
-	out = realpath(b->res->output, NULL);
+	/* the build's own output never goes into its image; nor, when it writes
+	 * none, the default one, so that the image is the same either way */
+	out = realpath(b->res->output ? b->res->output : b->default_output, NULL);
 	if (rc == 0 && out && !strncmp(out, b->context, cl) && out[cl] == '/') {
 		char *pat = ml_asprintf("/%s", out + cl + 1), *tmp = ml_asprintf("/%s.tmp-*", out + cl + 1);
 
@@ -526,7 +528,7 @@ static int attempt(struct build *b, struct ml_error *err)
 		rc = build_layers(b, &lo, err);
 	if (rc == 0)
 		rc = write_documents(b, err);
-	if (rc == 0)
+	if (rc == 0 && !b->opts->no_output)
 		rc = write_output(b, err);
 	return rc;
 }
@@ -553,10 +555,12 @@ int ml_build_run(const struct ml_build_opts *opts, struct ml_build_result *res,
 	int rc;
 
 	memset(res, 0, sizeof(*res));
-	res->output = opts->output ? ml_strdup(opts->output) : ml_build_default_output(opts->cfg);
 	b.context = realpath(opts->cfg->dir, NULL);
 	if (!b.context)
 		return ml_error_errno(err, ML_EUSAGE, errno, "build context '%s'", opts->cfg->dir);
+	b.default_output = ml_build_default_output(opts->cfg);
+	if (!opts->no_output)
+		res->output = ml_strdup(opts->output ? opts->output : b.default_output);
 	rc = ml_cache_open(&b.cache, err);
 	if (rc == 0)
 		rc = ml_gitmeta_read(&res->git, b.context, err);
@@ -585,6 +589,7 @@ out:
 	ml_ignore_free(b.allow);
 	ml_cache_free(b.cache);
 	free(b.context);
+	free(b.default_output);
 	return rc;
 }
 

@@ -1,4 +1,5 @@
-/* `mldeploy build`: deploy.yaml -> image in the cache -> image file. */
+/* `mldeploy build`: deploy.yaml -> image in the cache -> image file (unless
+ * no_output). Building and then pushing is publish.h's. */
 #ifndef ML_BUILD_H
 #define ML_BUILD_H
 
@@ -15,6 +16,7 @@
 struct ml_build_opts {
 	const struct ml_config *cfg;
 	const char *output;		/* NULL: build/<name>.tar in the context directory */
+	int no_output;			/* leave the image in the cache only: write no file */
 	enum ml_format format;
 	const struct ml_codec *codec;	/* NULL: uncompressed layers */
 	int level;
@@ -35,7 +37,7 @@ struct ml_build_layer {
 };
 
 struct ml_build_result {
-	char *output;
+	char *output;			/* NULL with no_output */
 	char *image_name;		/* "repository:tag" */
 	char *tag;
 	char manifest_digest[ML_DIGEST_LEN];

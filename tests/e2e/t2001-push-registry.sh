@@ -77,7 +77,10 @@ assert_eq "$(jq -r --arg d "$model" '.push.blobs[] | select(.digest == $d) | .ac
 run_ok skopeo_inspect "docker://$REG_REG_ADDR/ml/pusher:v2"
 assert_eq "$(jq -r .Digest "$T/out")" "$(jq -r .digest "$T/v2.json")" "v2 digest"
 
-# TLS: the private CA must be trusted; then the same image lands there
+# TLS: the private CA must be trusted; then the same image lands there, from the
+# archive a build without --push writes (build --push wrote none)
+run_ok "$MLDEPLOY" -C "$T/ctx" --json build --tag v2
+assert_eq "$(jq -r .digest "$T/out")" "$(jq -r .digest "$T/v2.json")" "digest built with and without --push"
 write_config "$REG_SECURE_ADDR/ml/pusher"
 must_fail 1 "$MLDEPLOY" -C "$T/ctx" push "$T/ctx/build/pusher.tar" --tag v2
 assert_contains "$T/err" "SSL_CERT_FILE"

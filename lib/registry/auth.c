@@ -203,7 +203,7 @@ static int from_docker_config(const char *host, struct ml_credential *out, struc
 
 	if (!path || ml_read_file(path, 1 << 20, &body, NULL) < 0)
 		goto out;
-	doc = ml_json_parse(ml_buf_str(&body), body.len, err);
+	doc = ml_json_parse_secret(ml_buf_str(&body), body.len, err);
 	if (!doc) {
 		rc = ml_error_prefix(err, "%s", path);
 		goto out;

@@ -237,12 +237,16 @@ static int spawn_get(const char *prog, int *in, int *out, pid_t *pid)
 static int parse_answer(const struct ml_buf *b, const char *prog, struct ml_credential *out,
 			struct ml_error *err)
 {
-	ml_json *doc = ml_json_parse(ml_buf_str(b), b->len, NULL);
+	struct ml_error perr = { 0 };
+	ml_json *doc = ml_json_parse_secret(ml_buf_str(b), b->len, &perr);
 	const char *user = ml_json_get_str(doc, "Username");
 	const char *secret = ml_json_get_str(doc, "Secret");
 	int rc = 1;
 
-	if (!user || !secret || !secret[0]) {
+	if (!doc) {
+		rc = ml_error_set(err, ML_EAUTH, "credential helper %s answered something that is "
+				  "not JSON: %s", prog, perr.msg);
+	} else if (!user || !secret || !secret[0]) {
 		rc = ml_error_set(err, ML_EAUTH, "credential helper %s answered without Username "
 				  "and Secret", prog);
 	} else {

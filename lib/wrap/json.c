@@ -1,6 +1,7 @@
 #include "wrap/json.h"
 
 #include <jansson.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "util/alloc.h"
@@ -8,15 +9,76 @@
 #define J(v) ((json_t *)(v))
 #define M(v) ((ml_json *)(v))
 
-ml_json *ml_json_parse(const char *data, size_t len, struct ml_error *err)
+/* jansson's messages that quote nothing, as it words them before " near '...'". */
+static const char *const safe_texts[] = {
+	"unexpected newline", "invalid escape", "invalid token", "unexpected token",
+	"premature end of input", "end of file expected", "duplicate object key",
+	"'[' or '{' expected", "string or '}' expected", "':' expected", "'}' expected",
+	"']' expected", "maximum parsing depth reached", "NUL byte in object key not supported",
+	"\\u0000 is not allowed without JSON_ALLOW_NUL",
+};
+
+/* What went wrong, without quoting the document: jansson's text quotes the token
+ * it stopped at ("near '...'"), and some of its messages quote escapes or bytes,
+ * any of which may be part of a password. Known texts are kept up to " near";
+ * anything else is named by its error code. */
+static const char *secret_reason(const json_error_t *jerr, char *buf, size_t size)
+{
+	const char *t = jerr->text, *near = strstr(t, " near ");
+	size_t n = near ? (size_t)(near - t) : strlen(t), i;
+
+	for (i = 0; i < sizeof(safe_texts) / sizeof(safe_texts[0]); i++)
+		if (strlen(safe_texts[i]) == n && !memcmp(safe_texts[i], t, n))
+			return safe_texts[i];
+	/* "control character 0x9": a raw tab or other byte below 0x20 in a string */
+	if (n > 20 && n <= 22 && !memcmp(t, "control character 0x", 20) &&
+	    strspn(t + 20, "0123456789abcdef") == n - 20) {
+		snprintf(buf, size, "%.*s (a raw tab or newline inside a string?)", (int)n, t);
+		return buf;
+	}
+	switch (json_error_code(jerr)) {
+	case json_error_premature_end_of_input:
+		return "premature end of input";
+	case json_error_end_of_input_expected:
+		return "end of file expected";
+	case json_error_invalid_utf8:
+		return "invalid UTF-8";
+	case json_error_duplicate_key:
+		return "duplicate object key";
+	case json_error_null_character:
+	case json_error_null_byte_in_key:
+		return "a NUL character";
+	case json_error_stack_overflow:
+		return "maximum parsing depth reached";
+	case json_error_invalid_syntax:
+		return "invalid syntax";
+	default:
+		return "cannot be parsed";
+	}
+}
+
+static ml_json *parse(const char *data, size_t len, int secret, struct ml_error *err)
 {
 	json_error_t jerr;
 	json_t *v = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+	char reason[80];
 
 	if (!v)
-		ml_error_set(err, ML_EPROTO, "invalid JSON at line %d column %d: %s",
-			     jerr.line, jerr.column, jerr.text);
+		ml_error_set(err, ML_EPROTO, "invalid JSON at line %d column %d: %s", jerr.line,
+			     jerr.column, secret ? secret_reason(&jerr, reason, sizeof(reason)) :
+			     jerr.text);
+	explicit_bzero(&jerr, sizeof(jerr));
 	return M(v);
+}
+
+ml_json *ml_json_parse(const char *data, size_t len, struct ml_error *err)
+{
+	return parse(data, len, 0, err);
+}
+
+ml_json *ml_json_parse_secret(const char *data, size_t len, struct ml_error *err)
+{
+	return parse(data, len, 1, err);
 }
 
 ml_json *ml_json_object_new(void)

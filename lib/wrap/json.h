@@ -13,6 +13,10 @@
 typedef struct ml_json ml_json;
 
 ml_json *ml_json_parse(const char *data, size_t len, struct ml_error *err);
+/* For documents that may hold secrets (the Docker config, a credential helper's or
+ * token service's answer): the error gives line, column and the kind of fault,
+ * never the text near it. */
+ml_json *ml_json_parse_secret(const char *data, size_t len, struct ml_error *err);
 ml_json *ml_json_object_new(void);
 ml_json *ml_json_array_new(void);
 ml_json *ml_json_string_new(const char *s);

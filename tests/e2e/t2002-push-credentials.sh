@@ -147,3 +147,41 @@ MLDEPLOY_CREDHELPER_TIMEOUT_S=2s must_fail 2 "$MLDEPLOY" push "$T/multi.tar" \
 	--repository "$REG_BASIC_ADDR/team/multi3"
 assert_contains "$T/err" "MLDEPLOY_CREDHELPER_TIMEOUT_S takes a whole number of seconds"
 assert_eq "$(wc -l <"$T/hangs.count")" 1 "runs of the hanging helper"
+
+# A Docker config that is not valid JSON: the error says where, and never quotes
+# the file (the password sits right where the parser stopped), even with -vv.
+broken_config() {	# the file's content, then the fragments that must not be shown
+	printf '%s' "$1" >"$HOME/.docker/config.json"
+	shift
+	must_fail 1 "$MLDEPLOY" -vv push "$T/img.tar" --repository "$REG_BASIC_ADDR/team/broken" --tag v1
+	assert_contains "$T/err" "$HOME/.docker/config.json: invalid JSON at line "
+	local f s
+	for s in "$@"; do
+		for f in "$T/out" "$T/err"; do
+			assert_not_contains "$f" "$s"
+		done
+	done
+}
+broken_config "{\"auths\": {\"$REG_BASIC_ADDR\": {\"username\": \"pusher\", \"password\": \"Newline
+Pa55-secret\"}}}" Newline Pa55-secret
+assert_contains "$T/err" "unexpected newline"
+broken_config "{\"auths\": {\"$REG_BASIC_ADDR\": {\"username\": \"pusher\", \"password\": \"Tab	Pa55-secret\"}}}" \
+	Tab Pa55-secret
+assert_contains "$T/err" "control character"
+broken_config "{\"auths\": {\"$REG_BASIC_ADDR\": {\"username\": \"pusher\", \"password\": \"Trunc-Pa55-secret" \
+	Trunc Pa55-secret
+broken_config "{\"auths\": {\"$REG_BASIC_ADDR\": {\"auth\": \"$(printf 'pusher:Basic-Pa55word' | base64)" \
+	"$(printf 'pusher:Basic-Pa55word' | base64 | cut -c1-8)"
+broken_config "{\"auths\": {\"$REG_BASIC_ADDR\": {\"username\": \"pusher\", \"password\": \"Esc\\qPa55-secret\"}}}" \
+	Esc 'qPa55' Pa55-secret
+# a helper's answer that is not JSON is not quoted either
+cat >"$T/bin/docker-credential-garbled" <<'SH'
+#!/bin/sh
+printf '{"Username":"pusher","Secret":"Garbled\nPa55-secret"}'
+SH
+chmod +x "$T/bin/docker-credential-garbled"
+printf '{"credHelpers": {"%s": "garbled"}}\n' "$REG_BASIC_ADDR" >"$HOME/.docker/config.json"
+must_fail 1 "$MLDEPLOY" -vv push "$T/img.tar" --repository "$REG_BASIC_ADDR/team/broken" --tag v1
+assert_contains "$T/err" "credential helper docker-credential-garbled answered something that is not JSON: invalid JSON at line 1"
+assert_not_contains "$T/err" "Garbled"
+assert_not_contains "$T/err" "Pa55-secret"

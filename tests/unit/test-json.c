@@ -67,6 +67,44 @@ static void test_parse_errors_have_column(void **state)
 	assert_true(col >= 16 && col <= 20);
 }
 
+/* A document holding a password breaks in every way a hand-edited file does; the
+ * error never quotes any of it, and still says where and what. */
+static void test_parse_secret_quotes_nothing(void **state)
+{
+	static const struct {
+		const char *doc;
+		const char *what;
+	} cases[] = {
+		{ "{\"auths\": {\"r\": {\"password\": \"Pa55\nword\"}}}", "unexpected newline" },
+		{ "{\"auths\": {\"r\": {\"password\": \"Pa55\tword\"}}}", "control character 0x9 (a raw tab" },
+		{ "{\"auths\": {\"r\": {\"password\": \"Pa55word", "premature end of input" },
+		{ "{\"auths\": {\"r\": {\"password\": \"Pa55word\"}}", "'}' expected" },
+		{ "{\"auths\": {\"r\": {\"password\": \"Pa55\\u12G4word\"}}}", "invalid escape" },
+		{ "{\"auths\": {\"r\": {\"password\": \"Pa55\\qword\"}}}", "invalid escape" },
+		{ "{\"auths\": {\"r\": {\"password\": \"Pa55\xffword\"}}}", "UTF-8" },
+		{ "{\"auths\": {\"r\": {\"password\": Pa55word}}}", "invalid token" },
+		{ "{\"password\": \"Pa55word\", \"password\": \"Pa55word\"}", "duplicate" },
+		{ "{\"password\": \"x\"} Pa55word", "end of file expected" },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct ml_error err = { 0, "" }, plain = { 0, "" };
+		const char *d = cases[i].doc;
+
+		assert_null(ml_json_parse_secret(d, strlen(d), &err));
+		assert_int_equal(err.code, ML_EPROTO);
+		if (strstr(err.msg, "Pa55") || strstr(err.msg, "word") ||
+		    !strstr(err.msg, "line 1 column ") || !strstr(err.msg, cases[i].what))
+			fail_msg("case %zu: '%s'", i, err.msg);
+		/* the same position as the ordinary parse reports */
+		assert_null(ml_json_parse(d, strlen(d), &plain));
+		assert_non_null(strstr(plain.msg, ": "));
+		assert_memory_equal(err.msg, plain.msg, (size_t)(strstr(plain.msg, ": ") - plain.msg));
+	}
+}
+
 static void test_parse_len(void **state)
 {
 	struct ml_error err = { 0, "" };
@@ -338,6 +376,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_errors),
 		cmocka_unit_test(test_parse_errors_have_column),
+		cmocka_unit_test(test_parse_secret_quotes_nothing),
 		cmocka_unit_test(test_parse_len),
 		cmocka_unit_test(test_duplicate_keys),
 		cmocka_unit_test(test_canonical_dump),

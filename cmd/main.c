@@ -181,6 +181,7 @@ int main(int argc, char **argv)
 		return EXIT_FAIL;
 	}
 	ml_registry_set_hooks(&registry_hooks);
+	ml_config_set_provider_hooks(&ml_providers_config_hooks);
 	for (i = 0; i < NCOMMANDS; i++)
 		if (!strcmp(commands[i].name, argv[first]))
 			break;

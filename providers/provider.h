@@ -43,6 +43,8 @@ struct ml_provider {
 	/* Its deploy.<name> mapping, read with the section getters (errors carry
 	 * file:line:column and "did you mean"); conf is the provider's own object. */
 	int (*config_parse)(struct ml_config_section *sec, void **conf, struct ml_error *err);
+	/* The keys it takes (NULL-terminated), also for "it belongs in 'deploy.<name>'". */
+	const char *const *config_keys;
 	void (*config_free)(void *conf);
 	/* The resolved section for `validate --json` (defaults filled in). */
 	ml_json *(*config_json)(const void *conf);

@@ -4,6 +4,13 @@
 
 #include "provider.h"
 
+/* The provider called name, or NULL. */
+const struct ml_provider *ml_providers_find(const char *name);
+
+/* The names of the providers that have every capability in caps (0: all of
+ * them), in table order, NULL-terminated; static storage. */
+const char *const *ml_providers_names(unsigned caps);
+
 /* The endpoint some provider assigns to a registry host, or NULL. */
 const char *ml_providers_registry_endpoint(const char *host);
 
@@ -11,5 +18,9 @@ const char *ml_providers_registry_endpoint(const char *host);
  * the cloud's own flow; any other host gets ml_auth_credential's chain. */
 int ml_providers_registry_credential(const char *host, struct ml_credential *out,
 				     struct ml_error *err);
+
+/* The deploy.<name> sections of deploy.yaml, each read by its provider: for
+ * ml_config_set_provider_hooks. */
+extern const struct ml_config_provider_hooks ml_providers_config_hooks;
 
 #endif

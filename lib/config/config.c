@@ -6,6 +6,7 @@
  * walked against the schema of mldeploy.yaml(5), one function per mapping; every
  * error names file:line:column, the dotted key and a hint. */
 #include "config/config.h"
+#include "config/section.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -402,10 +403,11 @@ struct walker {
 	char quoted[4][QUOTE_MAX * 4 + 8];	/* ring of values shortened for messages */
 	char desc[QUOTE_MAX * 4 + 16];	/* scratch for describe() */
 	unsigned qslot;
+	const char *hint;		/* a provider's hint for a missing required key */
 };
 
 /* What a value was expected to be, and how to write one. */
-enum want { W_STRING, W_INT, W_BOOL, W_NUMBER, W_SEQ, W_MAP, W_CMD, W_COPY };
+enum want { W_STRING, W_INT, W_BOOL, W_NUMBER, W_SEQ, W_MAP, W_CMD, W_COPY, W_LIST };
 
 static const struct {
 	const char *name;
@@ -421,6 +423,8 @@ static const struct {
 		    "write a list such as [\"gunicorn\", \"app:app\"], or one string run by /bin/sh -c" },
 	[W_COPY] = { "'SRC:DST' or a mapping",
 		     "write 'SRC:DST' such as 'app/:/app/', or {src: SRC, dst: DST}" },
+	[W_LIST] = { "a string or a sequence of strings",
+		     "write a list such as [a, b], or one string" },
 };
 
 __attribute__((format(printf, 3, 4)))
@@ -611,20 +615,10 @@ static const char *const python_keys[] = {
 	"platform_tags", NULL,
 };
 static const char *const copy_keys[] = { "src", "dst", "layer", NULL };
-static const char *const deploy_keys[] = { "gcp", "aws", "azure", NULL };
-static const char *const gcp_keys[] = {
-	"project", "region", "target", "allow_unauthenticated", "cpu", "memory",
-	"min_instances", "max_instances", NULL,
-};
-static const char *const aws_keys[] = {
-	"region", "application", "environment", "instance_type", NULL,
-};
-static const char *const azure_keys[] = {
-	"subscription", "resource_group", "location", "dns_label", "cpu", "memory_gb", NULL,
-};
 static const char *const health_keys[] = { "path", NULL };
 
-/* Where each key belongs, to tell a key at the wrong indentation from a typo. */
+/* Where each key belongs, to tell a key at the wrong indentation from a typo; the
+ * entry without keys stands for deploy and the providers' sections. */
 static const struct {
 	const char *const *keys;
 	const char *where;
@@ -633,38 +627,86 @@ static const struct {
 	{ image_keys, "in 'image'" },
 	{ copy_keys, "in an 'image.copy' entry" },
 	{ python_keys, "in 'image.python'" },
-	{ deploy_keys, "in 'deploy'" },
-	{ gcp_keys, "in 'deploy.gcp'" },
-	{ aws_keys, "in 'deploy.aws'" },
-	{ azure_keys, "in 'deploy.azure'" },
+	{ NULL, "in 'deploy'" },
 	{ health_keys, "in 'health'" },
 };
 
-/* ---- mappings ---- */
+/* ---- the providers' sections (config/section.h) ---- */
 
-/* Appends where else key is valid: "in 'image' or in 'deploy.gcp'". */
-static void elsewhere(struct ml_buf *b, const char *key, const char *const *here)
+static const struct ml_config_provider_hooks *provider_hooks;
+
+void ml_config_set_provider_hooks(const struct ml_config_provider_hooks *h)
 {
-	size_t i;
-
-	for (i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
-		if (sections[i].keys != here && str_in(key, sections[i].keys))
-			ml_buf_printf(b, "%s%s", b->len ? " or " : "", sections[i].where);
+	provider_hooks = h;
 }
 
-static int unknown_key(struct walker *w, const struct ynode *k, const char *const *keys)
+/* The keys deploy may hold. */
+static const char *const *provider_names(void)
+{
+	static const char *const none[] = { NULL };
+	const char *const *names = provider_hooks && provider_hooks->names ?
+				   provider_hooks->names() : NULL;
+
+	return names ? names : none;
+}
+
+static const char *const *provider_keys(const char *name)
+{
+	if (!provider_hooks || !provider_hooks->keys)
+		return NULL;
+	return provider_hooks->keys(name);
+}
+
+/* ---- mappings ---- */
+
+static void add_where(struct ml_buf *b, const char *where)
+{
+	ml_buf_printf(b, "%s%s", b->len ? " or " : "", where);
+}
+
+/* Appends where else key is valid: "in 'image' or in 'deploy.gcp'"; here_provider
+ * names the provider section at hand, if any. */
+static void elsewhere(struct ml_buf *b, const char *key, const char *const *here,
+		      const char *here_provider)
+{
+	const char *const *names = provider_names(), *const *keys;
+	size_t i, j;
+
+	for (i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
+		if (sections[i].keys) {
+			if (sections[i].keys != here && str_in(key, sections[i].keys))
+				add_where(b, sections[i].where);
+			continue;
+		}
+		if (names != here && str_in(key, names))
+			add_where(b, sections[i].where);
+		for (j = 0; names[j]; j++) {
+			keys = provider_keys(names[j]);
+			if (keys && str_in(key, keys) &&
+			    !(here_provider && !strcmp(here_provider, names[j])))
+				ml_buf_printf(b, "%sin 'deploy.%s'", b->len ? " or " : "",
+					      names[j]);
+		}
+	}
+}
+
+static int unknown_key(struct walker *w, const struct ynode *k, const char *const *keys,
+		       const char *here_provider)
 {
 	const char *near = closest(k->text, keys);
 	struct ml_buf list = ML_BUF_INIT;
 	int rc;
 
-	elsewhere(&list, k->text, keys);
+	elsewhere(&list, k->text, keys, here_provider);
 	if (list.len)
 		rc = werr(w, k, "unknown key '%s'%s (it belongs %s; check its indentation)",
 			  q(w, k->text), in_path(w), ml_buf_str(&list));
 	else if (near)
 		rc = werr(w, k, "unknown key '%s'%s (did you mean '%s'?)", q(w, k->text),
 			  in_path(w), near);
+	else if (!keys[0])
+		rc = werr(w, k, "unknown key '%s'%s (no provider is known here)", q(w, k->text),
+			  in_path(w));
 	else {
 		join(&list, keys);
 		rc = werr(w, k, "unknown key '%s'%s (valid keys: %s)", q(w, k->text), in_path(w),
@@ -740,7 +782,7 @@ static int check_map(struct walker *w, const struct ynode *m, const char *const 
 			return werr(w, k, "keys must be strings%s, got %s", in_path(w),
 				    describe(w, k));
 		if (keys && !str_in(k->text, keys))
-			return unknown_key(w, k, keys);
+			return unknown_key(w, k, keys, NULL);
 	}
 	return check_duplicates(w, m);
 }
@@ -768,7 +810,6 @@ static const char *required_hint(const char *key)
 		{ "name", "the service name, e.g. 'name: iris'" },
 		{ "image", "it needs at least a base, e.g. 'image: {base: python:3.11-slim}'" },
 		{ "base", "e.g. 'base: python:3.11-slim' or 'base: scratch'" },
-		{ "project", "the google cloud project id, e.g. 'project: my-proj'" },
 		{ "src", "a file or directory of the context, e.g. 'src: app/'" },
 		{ "dst", "an absolute path in the image, e.g. 'dst: /app/'" },
 		{ "requirements", "a pinned requirements file of the context, e.g. "
@@ -787,11 +828,12 @@ static const char *required_hint(const char *key)
 static int missing(struct walker *w, const struct ynode *map, const struct ynode *k,
 		   const char *key)
 {
+	const char *hint = w->hint ? w->hint : required_hint(key);
+
 	if (k)
 		return werr(w, k, "empty value for required key '%s'%s (%s)", key, in_path(w),
-			    required_hint(key));
-	return werr(w, map, "missing required key '%s'%s (%s)", key, in_path(w),
-		    required_hint(key));
+			    hint);
+	return werr(w, map, "missing required key '%s'%s (%s)", key, in_path(w), hint);
 }
 
 /* ---- ${VAR} expansion ---- */
@@ -1122,7 +1164,8 @@ static int strv_items(struct walker *w, const struct ynode *seq, str_check check
 	return rc;
 }
 
-/* A sequence of strings; with W_CMD, one string s also does, as /bin/sh -c s. */
+/* A sequence of strings; with W_CMD, one string s also does, as /bin/sh -c s; with
+ * W_LIST, as the one item s. */
 static int get_strv(struct walker *w, const struct ynode *map, const char *key, enum want want,
 		    str_check check, struct ml_strv *out)
 {
@@ -1141,6 +1184,14 @@ static int get_strv(struct walker *w, const struct ynode *map, const char *key, 
 		if (rc == 0 && *text) {
 			strv_add(out, ml_strdup("/bin/sh"));
 			strv_add(out, ml_strdup("-c"));
+			strv_add(out, text);
+			text = NULL;
+		}
+	} else if (v->type == YN_SCALAR && want == W_LIST) {
+		rc = scalar_text(w, v, want, &text);
+		if (rc == 0 && check && *text)
+			rc = check(w, v, text);
+		if (rc == 0 && *text) {
 			strv_add(out, text);
 			text = NULL;
 		}
@@ -1173,7 +1224,7 @@ static int kv_entry(struct walker *w, const struct ynode *k, const struct ynode 
 	size_t old;
 	int rc;
 
-	rc = key_check(w, k, k->text);
+	rc = key_check ? key_check(w, k, k->text) : 0;
 	if (rc < 0)
 		return rc;
 	old = path_push(w, k->text);
@@ -1461,56 +1512,6 @@ static int check_url(struct walker *w, const struct ynode *n, const char *v)
 		    "https://...)", q(w, v), qpath(w));
 }
 
-static int check_target(struct walker *w, const struct ynode *n, const char *v)
-{
-	static const char *const targets[] = { "cloudrun", "appengine", NULL };
-	const char *near = closest(v, targets);
-
-	if (str_in(v, targets))
-		return 0;
-	if (near)
-		return werr(w, n, "invalid value '%s' for '%s' (did you mean '%s'? allowed: "
-			    "cloudrun, appengine)", q(w, v), qpath(w), near);
-	return werr(w, n, "invalid value '%s' for '%s' (allowed: cloudrun, appengine)", q(w, v),
-		    qpath(w));
-}
-
-/* A decimal without sign or exponent, followed by one of suffixes. */
-static int is_quantity(const char *v, const char *const *suffixes)
-{
-	size_t i = skip_digits(v), frac;
-
-	if (!i)
-		return 0;
-	if (v[i] == '.') {
-		frac = skip_digits(v + i + 1);
-		if (!frac)
-			return 0;
-		i += 1 + frac;
-	}
-	return str_in(v + i, suffixes);
-}
-
-static int check_memory(struct walker *w, const struct ynode *n, const char *v)
-{
-	static const char *const units[] = { "Ki", "Mi", "Gi", "Ti", "k", "K", "M", "G", "T", NULL };
-
-	if (is_quantity(v, units) && strtod(v, NULL) > 0)
-		return 0;
-	return werr(w, n, "invalid memory size '%s' for '%s' (a size with a unit, e.g. 512Mi or 2Gi)",
-		    q(w, v), qpath(w));
-}
-
-static int check_cpu(struct walker *w, const struct ynode *n, const char *v)
-{
-	static const char *const units[] = { "", "m", NULL };
-
-	if (is_quantity(v, units) && strtod(v, NULL) > 0)
-		return 0;
-	return werr(w, n, "invalid cpu '%s' for '%s' (a number of vCPUs such as 1 or 0.5, or "
-		    "millicores such as 500m)", q(w, v), qpath(w));
-}
-
 static int check_user(struct walker *w, const struct ynode *n, const char *v)
 {
 	if (!has_space(v))
@@ -1736,70 +1737,228 @@ static int walk_image(struct walker *w, const struct ynode *m)
 		      &cfg->image.nlabels);
 }
 
-static int walk_gcp(struct walker *w, const struct ynode *m)
-{
-	struct ml_config *cfg = w->cfg;
-	const struct ynode *max;
-	int rc;
+/* ---- deploy: one mapping per provider, which the provider reads ---- */
 
-	cfg->gcp.present = 1;
-	cfg->gcp.pos = pos_of(w, m);
-	if ((rc = get_str(w, m, "project", REQUIRED, NULL, &cfg->gcp.project, NULL)) < 0 ||
-	    (rc = get_str(w, m, "region", 0, NULL, &cfg->gcp.region, NULL)) < 0 ||
-	    (rc = get_str(w, m, "target", 0, check_target, &cfg->gcp.target, NULL)) < 0 ||
-	    (rc = get_bool(w, m, "allow_unauthenticated", &cfg->gcp.allow_unauthenticated)) < 0 ||
-	    (rc = get_str(w, m, "cpu", 0, check_cpu, &cfg->gcp.cpu, NULL)) < 0 ||
-	    (rc = get_str(w, m, "memory", 0, check_memory, &cfg->gcp.memory, NULL)) < 0 ||
-	    (rc = get_int(w, m, "min_instances", 0, INT_MAX, &cfg->gcp.min_instances)) < 0 ||
-	    (rc = get_int(w, m, "max_instances", 0, INT_MAX, &cfg->gcp.max_instances)) < 0)
-		return rc;
-	max = map_get(m, "max_instances", NULL);
-	if (max && cfg->gcp.max_instances >= 0 && cfg->gcp.min_instances > cfg->gcp.max_instances)
-		return werr(w, max, "min_instances %d is greater than max_instances %d%s",
-			    cfg->gcp.min_instances, cfg->gcp.max_instances, in_path(w));
-	if (!cfg->gcp.target)
-		cfg->gcp.target = ml_strdup("cloudrun");
+struct ml_config_section {
+	struct walker *w;
+	const struct ynode *m;
+	const char *name;
+	char *path;		/* "deploy.gcp" */
+	struct ml_pos pos;
+};
+
+const char *ml_section_path(const struct ml_config_section *s)
+{
+	return s->path;
+}
+
+struct ml_pos ml_section_pos(const struct ml_config_section *s, const char *key)
+{
+	const struct ynode *v = key ? map_get(s->m, key, NULL) : NULL;
+
+	return v ? pos_of(s->w, v) : s->pos;
+}
+
+int ml_section_has(const struct ml_config_section *s, const char *key)
+{
+	const struct ynode *v = map_get(s->m, key, NULL);
+
+	return v && !is_null(v);
+}
+
+int ml_section_keys(struct ml_config_section *s, const char *const *keys)
+{
+	const struct ynode *k;
+	size_t i;
+
+	for (i = 0; i < s->m->n; i += 2) {
+		k = s->m->kids[i];
+		if (!str_in(k->text, keys))
+			return unknown_key(s->w, k, keys, s->name);
+	}
 	return 0;
 }
 
-static int walk_aws(struct walker *w, const struct ynode *m)
+int ml_section_require(struct ml_config_section *s, const char *key, const char *hint)
 {
-	struct ml_config *cfg = w->cfg;
+	char *text = NULL;
 	int rc;
 
-	cfg->aws.present = 1;
-	cfg->aws.pos = pos_of(w, m);
-	if ((rc = get_str(w, m, "region", 0, NULL, &cfg->aws.region, NULL)) < 0 ||
-	    (rc = get_str(w, m, "application", 0, NULL, &cfg->aws.application, NULL)) < 0 ||
-	    (rc = get_str(w, m, "environment", 0, NULL, &cfg->aws.environment, NULL)) < 0)
-		return rc;
-	return get_str(w, m, "instance_type", 0, NULL, &cfg->aws.instance_type, NULL);
+	s->w->hint = hint;
+	rc = get_str(s->w, s->m, key, REQUIRED, NULL, &text, NULL);
+	s->w->hint = NULL;
+	free(text);
+	return rc;
 }
 
-static int walk_azure(struct walker *w, const struct ynode *m)
+int ml_section_str(struct ml_config_section *s, const char *key, unsigned flags, char **out)
 {
-	struct ml_config *cfg = w->cfg;
-	int rc;
-
-	cfg->azure.present = 1;
-	cfg->azure.pos = pos_of(w, m);
-	if ((rc = get_str(w, m, "subscription", 0, NULL, &cfg->azure.subscription, NULL)) < 0 ||
-	    (rc = get_str(w, m, "resource_group", 0, NULL, &cfg->azure.resource_group, NULL)) < 0 ||
-	    (rc = get_str(w, m, "location", 0, NULL, &cfg->azure.location, NULL)) < 0 ||
-	    (rc = get_str(w, m, "dns_label", 0, NULL, &cfg->azure.dns_label, NULL)) < 0 ||
-	    (rc = get_positive(w, m, "cpu", &cfg->azure.cpu)) < 0)
-		return rc;
-	return get_positive(w, m, "memory_gb", &cfg->azure.memory_gb);
+	return get_str(s->w, s->m, key, flags & ML_SECTION_REQUIRED ? REQUIRED : 0, NULL, out,
+		       NULL);
 }
 
-static int walk_deploy(struct walker *w, const struct ynode *m)
+static int enum_error(struct walker *w, const struct ynode *n, const char *v,
+		      const char *const *allowed)
 {
+	const char *near = closest(v, allowed);
+	struct ml_buf list = ML_BUF_INIT;
 	int rc;
 
-	if ((rc = walk_section(w, m, "gcp", gcp_keys, walk_gcp)) < 0 ||
-	    (rc = walk_section(w, m, "aws", aws_keys, walk_aws)) < 0)
+	join(&list, allowed);
+	if (near)
+		rc = werr(w, n, "invalid value '%s' for '%s' (did you mean '%s'? allowed: %s)",
+			  q(w, v), qpath(w), near, ml_buf_str(&list));
+	else
+		rc = werr(w, n, "invalid value '%s' for '%s' (allowed: %s)", q(w, v), qpath(w),
+			  ml_buf_str(&list));
+	ml_buf_dispose(&list);
+	return rc;
+}
+
+int ml_section_enum(struct ml_config_section *s, const char *key, unsigned flags,
+		    const char *const *allowed, char **out)
+{
+	char *text = NULL;
+	size_t old;
+	int rc;
+
+	rc = ml_section_str(s, key, flags, &text);
+	if (rc == 0 && text && !str_in(text, allowed)) {
+		old = path_push(s->w, key);
+		rc = enum_error(s->w, map_get(s->m, key, NULL), text, allowed);
+		path_pop(s->w, old);
+	}
+	if (rc == 0 && text) {
+		free(*out);
+		*out = text;
+		text = NULL;
+	}
+	free(text);
+	return rc;
+}
+
+int ml_section_int(struct ml_config_section *s, const char *key, unsigned flags, long min,
+		   long max, int *out)
+{
+	int rc = 0;
+
+	if (flags & ML_SECTION_REQUIRED)
+		rc = ml_section_require(s, key, NULL);
+	return rc < 0 ? rc : get_int(s->w, s->m, key, min, max, out);
+}
+
+int ml_section_bool(struct ml_config_section *s, const char *key, int *out)
+{
+	return get_bool(s->w, s->m, key, out);
+}
+
+int ml_section_positive(struct ml_config_section *s, const char *key, double *out)
+{
+	return get_positive(s->w, s->m, key, out);
+}
+
+int ml_section_strv(struct ml_config_section *s, const char *key, struct ml_strv *out)
+{
+	return get_strv(s->w, s->m, key, W_LIST, NULL, out);
+}
+
+int ml_section_kv(struct ml_config_section *s, const char *key, unsigned flags,
+		  struct ml_kv **out, size_t *n)
+{
+	return get_kv(s->w, s->m, key, flags & ML_SECTION_ENV_NAMES ? check_env_key : NULL,
+		      NULL, out, n);
+}
+
+const char *ml_section_quote(struct ml_config_section *s, const char *v)
+{
+	return q(s->w, v);
+}
+
+int ml_section_error(struct ml_config_section *s, const char *key, const char *fmt, ...)
+{
+	struct ml_pos pos = ml_section_pos(s, key);
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = verror_at(s->w->err, pos.file, pos.line, pos.column, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+const void *ml_config_provider_conf(const struct ml_config *cfg, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->ndeploy; i++)
+		if (!strcmp(cfg->deploy[i].name, name))
+			return cfg->deploy[i].conf;
+	return NULL;
+}
+
+/* deploy.<name> = m, with the path at it: the provider's hook reads it. */
+static int parse_provider(struct walker *w, const char *name, const struct ynode *m)
+{
+	struct ml_config *cfg = w->cfg;
+	struct ml_config_section s = { w, m, name, NULL, pos_of(w, m) };
+	struct ml_provider_section *p;
+	void *conf = NULL;
+	int rc;
+
+	rc = check_map(w, m, NULL);
+	if (rc < 0)
 		return rc;
-	return walk_section(w, m, "azure", azure_keys, walk_azure);
+	s.path = ml_strdup(ml_buf_str(&w->path));
+	rc = provider_hooks->parse(name, &s, &conf, w->err);
+	free(s.path);
+	if (rc < 0)
+		return rc;
+	cfg->deploy = ml_realloc(cfg->deploy, (cfg->ndeploy + 1) * sizeof(*cfg->deploy));
+	p = &cfg->deploy[cfg->ndeploy++];
+	p->name = ml_strdup(name);
+	p->conf = conf;
+	p->pos = s.pos;
+	return 0;
+}
+
+/* null stands for an empty mapping, so that "gcp:" alone still reports what gcp
+ * needs. */
+static int walk_provider(struct walker *w, const struct ynode *k, const struct ynode *v)
+{
+	const char *const *names = provider_names();
+	struct ynode empty;
+	size_t old;
+	int rc;
+
+	if (!str_in(k->text, names))
+		return unknown_key(w, k, names, NULL);
+	if (is_null(v)) {
+		memset(&empty, 0, sizeof(empty));
+		empty.type = YN_MAP;
+		empty.line = k->line;
+		empty.column = k->column;
+		v = &empty;
+	}
+	old = path_push(w, k->text);
+	rc = parse_provider(w, k->text, v);
+	path_pop(w, old);
+	return rc;
+}
+
+static int walk_deploy(struct walker *w, const struct ynode *root)
+{
+	const struct ynode *m = map_get(root, "deploy", NULL);
+	size_t i, old;
+	int rc;
+
+	if (!m || is_null(m))
+		return 0;
+	old = path_push(w, "deploy");
+	rc = check_map(w, m, NULL);
+	for (i = 0; rc == 0 && i < m->n; i += 2)
+		rc = walk_provider(w, m->kids[i], m->kids[i + 1]);
+	path_pop(w, old);
+	return rc;
 }
 
 static int walk_health(struct walker *w, const struct ynode *m)
@@ -1826,7 +1985,7 @@ static int walk_root(struct walker *w, const struct ynode *root)
 	if (!image || is_null(image))
 		return missing(w, root, k, "image");
 	if ((rc = walk_section(w, root, "image", image_keys, walk_image)) < 0 ||
-	    (rc = walk_section(w, root, "deploy", deploy_keys, walk_deploy)) < 0 ||
+	    (rc = walk_deploy(w, root)) < 0 ||
 	    (rc = walk_section(w, root, "health", health_keys, walk_health)) < 0)
 		return rc;
 	return get_kv(w, root, "endpoints", check_endpoint_key, check_url, &cfg->endpoints,
@@ -1874,7 +2033,7 @@ static struct ml_config *config_new(const char *path, const char *dir)
 
 	cfg->path = ml_strdup(path);
 	cfg->dir = dir ? ml_strdup(dir) : dir_of(path);
-	cfg->gcp.max_instances = -1;
+	cfg->provider_hooks = provider_hooks;
 	return cfg;
 }
 
@@ -1916,7 +2075,7 @@ out:
 	return rc;
 }
 
-static void strv_dispose(struct ml_strv *sv)
+void ml_strv_dispose(struct ml_strv *sv)
 {
 	size_t i;
 
@@ -1925,7 +2084,7 @@ static void strv_dispose(struct ml_strv *sv)
 	free(sv->v);
 }
 
-static void kv_free(struct ml_kv *kv, size_t n)
+void ml_kv_free(struct ml_kv *kv, size_t n)
 {
 	size_t i;
 
@@ -1950,21 +2109,34 @@ static void image_dispose(struct ml_config *cfg)
 		free(cfg->image.copy[i].layer);
 	}
 	free(cfg->image.copy);
-	strv_dispose(&cfg->image.ignore);
-	strv_dispose(&cfg->image.allow_credentials);
-	strv_dispose(&cfg->image.tags);
-	kv_free(cfg->image.env, cfg->image.nenv);
-	strv_dispose(&cfg->image.cmd);
-	strv_dispose(&cfg->image.entrypoint);
+	ml_strv_dispose(&cfg->image.ignore);
+	ml_strv_dispose(&cfg->image.allow_credentials);
+	ml_strv_dispose(&cfg->image.tags);
+	ml_kv_free(cfg->image.env, cfg->image.nenv);
+	ml_strv_dispose(&cfg->image.cmd);
+	ml_strv_dispose(&cfg->image.entrypoint);
 	free(cfg->image.user);
-	kv_free(cfg->image.labels, cfg->image.nlabels);
+	ml_kv_free(cfg->image.labels, cfg->image.nlabels);
 	free(cfg->image.python.requirements);
 	free(cfg->image.python.index);
-	strv_dispose(&cfg->image.python.extra_index);
-	strv_dispose(&cfg->image.python.find_links);
+	ml_strv_dispose(&cfg->image.python.extra_index);
+	ml_strv_dispose(&cfg->image.python.find_links);
 	free(cfg->image.python.version);
 	free(cfg->image.python.site_packages);
-	strv_dispose(&cfg->image.python.platform_tags);
+	ml_strv_dispose(&cfg->image.python.platform_tags);
+}
+
+static void deploy_dispose(struct ml_config *cfg)
+{
+	const struct ml_config_provider_hooks *h = cfg->provider_hooks;
+	size_t i;
+
+	for (i = 0; i < cfg->ndeploy; i++) {
+		if (h && h->free)
+			h->free(cfg->deploy[i].name, cfg->deploy[i].conf);
+		free(cfg->deploy[i].name);
+	}
+	free(cfg->deploy);
 }
 
 void ml_config_free(struct ml_config *cfg)
@@ -1972,21 +2144,9 @@ void ml_config_free(struct ml_config *cfg)
 	if (!cfg)
 		return;
 	image_dispose(cfg);
-	free(cfg->gcp.project);
-	free(cfg->gcp.region);
-	free(cfg->gcp.target);
-	free(cfg->gcp.cpu);
-	free(cfg->gcp.memory);
-	free(cfg->aws.region);
-	free(cfg->aws.application);
-	free(cfg->aws.environment);
-	free(cfg->aws.instance_type);
-	free(cfg->azure.subscription);
-	free(cfg->azure.resource_group);
-	free(cfg->azure.location);
-	free(cfg->azure.dns_label);
+	deploy_dispose(cfg);
 	free(cfg->health.path);
-	kv_free(cfg->endpoints, cfg->nendpoints);
+	ml_kv_free(cfg->endpoints, cfg->nendpoints);
 	free(cfg->name);
 	free(cfg->dir);
 	free(cfg->path);
@@ -2090,58 +2250,16 @@ static ml_json *json_image(const struct ml_config *cfg)
 	return o;
 }
 
-static ml_json *json_gcp(const struct ml_config *cfg)
-{
-	ml_json *o = ml_json_object_new();
-
-	ml_json_set_str(o, "project", cfg->gcp.project);
-	json_opt_str(o, "region", cfg->gcp.region);
-	ml_json_set_str(o, "target", cfg->gcp.target);
-	ml_json_set(o, "allow_unauthenticated", ml_json_bool_new(cfg->gcp.allow_unauthenticated));
-	json_opt_str(o, "cpu", cfg->gcp.cpu);
-	json_opt_str(o, "memory", cfg->gcp.memory);
-	ml_json_set_int(o, "min_instances", cfg->gcp.min_instances);
-	if (cfg->gcp.max_instances >= 0)
-		ml_json_set_int(o, "max_instances", cfg->gcp.max_instances);
-	return o;
-}
-
-static ml_json *json_aws(const struct ml_config *cfg)
-{
-	ml_json *o = ml_json_object_new();
-
-	json_opt_str(o, "region", cfg->aws.region);
-	json_opt_str(o, "application", cfg->aws.application);
-	json_opt_str(o, "environment", cfg->aws.environment);
-	json_opt_str(o, "instance_type", cfg->aws.instance_type);
-	return o;
-}
-
-static ml_json *json_azure(const struct ml_config *cfg)
-{
-	ml_json *o = ml_json_object_new();
-
-	json_opt_str(o, "subscription", cfg->azure.subscription);
-	json_opt_str(o, "resource_group", cfg->azure.resource_group);
-	json_opt_str(o, "location", cfg->azure.location);
-	json_opt_str(o, "dns_label", cfg->azure.dns_label);
-	if (cfg->azure.cpu > 0)
-		ml_json_set(o, "cpu", ml_json_real_new(cfg->azure.cpu));
-	if (cfg->azure.memory_gb > 0)
-		ml_json_set(o, "memory_gb", ml_json_real_new(cfg->azure.memory_gb));
-	return o;
-}
-
 static ml_json *json_deploy(const struct ml_config *cfg)
 {
-	ml_json *o = ml_json_object_new();
+	const struct ml_config_provider_hooks *h = cfg->provider_hooks;
+	ml_json *o = ml_json_object_new(), *sec;
+	size_t i;
 
-	if (cfg->gcp.present)
-		ml_json_set(o, "gcp", json_gcp(cfg));
-	if (cfg->aws.present)
-		ml_json_set(o, "aws", json_aws(cfg));
-	if (cfg->azure.present)
-		ml_json_set(o, "azure", json_azure(cfg));
+	for (i = 0; i < cfg->ndeploy; i++) {
+		sec = h && h->json ? h->json(cfg->deploy[i].name, cfg->deploy[i].conf) : NULL;
+		ml_json_set(o, cfg->deploy[i].name, sec ? sec : ml_json_object_new());
+	}
 	return o;
 }
 

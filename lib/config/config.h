@@ -1,5 +1,6 @@
-/* deploy.yaml -> struct ml_config. The only file that includes yaml.h is config.c.
- * The schema is documented in man/mldeploy.yaml.5. */
+/* deploy.yaml -> struct ml_config. The only file that includes yaml.h is
+ * lib/config/yaml.c. The schema is documented in man/mldeploy.yaml.5; each
+ * deploy.<provider> section belongs to its provider (config/section.h). */
 #ifndef ML_CONFIG_H
 #define ML_CONFIG_H
 
@@ -33,6 +34,19 @@ struct ml_strv {
 	size_t n;
 	struct ml_pos pos;
 	int present;		/* the key was given, even as [] */
+};
+
+void ml_kv_free(struct ml_kv *kv, size_t n);
+void ml_strv_dispose(struct ml_strv *sv);
+
+struct ml_config_provider_hooks;
+
+/* deploy.<name>: the provider's own object, parsed and freed through the hooks
+ * installed with ml_config_set_provider_hooks (config/section.h). */
+struct ml_provider_section {
+	char *name;		/* the key under deploy: */
+	void *conf;
+	struct ml_pos pos;	/* of the section's mapping */
 };
 
 struct ml_config {
@@ -75,26 +89,9 @@ struct ml_config {
 	} image;
 	struct ml_kv *endpoints;	/* endpoints: service name (lower-case) -> base URL */
 	size_t nendpoints;
-	struct {
-		int present;
-		char *project, *region, *target;	/* target: "cloudrun" (default) or "appengine" */
-		int allow_unauthenticated;
-		char *cpu, *memory;		/* NULL when unset */
-		int min_instances;		/* default 0 */
-		int max_instances;		/* -1 when unset */
-		struct ml_pos pos;
-	} gcp;
-	struct {
-		int present;
-		char *region, *application, *environment, *instance_type;
-		struct ml_pos pos;
-	} aws;
-	struct {
-		int present;
-		char *subscription, *resource_group, *location, *dns_label;
-		double cpu, memory_gb;		/* 0 when unset */
-		struct ml_pos pos;
-	} azure;
+	struct ml_provider_section *deploy;	/* in file order */
+	size_t ndeploy;
+	const struct ml_config_provider_hooks *provider_hooks;	/* that parsed deploy */
 	struct {
 		char *path;		/* default "/" */
 	} health;
@@ -109,7 +106,8 @@ void ml_config_free(struct ml_config *cfg);
 
 /* The resolved configuration as a JSON object (for `mldeploy validate --json`):
  * the YAML structure with defaults filled in, unset optional scalars left out,
- * lists and maps always present, deploy holding only the providers given, plus
+ * lists and maps always present, deploy holding only the providers given (each
+ * provider's section as its json hook gives it), plus
  * "file" (the path as given) and "context" (cfg->dir). */
 ml_json *ml_config_to_json(const struct ml_config *cfg);
 

@@ -16,6 +16,7 @@ struct ml_config_section;	/* borrowed for the duration of a parse call */
 
 enum ml_section_flags {
 	ML_SECTION_REQUIRED = 1 << 0,	/* missing or empty: an error naming the key */
+	ML_SECTION_ENV_NAMES = 1 << 1,	/* ml_section_kv: keys are environment variable names */
 };
 
 /* "deploy.gcp" */
@@ -27,6 +28,11 @@ int ml_section_has(const struct ml_config_section *s, const char *key);
 /* Every key of the mapping must be in keys (NULL-terminated): otherwise an error
  * at the key with "did you mean" among keys. Call first. */
 int ml_section_keys(struct ml_config_section *s, const char *const *keys);
+
+/* An error unless key is given with a value that is not empty after ${VAR}
+ * expansion: "missing required key" at the section, "empty value for required
+ * key" at the key, ending with "(hint)". Reading the key still takes a getter. */
+int ml_section_require(struct ml_config_section *s, const char *key, const char *hint);
 
 /* Getters: an absent key leaves *out untouched and returns 0 (unless REQUIRED);
  * a present one is checked, ${VAR} expanded, and stored (strings malloc'ed). */
@@ -41,8 +47,14 @@ int ml_section_bool(struct ml_config_section *s, const char *key, int *out);
 int ml_section_positive(struct ml_config_section *s, const char *key, double *out);
 /* A list of strings (a scalar is taken as a one-item list). */
 int ml_section_strv(struct ml_config_section *s, const char *key, struct ml_strv *out);
-/* A mapping of strings to strings (env, labels). */
-int ml_section_kv(struct ml_config_section *s, const char *key, struct ml_kv **out, size_t *n);
+/* A mapping of strings to strings (env, labels); flags: ML_SECTION_ENV_NAMES. Entries
+ * are appended to *out (free with ml_kv_free). */
+int ml_section_kv(struct ml_config_section *s, const char *key, unsigned flags,
+		  struct ml_kv **out, size_t *n);
+
+/* v cut to 80 characters with control characters as '?', for a message; valid
+ * until four more calls. */
+const char *ml_section_quote(struct ml_config_section *s, const char *v);
 
 /* An error about key's value (or the section when key is NULL), formatted as the
  * getters' are: "FILE:L:C: MSG" where MSG names the path; returns -ML_ECONFIG. */
@@ -53,7 +65,12 @@ int ml_section_error(struct ml_config_section *s, const char *key, const char *f
 struct ml_config_provider_hooks {
 	/* Names of the providers that own a section, NULL-terminated (for "did you mean"). */
 	const char *const *(*names)(void);
-	int (*parse)(const char *name, struct ml_config_section *s, void **conf);
+	/* The keys of deploy.<name> (NULL-terminated), so that a key at the wrong
+	 * indentation is told "it belongs in 'deploy.gcp'"; may return NULL. */
+	const char *const *(*keys)(const char *name);
+	/* err is the one ml_config_load fills, as the getters do. */
+	int (*parse)(const char *name, struct ml_config_section *s, void **conf,
+		     struct ml_error *err);
 	void (*free)(const char *name, void *conf);
 	ml_json *(*json)(const char *name, const void *conf);
 };

@@ -1,10 +1,12 @@
-/* deploy.yaml: libyaml events, the schema walk, ${VAR} expansion, and the JSON of
- * `mldeploy validate --json`. */
+/* deploy.yaml: libyaml events, the schema walk, ${VAR} expansion, the providers'
+ * deploy.<name> sections, and the JSON of `mldeploy validate --json`. */
 #include <stdlib.h>
 
 #include "util/buf.h"
 #include "config/config.h"
+#include "config/section.h"
 #include "fuzzutil.h"
+#include "providers.h"
 #include "wrap/json.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -31,6 +33,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	setenv("FUZZ_LONG", long_value, 1);
 	unsetenv("FUZZ_UNSET");
 	unsetenv("PYTHON_VERSION");
+	ml_config_set_provider_hooks(&ml_providers_config_hooks);
 	return 0;
 }
 

@@ -1,4 +1,5 @@
-/* Unit tests for lib/config/config.c: deploy.yaml parsing, checking and JSON output. */
+/* Unit tests for lib/config/: deploy.yaml parsing, checking and JSON output, and
+ * the providers' deploy.<name> sections read through the section getters. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -16,7 +17,13 @@
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "config/config.h"
+#include "config/section.h"
 #include "wrap/json.h"
+#include "providers.h"
+#include "aws/aws.h"
+#include "azure/azure.h"
+#include "gcp/gcp.h"
+#include "local/local.h"
 
 static const char full_yaml[] =
 	"# every key there is\n"
@@ -62,6 +69,21 @@ static const char full_yaml[] =
 	"  artifact_registry: https://127.0.0.1:8443/v1\n";
 
 static const char min_yaml[] = "name: iris\nimage:\n  base: scratch\n";
+
+static const struct ml_gcp_conf *gcp_of(const struct ml_config *cfg)
+{
+	return ml_config_provider_conf(cfg, "gcp");
+}
+
+static const struct ml_aws_conf *aws_of(const struct ml_config *cfg)
+{
+	return ml_config_provider_conf(cfg, "aws");
+}
+
+static const struct ml_azure_conf *azure_of(const struct ml_config *cfg)
+{
+	return ml_config_provider_conf(cfg, "azure");
+}
 
 /* ---- helpers ---- */
 
@@ -247,31 +269,31 @@ static void test_full(void **state)
 	assert_string_equal(cfg->image.labels[0].key, "org.opencontainers.image.source");
 	assert_string_equal(cfg->image.labels[0].value, "https://example.com/iris");
 
-	assert_true(cfg->gcp.present);
-	assert_string_equal(cfg->gcp.project, "my-proj");
-	assert_string_equal(cfg->gcp.region, "us-east1");
-	assert_string_equal(cfg->gcp.target, "appengine");
-	assert_int_equal(cfg->gcp.allow_unauthenticated, 1);
-	assert_string_equal(cfg->gcp.cpu, "2");
-	assert_string_equal(cfg->gcp.memory, "2Gi");
-	assert_int_equal(cfg->gcp.min_instances, 1);
-	assert_int_equal(cfg->gcp.max_instances, 3);
-	assert_int_equal(cfg->gcp.pos.line, 30);
-	assert_int_equal(cfg->gcp.pos.column, 10);
+	assert_non_null(gcp_of(cfg));
+	assert_string_equal(gcp_of(cfg)->project, "my-proj");
+	assert_string_equal(gcp_of(cfg)->region, "us-east1");
+	assert_string_equal(gcp_of(cfg)->target, "appengine");
+	assert_int_equal(gcp_of(cfg)->allow_unauthenticated, 1);
+	assert_string_equal(gcp_of(cfg)->cpu, "2");
+	assert_string_equal(gcp_of(cfg)->memory, "2Gi");
+	assert_int_equal(gcp_of(cfg)->min_instances, 1);
+	assert_int_equal(gcp_of(cfg)->max_instances, 3);
+	assert_int_equal(gcp_of(cfg)->pos.line, 30);
+	assert_int_equal(gcp_of(cfg)->pos.column, 10);
 
-	assert_true(cfg->aws.present);
-	assert_string_equal(cfg->aws.region, "us-east-1");
-	assert_string_equal(cfg->aws.application, "iris");
-	assert_string_equal(cfg->aws.environment, "iris-prod");
-	assert_string_equal(cfg->aws.instance_type, "t3.small");
+	assert_non_null(aws_of(cfg));
+	assert_string_equal(aws_of(cfg)->region, "us-east-1");
+	assert_string_equal(aws_of(cfg)->application, "iris");
+	assert_string_equal(aws_of(cfg)->environment, "iris-prod");
+	assert_string_equal(aws_of(cfg)->instance_type, "t3.small");
 
-	assert_true(cfg->azure.present);
-	assert_string_equal(cfg->azure.subscription, "00000000-0000-0000-0000-000000000000");
-	assert_string_equal(cfg->azure.resource_group, "ml");
-	assert_string_equal(cfg->azure.location, "eastus");
-	assert_string_equal(cfg->azure.dns_label, "iris-demo");
-	assert_true(cfg->azure.cpu == 1.0);
-	assert_true(cfg->azure.memory_gb == 1.5);
+	assert_non_null(azure_of(cfg));
+	assert_string_equal(azure_of(cfg)->subscription, "00000000-0000-0000-0000-000000000000");
+	assert_string_equal(azure_of(cfg)->resource_group, "ml");
+	assert_string_equal(azure_of(cfg)->location, "eastus");
+	assert_string_equal(azure_of(cfg)->dns_label, "iris-demo");
+	assert_true(azure_of(cfg)->cpu == 1.0);
+	assert_true(azure_of(cfg)->memory_gb == 1.5);
 
 	assert_string_equal(cfg->health.path, "/healthz");
 	assert_int_equal(cfg->nendpoints, 2);
@@ -302,26 +324,25 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg->image.entrypoint.present, 0);
 	assert_null(cfg->image.user);
 	assert_int_equal(cfg->image.nlabels, 0);
-	assert_false(cfg->gcp.present);
-	assert_false(cfg->aws.present);
-	assert_false(cfg->azure.present);
+	assert_null(gcp_of(cfg));
+	assert_null(aws_of(cfg));
+	assert_null(azure_of(cfg));
 	assert_string_equal(cfg->health.path, "/");
 	assert_int_equal(cfg->nendpoints, 0);
 	ml_config_free(cfg);
 
 	cfg = load_ok("name: iris\nimage: {base: scratch}\ndeploy:\n  gcp: {project: p}\n  aws:\n");
-	assert_true(cfg->gcp.present);
-	assert_string_equal(cfg->gcp.target, "cloudrun");
-	assert_int_equal(cfg->gcp.allow_unauthenticated, 0);
-	assert_int_equal(cfg->gcp.min_instances, 0);
-	assert_int_equal(cfg->gcp.max_instances, -1);
-	assert_null(cfg->gcp.cpu);
-	assert_null(cfg->gcp.memory);
-	assert_null(cfg->gcp.region);
-	assert_true(cfg->aws.present);
-	assert_null(cfg->aws.region);
-	assert_false(cfg->azure.present);
-	assert_true(cfg->azure.cpu == 0);
+	assert_non_null(gcp_of(cfg));
+	assert_string_equal(gcp_of(cfg)->target, "cloudrun");
+	assert_int_equal(gcp_of(cfg)->allow_unauthenticated, 0);
+	assert_int_equal(gcp_of(cfg)->min_instances, 0);
+	assert_int_equal(gcp_of(cfg)->max_instances, -1);
+	assert_null(gcp_of(cfg)->cpu);
+	assert_null(gcp_of(cfg)->memory);
+	assert_null(gcp_of(cfg)->region);
+	assert_non_null(aws_of(cfg));
+	assert_null(aws_of(cfg)->region);
+	assert_null(azure_of(cfg));
 	ml_config_free(cfg);
 }
 
@@ -339,7 +360,7 @@ static void test_null_values(void **state)
 	assert_int_equal(cfg->image.cmd.present, 0);
 	assert_int_equal(cfg->image.port, 0);
 	assert_null(cfg->image.user);
-	assert_false(cfg->gcp.present);
+	assert_null(gcp_of(cfg));
 	assert_string_equal(cfg->health.path, "/");
 	ml_config_free(cfg);
 
@@ -570,7 +591,7 @@ static void test_unknown_keys(void **state)
 	expect_error("name: iris\nimage: {base: x}\ndeploy:\n  gpc: {project: p}\n", 4, 3,
 		     "unknown key 'gpc' in 'deploy' (did you mean 'gcp'?)", NULL);
 	expect_error("name: iris\nimage: {base: x}\ndeploy:\n  heroku: {}\n", 4, 3,
-		     "unknown key 'heroku' in 'deploy' (valid keys: gcp, aws, azure)", NULL);
+		     "unknown key 'heroku' in 'deploy' (valid keys: gcp, aws, azure", NULL);
 	expect_error("name: iris\nimage: {base: x}\nhealth: {pth: /}\n", 3, 10,
 		     "unknown key 'pth' in 'health' (did you mean 'path'?)", NULL);
 	expect_error("name: iris\nimage:\n  base: x\n  copy:\n    - {src: a, dest: /a}\n", 5, 16,
@@ -714,12 +735,12 @@ static void test_numbers(void **state)
 	expect_image_error("  port: -1\n", 4, 9, "out of range", NULL);
 
 	cfg = load_ok("name: iris\nimage: {base: x}\ndeploy:\n  azure: {cpu: 0.5, memory_gb: \"2\"}\n");
-	assert_true(cfg->azure.cpu == 0.5);
-	assert_true(cfg->azure.memory_gb == 2.0);
+	assert_true(azure_of(cfg)->cpu == 0.5);
+	assert_true(azure_of(cfg)->memory_gb == 2.0);
 	ml_config_free(cfg);
 	cfg = load_ok("name: iris\nimage: {base: x}\ndeploy:\n  azure: {cpu: 1e0, memory_gb: .5}\n");
-	assert_true(cfg->azure.cpu == 1.0);
-	assert_true(cfg->azure.memory_gb == 0.5);
+	assert_true(azure_of(cfg)->cpu == 1.0);
+	assert_true(azure_of(cfg)->memory_gb == 0.5);
 	ml_config_free(cfg);
 	expect_error("name: iris\nimage: {base: x}\ndeploy:\n  azure: {cpu: 0}\n", 4, 16,
 		     "value 0 for 'deploy.azure.cpu' must be greater than 0", NULL);
@@ -746,7 +767,7 @@ static void test_booleans(void **state)
 		yaml = ml_asprintf("name: iris\nimage: {base: x}\ndeploy:\n  gcp:\n    project: p\n"
 				   "    allow_unauthenticated: %s\n", truths[i]);
 		cfg = load_ok(yaml);
-		assert_int_equal(cfg->gcp.allow_unauthenticated, 1);
+		assert_int_equal(gcp_of(cfg)->allow_unauthenticated, 1);
 		ml_config_free(cfg);
 		free(yaml);
 	}
@@ -754,7 +775,7 @@ static void test_booleans(void **state)
 		yaml = ml_asprintf("name: iris\nimage: {base: x}\ndeploy:\n  gcp:\n    project: p\n"
 				   "    allow_unauthenticated: %s\n", lies[i]);
 		cfg = load_ok(yaml);
-		assert_int_equal(cfg->gcp.allow_unauthenticated, 0);
+		assert_int_equal(gcp_of(cfg)->allow_unauthenticated, 0);
 		ml_config_free(cfg);
 		free(yaml);
 	}
@@ -1010,7 +1031,7 @@ static void test_gcp(void **state)
 		yaml = ml_asprintf("name: iris\nimage: {base: x}\ndeploy:\n  gcp: {project: p, "
 				   "memory: %s}\n", good_memory[i]);
 		cfg = load_ok(yaml);
-		assert_string_equal(cfg->gcp.memory, good_memory[i]);
+		assert_string_equal(gcp_of(cfg)->memory, good_memory[i]);
 		ml_config_free(cfg);
 		free(yaml);
 	}
@@ -1046,13 +1067,328 @@ static void test_gcp(void **state)
 		     NULL);
 	cfg = load_ok("name: iris\nimage: {base: x}\ndeploy:\n  gcp: {project: p, min_instances: 2,"
 		      " max_instances: 2}\n");
-	assert_int_equal(cfg->gcp.min_instances, 2);
-	assert_int_equal(cfg->gcp.max_instances, 2);
+	assert_int_equal(gcp_of(cfg)->min_instances, 2);
+	assert_int_equal(gcp_of(cfg)->max_instances, 2);
 	ml_config_free(cfg);
 	cfg = load_ok("name: iris\nimage: {base: x}\ndeploy:\n  gcp: {project: p, min_instances: 5}\n");
-	assert_int_equal(cfg->gcp.min_instances, 5);
-	assert_int_equal(cfg->gcp.max_instances, -1);
+	assert_int_equal(gcp_of(cfg)->min_instances, 5);
+	assert_int_equal(gcp_of(cfg)->max_instances, -1);
 	ml_config_free(cfg);
+}
+
+/* ---- the providers' sections ---- */
+
+static const char *const *local_names(void)
+{
+	static const char *const names[] = { "local", NULL };
+
+	return names;
+}
+
+static const char *const *local_keys(const char *name)
+{
+	(void)name;
+	return ml_local_config_keys;
+}
+
+static int local_parse(const char *name, struct ml_config_section *s, void **conf,
+		       struct ml_error *err)
+{
+	(void)name;
+	return ml_local_config_parse(s, conf, err);
+}
+
+static void local_free(const char *name, void *conf)
+{
+	(void)name;
+	ml_local_config_free(conf);
+}
+
+static ml_json *local_json(const char *name, const void *conf)
+{
+	(void)name;
+	return ml_local_config_json(conf);
+}
+
+/* deploy.local alone, whether or not the providers' table lists it yet. */
+static const struct ml_config_provider_hooks local_hooks = {
+	local_names, local_keys, local_parse, local_free, local_json,
+};
+
+static void test_local(void **state)
+{
+	const struct ml_local_conf *l;
+	struct ml_config *cfg;
+	ml_json *j, *sec;
+	int64_t i;
+
+	(void)state;
+	ml_config_set_provider_hooks(&local_hooks);
+	cfg = load_ok("name: iris\nimage: {base: x}\ndeploy:\n  local:\n");
+	l = ml_config_provider_conf(cfg, "local");
+	assert_non_null(l);
+	assert_null(l->engine);
+	assert_int_equal(l->port, 0);
+	assert_string_equal(l->bind, "127.0.0.1");
+	assert_string_equal(l->restart, "unless-stopped");
+	assert_int_equal(l->nenv, 0);
+	assert_int_equal(l->pos.line, 4);
+	assert_int_equal(l->pos.column, 3);
+	assert_int_equal(cfg->ndeploy, 1);
+	assert_string_equal(cfg->deploy[0].name, "local");
+	j = ml_config_to_json(cfg);
+	sec = ml_json_get(ml_json_get(j, "deploy"), "local");
+	assert_null(ml_json_get(sec, "engine"));
+	assert_null(ml_json_get(sec, "port"));
+	assert_string_equal(ml_json_get_str(sec, "bind"), "127.0.0.1");
+	assert_string_equal(ml_json_get_str(sec, "restart"), "unless-stopped");
+	assert_int_equal(ml_json_size(ml_json_get(sec, "env")), 0);
+	ml_json_free(j);
+	ml_config_free(cfg);
+
+	cfg = load_ok("name: iris\nimage: {base: x}\ndeploy:\n  local:\n"
+		      "    engine: unix:///run/podman/podman.sock\n    port: 9000\n"
+		      "    bind: \"::1\"\n    restart: on-failure\n    env: {A: 1, B_2: x}\n");
+	l = ml_config_provider_conf(cfg, "local");
+	assert_string_equal(l->engine, "unix:///run/podman/podman.sock");
+	assert_int_equal(l->port, 9000);
+	assert_string_equal(l->bind, "::1");
+	assert_string_equal(l->restart, "on-failure");
+	assert_int_equal(l->nenv, 2);
+	assert_string_equal(l->env[1].key, "B_2");
+	assert_string_equal(l->env[0].value, "1");
+	assert_int_equal(l->env[1].pos.line, 9);
+	j = ml_config_to_json(cfg);
+	sec = ml_json_get(ml_json_get(j, "deploy"), "local");
+	assert_string_equal(ml_json_get_str(sec, "engine"), "unix:///run/podman/podman.sock");
+	assert_int_equal(ml_json_get_int(sec, "port", &i), 0);
+	assert_int_equal(i, 9000);
+	assert_string_equal(ml_json_get_str(ml_json_get(sec, "env"), "B_2"), "x");
+	ml_json_free(j);
+	ml_config_free(cfg);
+
+	cfg = load_ok("name: iris\nimage: {base: x}\ndeploy:\n  local: {engine: 'tcp://127.0.0.1:2375',"
+		      " bind: 0.0.0.0, restart: \"no\"}\n");
+	l = ml_config_provider_conf(cfg, "local");
+	assert_string_equal(l->engine, "tcp://127.0.0.1:2375");
+	assert_string_equal(l->restart, "no");
+	ml_config_free(cfg);
+	cfg = load_ok("name: iris\nimage: {base: x}\ndeploy:\n  local: {engine: 'tcp://[::1]:2375'}\n");
+	ml_config_free(cfg);
+
+	expect_error("name: iris\nimage: {base: x}\ndeploy:\n  local: {engine: /var/run/docker.sock}\n",
+		     4, 19, "invalid engine '/var/run/docker.sock' for 'deploy.local.engine'",
+		     "unix:///PATH or tcp://HOST:PORT", NULL);
+	expect_error("name: iris\nimage: {base: x}\ndeploy:\n  local: {engine: 'tcp://host'}\n",
+		     4, 19, "invalid engine", NULL);
+	expect_error("name: iris\nimage: {base: x}\ndeploy:\n  local: {engine: 'tcp://h:70000'}\n",
+		     4, 19, "invalid engine", NULL);
+	expect_error("name: iris\nimage: {base: x}\ndeploy:\n  local: {engine: 'unix://'}\n",
+		     4, 19, "invalid engine", NULL);
+	expect_error("name: iris\nimage: {base: x}\ndeploy:\n  local: {port: 0}\n", 4, 17,
+		     "value 0 for 'deploy.local.port' is out of range (1 to 65535)", NULL);
+	expect_error("name: iris\nimage: {base: x}\ndeploy:\n  local: {bind: localhost}\n", 4, 17,
+		     "invalid address 'localhost' for 'deploy.local.bind'", "127.0.0.1", NULL);
+	expect_error("name: iris\nimage: {base: x}\ndeploy:\n  local: {restart: unless-stoped}\n",
+		     4, 20, "invalid value 'unless-stoped' for 'deploy.local.restart'",
+		     "did you mean 'unless-stopped'?", "allowed: no, always, unless-stopped, on-failure",
+		     NULL);
+	expect_error("name: iris\nimage: {base: x}\ndeploy:\n  local: {env: {1A: x}}\n", 4, 17,
+		     "invalid variable name '1A' in 'deploy.local.env'", NULL);
+	expect_error("name: iris\nimage: {base: x}\ndeploy:\n  local: {prot: 1}\n", 4, 11,
+		     "unknown key 'prot' in 'deploy.local' (did you mean 'port'?)", NULL);
+	expect_error("name: iris\nimage: {base: x}\ndeploy:\n  local: [a]\n", 4, 10,
+		     "expected a mapping for 'deploy.local', got a sequence", NULL);
+	expect_error("name: iris\nimage: {base: x}\ndeploy:\n  docker: {}\n", 4, 3,
+		     "unknown key 'docker' in 'deploy' (valid keys: local)", NULL);
+	/* a key at the wrong level is placed with the providers' keys too */
+	expect_error("name: iris\nimage: {base: x}\ndeploy:\n  engine: unix:///x\n", 4, 3,
+		     "unknown key 'engine' in 'deploy' (it belongs in 'deploy.local';", NULL);
+	expect_error("name: iris\nimage: {base: x}\nlocal: {}\n", 3, 1,
+		     "unknown key 'local' (it belongs in 'deploy';", NULL);
+	ml_config_set_provider_hooks(&ml_providers_config_hooks);
+}
+
+/* Without hooks (a program that installs none) deploy: may hold no section. */
+static void test_no_hooks(void **state)
+{
+	struct ml_config *cfg;
+
+	(void)state;
+	ml_config_set_provider_hooks(NULL);
+	cfg = load_ok("name: iris\nimage: {base: x}\ndeploy: {}\n");
+	assert_int_equal(cfg->ndeploy, 0);
+	assert_null(ml_config_provider_conf(cfg, "gcp"));
+	ml_config_free(cfg);
+	expect_error("name: iris\nimage: {base: x}\ndeploy:\n  gcp: {project: p}\n", 4, 3,
+		     "unknown key 'gcp' in 'deploy' (no provider is known here)", NULL);
+	ml_config_set_provider_hooks(&ml_providers_config_hooks);
+}
+
+/* A provider of the test's own, reading every kind of value with the getters. */
+struct tconf {
+	char *s, *e;
+	int n, b;
+	double d;
+	struct ml_strv list;
+	struct ml_kv *kv;
+	size_t nkv;
+	int has_s;
+	struct ml_pos pos_s, pos_none;
+	char path[64];
+};
+
+static const char *const tkeys[] = { "s", "e", "n", "b", "d", "list", "kv", "bad", NULL };
+
+static const char *const *t_names(void)
+{
+	static const char *const names[] = { "t", NULL };
+
+	return names;
+}
+
+static const char *const *t_keys(const char *name)
+{
+	(void)name;
+	return tkeys;
+}
+
+static void t_free(const char *name, void *conf)
+{
+	struct tconf *c = conf;
+
+	(void)name;
+	free(c->s);
+	free(c->e);
+	ml_strv_dispose(&c->list);
+	ml_kv_free(c->kv, c->nkv);
+	free(c);
+}
+
+static int t_parse(const char *name, struct ml_config_section *s, void **conf,
+		   struct ml_error *err)
+{
+	static const char *const colours[] = { "red", "green", NULL };
+	struct tconf *c = ml_calloc(1, sizeof(*c));
+	int rc;
+
+	(void)name;
+	(void)err;
+	c->n = -1;
+	snprintf(c->path, sizeof(c->path), "%s", ml_section_path(s));
+	c->has_s = ml_section_has(s, "s");
+	c->pos_s = ml_section_pos(s, "s");
+	c->pos_none = ml_section_pos(s, "nothing");
+	if ((rc = ml_section_keys(s, tkeys)) < 0 ||
+	    (rc = ml_section_require(s, "s", "the hint of s")) < 0 ||
+	    (rc = ml_section_str(s, "s", ML_SECTION_REQUIRED, &c->s)) < 0 ||
+	    (rc = ml_section_enum(s, "e", 0, colours, &c->e)) < 0 ||
+	    (rc = ml_section_int(s, "n", ML_SECTION_REQUIRED, 1, 10, &c->n)) < 0 ||
+	    (rc = ml_section_bool(s, "b", &c->b)) < 0 ||
+	    (rc = ml_section_positive(s, "d", &c->d)) < 0 ||
+	    (rc = ml_section_strv(s, "list", &c->list)) < 0 ||
+	    (rc = ml_section_kv(s, "kv", 0, &c->kv, &c->nkv)) < 0 ||
+	    (rc = ml_section_has(s, "bad") ?
+	     ml_section_error(s, "bad", "bad value '%s' in '%s'",
+			      ml_section_quote(s, "a\tb"), ml_section_path(s)) : 0) < 0) {
+		t_free(name, c);
+		return rc;
+	}
+	*conf = c;
+	return 0;
+}
+
+static ml_json *t_json(const char *name, const void *conf)
+{
+	const struct tconf *c = conf;
+	ml_json *o = ml_json_object_new();
+
+	(void)name;
+	ml_json_set_str(o, "s", c->s);
+	return o;
+}
+
+static const struct ml_config_provider_hooks t_hooks = { t_names, t_keys, t_parse, t_free, t_json };
+
+static void test_section_getters(void **state)
+{
+	const struct tconf *c;
+	struct ml_config *cfg;
+	ml_json *j;
+
+	(void)state;
+	ml_config_set_provider_hooks(&t_hooks);
+	setenv("MLT_S", "from-env", 1);
+	cfg = load_ok("name: iris\nimage: {base: x}\ndeploy:\n  t:\n    s: ${MLT_S}\n    e: green\n"
+		      "    n: \"7\"\n    b: true\n    d: 0.5\n    list: one\n    kv: {K: v, L: }\n");
+	c = ml_config_provider_conf(cfg, "t");
+	assert_non_null(c);
+	assert_string_equal(c->path, "deploy.t");
+	assert_true(c->has_s);
+	assert_int_equal(c->pos_s.line, 5);
+	assert_int_equal(c->pos_s.column, 8);
+	assert_int_equal(c->pos_none.line, 5);
+	assert_int_equal(c->pos_none.column, 5);
+	assert_string_equal(c->s, "from-env");
+	assert_string_equal(c->e, "green");
+	assert_int_equal(c->n, 7);
+	assert_int_equal(c->b, 1);
+	assert_true(c->d == 0.5);
+	assert_int_equal(c->list.n, 1);
+	assert_true(c->list.present);
+	assert_string_equal(c->list.v[0], "one");
+	assert_int_equal(c->nkv, 2);
+	assert_string_equal(c->kv[1].value, "");
+	j = ml_config_to_json(cfg);
+	assert_string_equal(ml_json_get_str(ml_json_get(ml_json_get(j, "deploy"), "t"), "s"),
+			    "from-env");
+	ml_json_free(j);
+	ml_config_free(cfg);
+
+	cfg = load_ok("name: iris\nimage: {base: x}\ndeploy: {t: {s: x, n: 1, list: [a, b]}}\n");
+	c = ml_config_provider_conf(cfg, "t");
+	assert_int_equal(c->list.n, 2);
+	assert_null(c->e);
+	ml_config_free(cfg);
+
+	expect_error("name: iris\nimage: {base: x}\ndeploy:\n  t: {n: 1}\n", 4, 6,
+		     "missing required key 's' in 'deploy.t' (the hint of s)", NULL);
+	expect_error("name: iris\nimage: {base: x}\ndeploy:\n  t: {s: '', n: 1}\n", 4, 7,
+		     "empty value for required key 's' in 'deploy.t' (the hint of s)", NULL);
+	expect_error("name: iris\nimage: {base: x}\ndeploy:\n  t: {s: x}\n", 4, 6,
+		     "missing required key 'n' in 'deploy.t' (it is required)", NULL);
+	expect_error("name: iris\nimage: {base: x}\ndeploy:\n  t: {s: x, n: 11}\n", 4, 16,
+		     "value 11 for 'deploy.t.n' is out of range (1 to 10)", NULL);
+	expect_error("name: iris\nimage: {base: x}\ndeploy:\n  t: {s: x, n: 1, e: blue}\n", 4, 22,
+		     "invalid value 'blue' for 'deploy.t.e' (allowed: red, green)", NULL);
+	expect_error("name: iris\nimage: {base: x}\ndeploy:\n  t: {s: x, n: 1, list: {a: b}}\n", 4, 25,
+		     "expected a string or a sequence of strings for 'deploy.t.list', got a mapping",
+		     NULL);
+	expect_error("name: iris\nimage: {base: x}\ndeploy:\n  t: {s: x, n: 1, bad: 1}\n", 4, 24,
+		     "bad value 'a?b' in 'deploy.t'", NULL);
+	expect_error("name: iris\nimage: {base: x}\ndeploy:\n  t: {s: x, n: 1, region: r}\n", 4, 19,
+		     "unknown key 'region' in 'deploy.t' (valid keys: s, e, n, b, d, list, kv, bad)",
+		     NULL);
+	expect_error("name: iris\nimage: {base: x}\ndeploy:\n  t: {s: x, s: y}\n", 4, 13,
+		     "duplicate key 's' in 'deploy.t'", NULL);
+	unsetenv("MLT_S");
+	ml_config_set_provider_hooks(&ml_providers_config_hooks);
+}
+
+/* The clouds' keys are placed, wherever they are misplaced. */
+static void test_provider_keys_elsewhere(void **state)
+{
+	(void)state;
+	expect_error("name: iris\nimage: {base: x}\nproject: p\n", 3, 1,
+		     "unknown key 'project' (it belongs in 'deploy.gcp'; check its indentation)", NULL);
+	expect_error("name: iris\nimage: {base: x, memory_gb: 1}\n", 2, 18,
+		     "unknown key 'memory_gb' in 'image' (it belongs in 'deploy.azure';", NULL);
+	expect_error("name: iris\nimage: {base: x}\ndeploy:\n  aws: {project: p}\n", 4, 9,
+		     "unknown key 'project' in 'deploy.aws' (it belongs in 'deploy.gcp';", NULL);
+	expect_error("name: iris\nimage: {base: x}\ndeploy:\n  azure: {port: 1}\n", 4, 11,
+		     "unknown key 'port' in 'deploy.azure' (it belongs in 'image';", NULL);
+	expect_error("name: iris\nimage: {base: x}\ngcp: {project: p}\n", 3, 1,
+		     "unknown key 'gcp' (it belongs in 'deploy';", NULL);
 }
 
 static void test_endpoints(void **state)
@@ -1121,10 +1457,10 @@ static void test_expansion(void **state)
 	assert_string_equal(cfg->image.env[4].value, "europe-west1");
 	assert_string_equal(cfg->image.cmd.v[1], "${MLT_REGION}");
 	assert_string_equal(cfg->image.cmd.v[2], "europe-west1");
-	assert_string_equal(cfg->gcp.project, "my-proj");
-	assert_string_equal(cfg->gcp.region, "europe-west1");
-	assert_int_equal(cfg->gcp.allow_unauthenticated, 1);
-	assert_int_equal(cfg->gcp.max_instances, -1);
+	assert_string_equal(gcp_of(cfg)->project, "my-proj");
+	assert_string_equal(gcp_of(cfg)->region, "europe-west1");
+	assert_int_equal(gcp_of(cfg)->allow_unauthenticated, 1);
+	assert_int_equal(gcp_of(cfg)->max_instances, -1);
 	ml_config_free(cfg);
 
 	/* keys are not expanded */
@@ -1416,6 +1752,10 @@ int main(void)
 		cmocka_unit_test(test_copy),
 		cmocka_unit_test(test_cmd),
 		cmocka_unit_test(test_gcp),
+		cmocka_unit_test(test_local),
+		cmocka_unit_test(test_no_hooks),
+		cmocka_unit_test(test_section_getters),
+		cmocka_unit_test(test_provider_keys_elsewhere),
 		cmocka_unit_test(test_endpoints),
 		cmocka_unit_test(test_expansion),
 		cmocka_unit_test(test_expansion_limits),
@@ -1426,5 +1766,6 @@ int main(void)
 		cmocka_unit_test(test_mutations),
 	};
 
+	ml_config_set_provider_hooks(&ml_providers_config_hooks);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

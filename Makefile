@@ -9,7 +9,7 @@ BUILD ?= .obj
 BIN ?= mldeploy
 SANFLAGS ?=
 OPT ?= -O2
-PKGS = libcurl yaml-0.1 libgit2 libarchive libcrypto jansson libdeflate libzstd
+PKGS = libcurl yaml-0.1 libgit2 libarchive libcrypto jansson libdeflate libzstd expat
 VERSION := $(shell cat VERSION)
 
 CFLAGS ?= $(OPT) -g

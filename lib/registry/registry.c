@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "deploy/token.h"
 #include "util/alloc.h"
 #include "util/fsutil.h"
 #include "wrap/http.h"
@@ -14,13 +15,9 @@
 #include "util/redact.h"
 #include "registry/registry-internal.h"
 
+#define TOKEN_DEFAULT_LIFE_S 60
 #define MANIFEST_ACCEPT "Accept: " ML_MT_OCI_INDEX ", " ML_MT_OCI_MANIFEST ", " \
 	ML_MT_DOCKER_LIST ", " ML_MT_DOCKER_MANIFEST
-
-struct token {
-	char *scope;
-	char *auth;	/* "Bearer ..." */
-};
 
 /* The credential lookup runs once per registry, outside the lock (a helper may
  * take seconds): the first thread to need it looks up, others wait for it. */
@@ -40,8 +37,7 @@ struct ml_registry {
 	pthread_mutex_t lock;	/* guards everything below and probed/base */
 	struct ml_http **pool;	/* idle HTTP clients, one per concurrent request */
 	size_t npool, apool;
-	struct token *tokens;
-	size_t ntokens, atokens;
+	struct ml_token_cache *tokens;	/* scope -> "Bearer ...", until it expires */
 	char *basic;
 	struct ml_credential cred;	/* set once, read-only after: see load_credential */
 	enum cred_state cred_state;
@@ -136,6 +132,7 @@ int ml_registry_open(struct ml_registry **out, const char *host, int for_pull,
 	int rc;
 
 	r->host = ml_strdup(host);
+	r->tokens = ml_token_cache_new();
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->cred_done, NULL);
 	rc = set_base(r, for_pull, err);
@@ -153,12 +150,7 @@ void ml_registry_free(struct ml_registry *r)
 
 	if (!r)
 		return;
-	for (i = 0; i < r->ntokens; i++) {
-		explicit_bzero(r->tokens[i].auth, strlen(r->tokens[i].auth));
-		free(r->tokens[i].auth);
-		free(r->tokens[i].scope);
-	}
-	free(r->tokens);
+	ml_token_cache_free(r->tokens);
 	if (r->basic)
 		explicit_bzero(r->basic, strlen(r->basic));
 	free(r->basic);
@@ -247,16 +239,12 @@ static void probe_scheme(struct ml_registry *r)
 /* A copy of the Authorization value for scope (bearer token, else basic), or NULL. */
 static char *auth_for(struct ml_registry *r, const char *scope)
 {
-	const char *found;
-	char *out;
-	size_t i;
+	char *out = ml_token_cache_get(r->tokens, scope ? scope : "");
 
+	if (out)
+		return out;
 	pthread_mutex_lock(&r->lock);
-	found = r->basic;
-	for (i = 0; i < r->ntokens; i++)
-		if (!strcmp(r->tokens[i].scope, scope ? scope : ""))
-			found = r->tokens[i].auth;
-	out = ml_strdup(found);
+	out = ml_strdup(r->basic);
 	pthread_mutex_unlock(&r->lock);
 	return out;
 }
@@ -351,14 +339,16 @@ static int auth_error(struct ml_registry *r, const char *what, struct ml_error *
 			    "MLDEPLOY_REGISTRY_USERNAME and MLDEPLOY_REGISTRY_PASSWORD)", what, r->host);
 }
 
-static void add_token(struct ml_registry *r, const char *scope, const char *token)
+/* A new token for scope replaces the old one; expires_in defaults to 60 s, as the
+ * distribution spec's token protocol says. */
+static void add_token(struct ml_registry *r, const char *scope, const char *token,
+		      int64_t expires_in)
 {
-	pthread_mutex_lock(&r->lock);
-	r->tokens = ml_grow(r->tokens, &r->atokens, r->ntokens + 1, sizeof(*r->tokens));
-	r->tokens[r->ntokens].scope = ml_strdup(scope ? scope : "");
-	r->tokens[r->ntokens].auth = ml_asprintf("Bearer %s", token);
-	r->ntokens++;
-	pthread_mutex_unlock(&r->lock);
+	char *auth = ml_asprintf("Bearer %s", token);
+
+	ml_token_cache_put(r->tokens, scope ? scope : "", auth,
+			   expires_in > 0 ? expires_in : TOKEN_DEFAULT_LIFE_S);
+	ml_free_secret(auth);
 }
 
 /* "repository:a:pull,push repository:b:pull" -> scope=...&scope=... */
@@ -388,6 +378,7 @@ static int fetch_token(struct ml_registry *r, const struct ml_challenge *ch, con
 	char *basic = NULL;
 	ml_json *doc = NULL;
 	const char *token;
+	int64_t expires_in;
 	int rc, have;
 
 	if (!ch->realm || (strncmp(ch->realm, "https://", 8) &&
@@ -429,7 +420,9 @@ static int fetch_token(struct ml_registry *r, const struct ml_challenge *ch, con
 				  shown.data);
 		goto out;
 	}
-	add_token(r, scope ? scope : ch->scope, token);
+	if (ml_json_get_int(doc, "expires_in", &expires_in) < 0)
+		expires_in = 0;
+	add_token(r, scope ? scope : ch->scope, token, expires_in);
 out:
 	if (basic)
 		explicit_bzero(basic, strlen(basic));

@@ -5,8 +5,6 @@
 #ifndef ML_POLL_H
 #define ML_POLL_H
 
-#include <signal.h>
-
 #include "util/error.h"
 
 #define ML_POLL_PROGRESS_MAX 256
@@ -37,8 +35,8 @@ struct ml_poll_opts {
 	long initial_ms;		/* first wait; 0: 1000 */
 	long max_ms;			/* longest wait; 0: 10000 (a Retry-After may be longer,
 					   up to the deadline) */
-	const volatile sig_atomic_t *interrupted;	/* non-zero: stop (set by a signal
-							   handler), or NULL */
+	const volatile int *interrupted;	/* non-zero: stop (a signal handler's flag),
+						   or NULL */
 };
 
 /* Calls fn until it says done (returns 0) or failed (returns -err->code, ML_EPROTO

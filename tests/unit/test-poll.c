@@ -194,7 +194,7 @@ static void test_deadline_beats_retry_after(void **state)
 	assert_true(now_s() - t0 < 1.5);
 }
 
-static volatile sig_atomic_t stop;
+static volatile int stop;
 
 static void on_alarm(int sig)
 {

@@ -44,7 +44,13 @@ static int parse_args(struct build_args *a, int argc, char **argv)
 	a->o.codec = &ml_codec_gzip;
 	while ((c = getopt_long(argc, argv, "o:t:h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'o': a->o.output = optarg; break;
+		case 'o':
+			if (!*optarg) {
+				ui_usage_error("build", "-o takes a file name, not an empty string");
+				return -1;
+			}
+			a->o.output = optarg;
+			break;
 		case 't':
 			if (!ml_ref_valid_tag(optarg)) {
 				ui_usage_error("build", "invalid tag '%s' (letters, digits, '_', '.' and '-', "

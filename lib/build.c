@@ -347,6 +347,44 @@ static int write_documents(struct build *b, struct ml_error *err)
 	return rc;
 }
 
+static const char *file_kind(mode_t mode)
+{
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISLNK(mode))
+		return "a symbolic link";
+	if (S_ISCHR(mode))
+		return "a character device";
+	if (S_ISBLK(mode))
+		return "a block device";
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	return "not a regular file";
+}
+
+/* Before any work: the output is renamed over path at the end, which would
+ * replace a device node (as root, /dev/null), a FIFO or a symbolic link with a
+ * regular file; only a regular file or a new name is accepted. */
+static int check_output(const char *path, struct ml_error *err)
+{
+	struct stat st;
+
+	if (!path[0])
+		return ml_error_set(err, ML_EUSAGE, "the output file name is empty");
+	if (lstat(path, &st) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return ml_error_errno(err, ML_EUSAGE, errno, "cannot use '%s' as the output", path);
+	}
+	if (!S_ISREG(st.st_mode))
+		return ml_error_set(err, ML_EREFUSED, "refusing to replace '%s', %s, with the image "
+				    "(hint: the output must be a regular file or a new name)", path,
+				    file_kind(st.st_mode));
+	return 0;
+}
+
 static char *stamp_key(const char *path)
 {
 	char *real = realpath(path, NULL);
@@ -561,7 +599,9 @@ int ml_build_run(const struct ml_build_opts *opts, struct ml_build_result *res,
 	b.default_output = ml_build_default_output(opts->cfg);
 	if (!opts->no_output)
 		res->output = ml_strdup(opts->output ? opts->output : b.default_output);
-	rc = ml_cache_open(&b.cache, err);
+	rc = res->output ? check_output(res->output, err) : 0;
+	if (rc == 0)
+		rc = ml_cache_open(&b.cache, err);
 	if (rc == 0)
 		rc = ml_gitmeta_read(&res->git, b.context, err);
 	if (rc == 0)

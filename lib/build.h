@@ -15,7 +15,10 @@
 
 struct ml_build_opts {
 	const struct ml_config *cfg;
-	const char *output;		/* NULL: build/<name>.tar in the context directory */
+	/* NULL: build/<name>.tar in the context directory. Checked before any work:
+	 * empty is -ML_EUSAGE; anything there but a regular file (a symbolic link,
+	 * FIFO, device, directory) is -ML_EREFUSED, never replaced. */
+	const char *output;
 	int no_output;			/* leave the image in the cache only: write no file */
 	enum ml_format format;
 	const struct ml_codec *codec;	/* NULL: uncompressed layers */

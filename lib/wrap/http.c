@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "util/alloc.h"
+#include "util/fsutil.h"
 #include "util/log.h"
 #include "util/redact.h"
 
@@ -37,10 +38,15 @@
 	"MLDEPLOY_INSECURE_REGISTRIES"
 #define CA_HINT "; hint: check SSL_CERT_FILE and SSL_CERT_DIR"
 
+#define CA_BUNDLE_MAX (8u << 20)
+#define DEFAULT_CA_FILE "/etc/ssl/certs/ca-certificates.crt"
+
 struct ml_http {
 	CURL *curl;
 	uint64_t rng;
 	char errbuf[CURL_ERROR_SIZE];
+	struct curl_slist *connect_to;	/* MLDEPLOY_CONNECT_TO */
+	struct ml_buf ca;		/* the system's CAs + MLDEPLOY_CA_BUNDLE, or empty */
 };
 
 /* One call of ml_http_do: the request as it is now (after redirects) and what the
@@ -86,10 +92,180 @@ void ml_http_global_cleanup(void)
 	curl_global_cleanup();
 }
 
+static int is_digits(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+	return 1;
+}
+
+/* Empty, or a port number. */
+static int port_valid(const char *s, size_t n)
+{
+	long v = 0;
+	size_t i;
+
+	if (!n)
+		return 1;
+	if (n > 5 || !is_digits(s, n))
+		return 0;
+	for (i = 0; i < n; i++)
+		v = v * 10 + (s[i] - '0');
+	return v >= 1 && v <= 65535;
+}
+
+/* Empty, a host name or IPv4 address, or an IPv6 address in brackets. */
+static int host_valid(const char *s, size_t n)
+{
+	size_t i;
+	char c;
+
+	if (n >= 2 && s[0] == '[' && s[n - 1] == ']') {
+		for (i = 1; i + 1 < n; i++) {
+			c = s[i];
+			if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+			      (c >= 'A' && c <= 'F') || c == ':' || c == '.'))
+				return 0;
+		}
+		return n > 2;
+	}
+	for (i = 0; i < n; i++) {
+		c = s[i];
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      c == '.' || c == '-' || c == '_'))
+			return 0;
+	}
+	return 1;
+}
+
+/* One HOST:PORT:CONNECT-HOST:CONNECT-PORT entry, as curl's --connect-to takes it. */
+static int connect_to_valid(const char *s, size_t n)
+{
+	const char *f[4];
+	size_t fl[4], i = 0, start;
+	int k;
+
+	for (k = 0; k < 4; k++) {
+		start = i;
+		if (i < n && s[i] == '[') {
+			while (i < n && s[i] != ']')
+				i++;
+			if (i == n)
+				return 0;
+			i++;
+		} else {
+			while (i < n && s[i] != ':')
+				i++;
+		}
+		f[k] = s + start;
+		fl[k] = i - start;
+		if (k < 3) {
+			if (i >= n || s[i] != ':')
+				return 0;
+			i++;
+		}
+	}
+	return i == n && host_valid(f[0], fl[0]) && port_valid(f[1], fl[1]) &&
+	       host_valid(f[2], fl[2]) && port_valid(f[3], fl[3]) && (fl[2] || fl[3]);
+}
+
+static int load_connect_to(struct ml_http *h, struct ml_error *err)
+{
+	const char *v = getenv("MLDEPLOY_CONNECT_TO"), *p, *end;
+	struct curl_slist *l;
+	char *one;
+	size_t n;
+
+	for (p = v; p && *p; p = *end ? end + 1 : end) {
+		end = strchr(p, ',');
+		if (!end)
+			end = p + strlen(p);
+		while (p < end && (*p == ' ' || *p == '\t'))
+			p++;
+		n = (size_t)(end - p);
+		while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+			n--;
+		if (!n)
+			continue;
+		one = ml_strndup(p, n);
+		if (!connect_to_valid(p, n)) {
+			ml_sanitize(one);
+			ml_error_set(err, ML_EUSAGE, "MLDEPLOY_CONNECT_TO: invalid entry '%.200s' "
+				     "(expected HOST:PORT:CONNECT-HOST:CONNECT-PORT, comma-separated, "
+				     "e.g. run.googleapis.com:443:127.0.0.1:8443)", one);
+			free(one);
+			return -ML_EUSAGE;
+		}
+		l = curl_slist_append(h->connect_to, one);
+		free(one);
+		if (!l)
+			return ml_error_set(err, ML_EINTERNAL, "out of memory reading "
+					    "MLDEPLOY_CONNECT_TO");
+		h->connect_to = l;
+	}
+	return 0;
+}
+
+/* The CA file curl verifies against when it is not told: SSL_CERT_FILE, else the
+ * bundle libcurl was built with. */
+static const char *base_ca_file(CURL *c)
+{
+	const char *f = getenv("SSL_CERT_FILE");
+	char *def = NULL;
+
+	if (f && *f)
+		return f;
+#if LIBCURL_VERSION_NUM >= 0x075400
+	if (curl_easy_getinfo(c, CURLINFO_CAINFO, &def) == CURLE_OK && def && *def)
+		return def;
+#else
+	(void)c;
+	(void)def;
+#endif
+	return DEFAULT_CA_FILE;
+}
+
+/* MLDEPLOY_CA_BUNDLE: the extra CAs are joined to the system's in memory, so that
+ * adding a test or corporate CA never drops the public ones. */
+static int load_ca_bundle(struct ml_http *h, struct ml_error *err)
+{
+	const char *extra = getenv("MLDEPLOY_CA_BUNDLE"), *base;
+	struct ml_buf add = ML_BUF_INIT;
+	struct ml_error e = { 0, "" };
+	int rc;
+
+	if (!extra || !*extra)
+		return 0;
+	ml_buf_init(&h->ca, CA_BUNDLE_MAX);
+	base = base_ca_file(h->curl);
+	if (ml_read_file(base, CA_BUNDLE_MAX / 2, &h->ca, &e) < 0) {
+		ml_log(ML_LOG_INFO, "MLDEPLOY_CA_BUNDLE: no system CA bundle (%s), trusting only "
+		       "its own certificates", e.msg);
+		ml_buf_reset(&h->ca);
+	}
+	ml_buf_init(&add, CA_BUNDLE_MAX / 2);
+	rc = ml_read_file(extra, CA_BUNDLE_MAX / 2, &add, &e);
+	if (rc == 0 && !strstr(ml_buf_str(&add), "-----BEGIN CERTIFICATE-----"))
+		rc = ml_error_set(&e, ML_EUSAGE, "'%s' holds no PEM certificate", extra);
+	if (rc == 0 && (ml_buf_addch(&h->ca, '\n') < 0 || ml_buf_add(&h->ca, add.data, add.len) < 0))
+		rc = ml_error_set(&e, ML_ETOOBIG, "the CA certificates are larger than 8 MiB");
+	ml_buf_dispose(&add);
+	if (rc < 0) {
+		ml_buf_dispose(&h->ca);
+		return ml_error_set(err, ML_EUSAGE, "MLDEPLOY_CA_BUNDLE: %s (hint: a PEM file of "
+				    "CA certificates, added to the system's)", e.msg);
+	}
+	return 0;
+}
+
 int ml_http_new(struct ml_http **out, struct ml_error *err)
 {
 	struct ml_http *h;
 	struct timespec ts;
+	int rc;
 
 	h = ml_calloc(1, sizeof(*h));
 	h->curl = curl_easy_init();
@@ -102,6 +278,13 @@ int ml_http_new(struct ml_http **out, struct ml_error *err)
 		 ((uint64_t)getpid() << 16) ^ (uint64_t)(uintptr_t)h;
 	if (!h->rng)
 		h->rng = 0x9e3779b97f4a7c15ull;
+	rc = load_connect_to(h, err);
+	if (rc == 0)
+		rc = load_ca_bundle(h, err);
+	if (rc < 0) {
+		ml_http_free(h);
+		return rc;
+	}
 	*out = h;
 	return 0;
 }
@@ -111,6 +294,8 @@ void ml_http_free(struct ml_http *h)
 	if (!h)
 		return;
 	curl_easy_cleanup(h->curl);
+	curl_slist_free_all(h->connect_to);
+	ml_buf_dispose(&h->ca);
 	free(h);
 }
 
@@ -520,13 +705,30 @@ static void trace_request_line(const char *line, size_t len)
 	ml_buf_dispose(&target);
 }
 
+/* The length of the name when line ("Name: value") is one of the request's secret
+ * headers, else 0. */
+static size_t secret_line(const struct xfer *x, const char *line, size_t len)
+{
+	const char *colon = memchr(line, ':', len);
+	size_t n = colon ? (size_t)(colon - line) : 0, i;
+	const char *h;
+
+	for (i = 0; n && i < x->req->nsecret_headers; i++) {
+		h = x->req->secret_headers[i];
+		if (!strncasecmp(h, line, n) && h[n] == ':')
+			return n;
+	}
+	return 0;
+}
+
 static int debug_cb(CURL *c, curl_infotype type, char *data, size_t size, void *ud)
 {
+	const struct xfer *x = ud;
 	const char *p = data, *end = data + size, *eol;
+	size_t name;
 	int first = 1;
 
 	(void)c;
-	(void)ud;
 	if (type != CURLINFO_HEADER_OUT)
 		return 0;
 	while (p < end) {
@@ -538,6 +740,8 @@ static int debug_cb(CURL *c, curl_infotype type, char *data, size_t size, void *
 			size--;
 		if (first)
 			trace_request_line(p, size);
+		else if ((name = secret_line(x, p, size)) != 0)
+			ml_log(ML_LOG_TRACE, "> %.*s: <redacted>", (int)name, p);
 		else if (size)
 			trace_line('>', p, size);
 		first = 0;
@@ -731,6 +935,9 @@ static int build_headers(struct xfer *x, struct curl_slist **out)
 		if (slist_add(&list, req->headers[i]) < 0)
 			goto oom;
 	}
+	for (i = 0; x->auth_ok && i < req->nsecret_headers; i++)
+		if (slist_add(&list, req->secret_headers[i]) < 0)
+			goto oom;
 	if (req->auth && x->auth_ok) {
 		auth = ml_asprintf("Authorization: %s", req->auth);
 		rc = slist_add(&list, auth);
@@ -787,6 +994,22 @@ static CURLcode set_method(struct xfer *x)
 	return rc;
 }
 
+/* curl calls this often, also while nothing moves. */
+static int interrupt_cb(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+			curl_off_t ulnow)
+{
+	struct xfer *x = ud;
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	if (!*x->req->interrupt)
+		return 0;
+	set_abort(x, -ML_EINTR, "interrupted");
+	return 1;
+}
+
 static CURLcode set_options(struct xfer *x, struct curl_slist *headers)
 {
 	CURL *c = x->h->curl;
@@ -815,6 +1038,22 @@ static CURLcode set_options(struct xfer *x, struct curl_slist *headers)
 		rc = curl_easy_setopt(c, CURLOPT_CAINFO, cafile);
 	if (!rc && capath && *capath)
 		rc = curl_easy_setopt(c, CURLOPT_CAPATH, capath);
+	if (!rc && verify && x->h->ca.len) {
+		struct curl_blob blob = { x->h->ca.data, x->h->ca.len, CURL_BLOB_NOCOPY };
+
+		rc = curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &blob);
+	}
+	if (!rc && x->h->connect_to)
+		rc = curl_easy_setopt(c, CURLOPT_CONNECT_TO, x->h->connect_to);
+	if (!rc && x->req->unix_socket)
+		rc = curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, x->req->unix_socket);
+	if (!rc && x->req->interrupt) {
+		rc = curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, interrupt_cb);
+		if (!rc)
+			rc = curl_easy_setopt(c, CURLOPT_XFERINFODATA, x);
+		if (!rc)
+			rc = curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	}
 	if (!rc)
 		rc = curl_easy_setopt(c, CURLOPT_USERAGENT, "mldeploy/" ML_VERSION);
 	/* ~/.netrc (or $NETRC) holds per-host logins; curl applies them only to the host
@@ -854,6 +1093,8 @@ static CURLcode set_options(struct xfer *x, struct curl_slist *headers)
 		rc = curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
 	if (!rc && ml_log_enabled(ML_LOG_TRACE)) {
 		rc = curl_easy_setopt(c, CURLOPT_DEBUGFUNCTION, debug_cb);
+		if (!rc)
+			rc = curl_easy_setopt(c, CURLOPT_DEBUGDATA, x);
 		if (!rc)
 			rc = curl_easy_setopt(c, CURLOPT_VERBOSE, 1L);
 	}
@@ -1046,8 +1287,14 @@ static int exchange(struct xfer *x)
 	curl_slist_free_all(headers);
 	if (x->abort_rc)
 		return abort_error(x);
-	if (rc != CURLE_OK)
+	if (rc != CURLE_OK) {
+		long sent = 0;
+
+		curl_easy_getinfo(x->h->curl, CURLINFO_REQUEST_SIZE, &sent);
+		x->resp->sent = sent > 0;
+		x->resp->transient = curl_retryable(rc);
 		return (int)rc;
+	}
 	curl_easy_getinfo(x->h->curl, CURLINFO_RESPONSE_CODE, &status);
 	x->status = status;
 	log_exchange(x);

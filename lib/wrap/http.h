@@ -1,6 +1,7 @@
 /* HTTP over libcurl. Only http.c includes curl/curl.h.
  * Redirects are followed here (not by curl) so that the credential rule lives in one
- * place: the auth header is sent only to the scheme+host+port of the original URL. */
+ * place: the auth header and the secret headers are sent only to the scheme+host+port
+ * of the original URL. */
 #ifndef ML_HTTP_H
 #define ML_HTTP_H
 
@@ -57,6 +58,16 @@ struct ml_http_request {
 	size_t nheaders;
 	const char *auth;		/* full "Authorization: ..." value (without the name), or NULL;
 					   never sent to another host after a redirect, never logged */
+	const char *const *secret_headers;	/* "Name: value" strings that carry credentials
+						   (signatures, session tokens): sent like headers,
+						   never logged, withheld on redirects to another
+						   origin; may be NULL */
+	size_t nsecret_headers;
+	const char *unix_socket;	/* connect to this unix socket instead of the URL's host
+					   (the Docker engine API); the URL still gives Host and
+					   path; NULL: TCP */
+	const volatile int *interrupt;	/* non-zero stops the transfer (-ML_EINTR): a signal
+					   handler's flag, or NULL */
 	const struct ml_http_body *body;	/* NULL: no body */
 	const struct ml_http_sink *sink;	/* NULL: body collected in response->body */
 	size_t max_body;		/* cap for a collected body; 0 means 16 MiB */
@@ -72,12 +83,28 @@ struct ml_http_response {
 	size_t nheaders;
 	struct ml_buf body;		/* when no sink was given; capped */
 	int retries;			/* how many times the request was repeated */
+	/* After a transport failure (-ML_ENET), about its last attempt: */
+	int sent;			/* some of the request went out: a POST may have been
+					   acted on (0 for refused connections, DNS, TLS) */
+	int transient;			/* a new attempt may succeed (reset, timeout, refused,
+					   empty reply), unlike DNS or TLS verification failures */
 };
 
 /* Global init/cleanup of libcurl (call once from main). */
 int ml_http_global_init(struct ml_error *err);
 void ml_http_global_cleanup(void);
 
+/* A client reads, once, the environment that changes where and how it connects:
+ *   MLDEPLOY_CONNECT_TO  comma-separated HOST:PORT:CONNECT-HOST:CONNECT-PORT (curl's
+ *                        --connect-to): requests for HOST:PORT go to CONNECT-HOST:
+ *                        CONNECT-PORT while TLS still verifies HOST (split-horizon DNS,
+ *                        tests against real host names); an empty field means "any"
+ *                        (HOST, PORT) or "the same" (CONNECT-*); IPv6 in brackets.
+ *   MLDEPLOY_CA_BUNDLE   a PEM file of extra CA certificates, trusted besides the
+ *                        system's (SSL_CERT_FILE, else curl's default bundle);
+ *                        verification stays on. The two are joined in memory
+ *                        (CURLOPT_CAINFO_BLOB).
+ * A malformed value or an unreadable bundle is -ML_EUSAGE naming the variable. */
 int ml_http_new(struct ml_http **out, struct ml_error *err);
 void ml_http_free(struct ml_http *h);
 

@@ -23,13 +23,43 @@ static void blob_digest(const char *name, char out[ML_DIGEST_LEN])
 		out[0] = '\0';
 }
 
+/* The file named is not something push can read as an image archive: bad input,
+ * as its man page says (exit status 2), with the reader's reason. */
+static int not_an_archive(const char *path, struct ml_error *err)
+{
+	char why[ML_ERROR_MAX];
+
+	snprintf(why, sizeof(why), "%s", err && err->msg[0] ? err->msg : "unreadable");
+	return ml_error_set(err, ML_EUSAGE, "'%.1000s' is not a readable OCI image archive (%.900s); "
+			    "hint: give the file mldeploy build wrote", path, why);
+}
+
+/* Tells a failure to read the archive from a failure to store into the cache. */
+struct tap {
+	struct ml_tar_reader *r;
+	int failed;
+};
+
+static long tap_read(void *ud, void *buf, size_t size, struct ml_error *err)
+{
+	struct tap *t = ud;
+	long n = ml_tar_reader_read(t->r, buf, size, err);
+
+	if (n < 0)
+		t->failed = 1;
+	return n;
+}
+
 static int store_blob(struct ml_tar_reader *r, struct ml_cache *cache, const char *digest,
 		      const char *path, struct ml_error *err)
 {
+	struct tap t = { r, 0 };
 	char got[ML_DIGEST_LEN];
 	int64_t size;
-	int rc = ml_cache_blob_store(cache, ml_tar_reader_read_cb, r, digest, got, &size, NULL, err);
+	int rc = ml_cache_blob_store(cache, tap_read, &t, digest, got, &size, NULL, err);
 
+	if (rc < 0 && t.failed)
+		return not_an_archive(path, err);
 	return rc < 0 ? ml_error_prefix(err, "'%s'", path) : 0;
 }
 
@@ -45,7 +75,7 @@ static int pick_image(struct ml_archive_image *img, const ml_json *index, const 
 		return ml_error_set(err, ML_EUSAGE, "'%s' holds %zu images; push sends one", path,
 				    ml_json_size(m));
 	if (!ml_digest_valid(digest) || ml_json_get_int(d, "size", &img->manifest_size) < 0)
-		return ml_error_set(err, ML_EPROTO, "'%s': bad descriptor in index.json", path);
+		return ml_error_set(err, ML_EUSAGE, "'%s': bad descriptor in index.json", path);
 	if (mt && (!strcmp(mt, ML_MT_OCI_INDEX) || !strcmp(mt, ML_MT_DOCKER_LIST)))
 		return ml_error_set(err, ML_EUSAGE, "'%s' holds a multi-platform index; push sends "
 				    "one image", path);
@@ -63,22 +93,30 @@ int ml_archive_import(struct ml_archive_image *img, const char *path, struct ml_
 	struct ml_tar_entry e;
 	ml_json *doc = NULL;
 	char digest[ML_DIGEST_LEN];
-	int rc, has_index = 0;
+	int rc, has_index = 0, unreadable;
 
 	memset(img, 0, sizeof(*img));
 	rc = ml_tar_reader_open(&r, path, err);
-	while (rc == 0 && (rc = ml_tar_reader_next(r, &e, err)) > 0) {
+	unreadable = rc < 0;
+	while (rc == 0) {
+		rc = ml_tar_reader_next(r, &e, err);
+		unreadable = rc < 0;
+		if (rc <= 0)
+			break;
 		rc = 0;
 		blob_digest(e.name, digest);
 		if (!strcmp(e.name, "index.json") || !strcmp(e.name, "./index.json")) {
 			has_index = 1;
 			rc = ml_tar_reader_read_all(r, &index, INDEX_MAX, err);
+			unreadable = rc < 0;
 		} else if (digest[0] && e.type == ML_TAR_FILE &&
 			   !ml_cache_blob_present(cache, digest, e.size)) {
 			rc = store_blob(r, cache, digest, path, err);
 		}
 	}
 	ml_tar_reader_free(r);
+	if (unreadable)
+		rc = not_an_archive(path, err);
 	if (rc < 0)
 		goto out;
 	if (!has_index) {
@@ -88,7 +126,12 @@ int ml_archive_import(struct ml_archive_image *img, const char *path, struct ml_
 		goto out;
 	}
 	doc = ml_json_parse(ml_buf_str(&index), index.len, err);
-	rc = doc ? pick_image(img, doc, path, err) : ml_error_prefix(err, "'%s': index.json", path);
+	if (!doc) {
+		ml_error_prefix(err, "index.json");
+		rc = not_an_archive(path, err);
+	} else {
+		rc = pick_image(img, doc, path, err);
+	}
 out:
 	ml_json_free(doc);
 	ml_buf_dispose(&index);

@@ -59,3 +59,30 @@ else
 	must_fail 2 "$MLDEPLOY" push "$T/legacy.tar" --repository "$REG_REG_ADDR/ml/bad" --tag v2
 	assert_contains "$T/err" "not an OCI image archive"
 fi
+
+# what is not an image archive at all is bad input (exit 2), as the man page says,
+# and nothing is sent
+not_archive() {	# FILE: push fails with 2 and says the file is not an archive
+	must_fail 2 "$MLDEPLOY" push "$1" --repository "$REG_REG_ADDR/ml/notar" --tag v1
+	assert_contains "$T/err" "'$1' is not a readable OCI image archive"
+}
+not_archive /etc/passwd
+printf '' >"$T/empty.tar"
+not_archive "$T/empty.tar"
+mkdir "$T/a-directory"
+not_archive "$T/a-directory"
+# cut short inside a blob, and inside a tar header
+rm -rf "$T/cache3"
+export MLDEPLOY_CACHE_DIR="$T/cache3"
+head -c "$(($(stat -c %s "$T/good.tar") / 2))" "$T/good.tar" >"$T/half.tar"
+not_archive "$T/half.tar"
+head -c 700 "$T/good.tar" >"$T/cut.tar"
+not_archive "$T/cut.tar"
+# an index.json that is not JSON
+mkdir "$T/z"
+printf '{"manifests": [' >"$T/z/index.json"
+(cd "$T/z" && tar -cf "$T/badindex.tar" index.json)
+not_archive "$T/badindex.tar"
+assert_contains "$T/err" "index.json: invalid JSON"
+assert_eq "$(registry_count reg HEAD '^/v2/ml/notar/')" 0 "blob checks for the refused archives"
+assert_eq "$(registry_count reg POST '^/v2/ml/notar/')" 0 "uploads for the refused archives"

@@ -613,8 +613,8 @@ int ml_build_run(const struct ml_build_opts *opts, struct ml_build_result *res,
 	set_names(&b);
 	group_copies(&b);
 	rc = attempt(&b, err);
-	if (rc == -ML_EDIGEST && strstr(err->msg, "cached blob")) {
-		ml_log(ML_LOG_WARN, "%s; building again", err->msg);
+	if (rc == -ML_ECACHE) {
+		ml_log(ML_LOG_WARN, "%s; building again", err ? err->msg : "a cached blob was lost");
 		reset_attempt(&b);
 		rc = attempt(&b, err);
 	}

@@ -122,7 +122,7 @@ static int add_blob(struct ml_tar_writer *w, struct ml_cache *cache, const char 
 	fd = open(src, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) < 0 || st.st_size != size) {
 		ml_cache_blob_remove(cache, digest);
-		rc = ml_error_set(err, ML_EDIGEST, "cached blob %s is missing or has the wrong size; "
+		rc = ml_error_set(err, ML_ECACHE, "cached blob %s is missing or has the wrong size; "
 				  "removed it", digest);
 		goto out;
 	}
@@ -132,7 +132,7 @@ static int add_blob(struct ml_tar_writer *w, struct ml_cache *cache, const char 
 	ml_sha256_final(h, got);
 	if (strcmp(got, digest)) {
 		ml_cache_blob_remove(cache, digest);
-		rc = ml_error_set(err, ML_EDIGEST, "cached blob %s was corrupt (it hashes to %s); "
+		rc = ml_error_set(err, ML_ECACHE, "cached blob %s was corrupt (it hashes to %s); "
 				  "removed it", digest, got);
 	}
 out:

@@ -29,7 +29,7 @@ struct ml_layout {
 };
 
 /* Every blob is copied from the cache and checked against its digest on the way;
- * a corrupt cache blob is removed and reported as -ML_EDIGEST. */
+ * a corrupt cache blob is removed and reported as -ML_ECACHE. */
 int ml_layout_write(const struct ml_layout *l, struct ml_cache *cache, struct ml_error *err);
 
 /* The image in the cache whose manifest is manifest_digest, as the same archive

@@ -258,7 +258,7 @@ int ml_cache_blob_read(const struct ml_cache *c, const char *digest, size_t max,
 	ml_sha256_digest(out->data, out->len, got);
 	if (strcmp(got, digest) != 0) {
 		ml_cache_blob_remove(c, digest);
-		return ml_error_set(err, ML_EDIGEST,
+		return ml_error_set(err, ML_ECACHE,
 				    "cached blob %s was corrupt (content hashes to %s); removed it",
 				    digest, got);
 	}

@@ -45,7 +45,8 @@ typedef long (*ml_cache_read_fn)(void *ud, void *buf, size_t size, struct ml_err
 int ml_cache_blob_store(const struct ml_cache *c, ml_cache_read_fn read, void *ud,
 			const char *expect, char digest[ML_DIGEST_LEN], int64_t *size,
 			unsigned char head[4], struct ml_error *err);
-/* Reads a small blob (at most max bytes) into out and checks its digest. */
+/* Reads a small blob (at most max bytes) into out and checks its digest: a corrupt
+ * one is removed and reported as -ML_ECACHE (building again fetches it again). */
 int ml_cache_blob_read(const struct ml_cache *c, const char *digest, size_t max,
 		       struct ml_buf *out, struct ml_error *err);
 

@@ -107,6 +107,7 @@ head -c "$size" /dev/zero >"$blob"
 rm -f "$T/good.tar"
 run_ok "$MLDEPLOY" -C "$T/ctx" --json build -o "$T/good.tar"
 assert_contains "$T/err" "was corrupt"
+assert_contains "$T/err" "; building again"
 assert_eq "$(sha256sum "$blob" | cut -d' ' -f1)" "$hex" "blob fetched again"
 # the registry's copy is corrupted: the pull fails on the digest check
 rm -rf "$XDG_CACHE_HOME/mldeploy"

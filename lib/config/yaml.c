@@ -1,0 +1,339 @@
+/* deploy.yaml's text -> a tree of struct ynode.
+ *
+ * libyaml's event API feeds a small tree of our own rather than libyaml's
+ * document: anchors, aliases, tags and nesting depth are then refused where they
+ * appear, with their marks, and the tree is never a graph. The only file that
+ * includes yaml.h. */
+#include "config/config-internal.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <yaml.h>
+
+#include "util/alloc.h"
+
+#define CONFIG_MAX_DEPTH 64		/* the schema needs 4 levels */
+
+struct loader {
+	yaml_parser_t parser;
+	const char *file;
+	const char *data;
+	size_t len;
+	struct ml_error *err;
+};
+
+void ml_cfg_ynode_free(struct ynode *n)
+{
+	size_t i;
+
+	if (!n)
+		return;
+	for (i = 0; i < n->n; i++)
+		ml_cfg_ynode_free(n->kids[i]);
+	free(n->kids);
+	free(n->text);
+	free(n);
+}
+
+static struct ynode *ynode_new(enum ynode_type type, const yaml_mark_t *m)
+{
+	struct ynode *n = ml_calloc(1, sizeof(*n));
+
+	n->type = type;
+	n->line = (int)m->line + 1;
+	n->column = (int)m->column + 1;
+	return n;
+}
+
+static void ynode_add(struct ynode *n, struct ynode *kid)
+{
+	n->kids = ml_grow(n->kids, &n->alloc, n->n + 1, sizeof(*n->kids));
+	n->kids[n->n++] = kid;
+}
+
+__attribute__((format(printf, 3, 4)))
+static int lerr(struct loader *ld, const yaml_mark_t *m, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = ml_cfg_verror_at(ld->err, ld->file, (int)m->line + 1, (int)m->column + 1, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+/* Line and column (1-based, in characters) of a byte offset, for reader errors,
+ * which libyaml reports by offset only. */
+static void offset_pos(const struct loader *ld, size_t off, int *line, int *column)
+{
+	size_t i;
+
+	*line = 1;
+	*column = 1;
+	for (i = 0; i < off && i < ld->len; i++) {
+		if (ld->data[i] == '\n') {
+			++*line;
+			*column = 1;
+		} else if (is_utf8_start(ld->data[i])) {
+			++*column;
+		}
+	}
+}
+
+/* The byte at a libyaml mark, or -1. */
+static int char_at(const struct loader *ld, const yaml_mark_t *m)
+{
+	size_t i, line = 0, column = 0;
+
+	for (i = 0; i < ld->len; i++) {
+		if (!is_utf8_start(ld->data[i]))
+			continue;
+		if (line == m->line && column == m->column)
+			return (unsigned char)ld->data[i];
+		if (ld->data[i] == '\n') {
+			line++;
+			column = 0;
+		} else {
+			column++;
+		}
+	}
+	return -1;
+}
+
+static int reader_error(struct loader *ld)
+{
+	const yaml_parser_t *p = &ld->parser;
+	int line, column;
+
+	offset_pos(ld, p->problem_offset, &line, &column);
+	if (p->problem_value != -1)
+		return ml_cfg_error_at(ld->err, ld->file, line, column, "%s (byte 0x%02x; the file "
+				       "must be utf-8 text)", p->problem,
+				       (unsigned)p->problem_value & 0xff);
+	return ml_cfg_error_at(ld->err, ld->file, line, column, "%s (the file must be utf-8 text)",
+			       p->problem);
+}
+
+/* libyaml's own message, with the context it gives ("while parsing a block
+ * mapping") and the one mistake it explains worst: tabs. */
+static int syntax_error(struct loader *ld)
+{
+	const yaml_parser_t *p = &ld->parser;
+	const yaml_mark_t *m = &p->problem_mark, *cm = &p->context_mark;
+
+	if (char_at(ld, m) == '\t')
+		return lerr(ld, m, "%s (a tab: yaml indents with spaces only)", p->problem);
+	if (!p->context)
+		return lerr(ld, m, "%s", p->problem);
+	if (cm->line == m->line && cm->column == m->column)
+		return lerr(ld, m, "%s (%s)", p->problem, p->context);
+	return lerr(ld, m, "%s (%s at line %zu, column %zu)", p->problem, p->context,
+		    cm->line + 1, cm->column + 1);
+}
+
+static int parser_error(struct loader *ld)
+{
+	switch (ld->parser.error) {
+	case YAML_MEMORY_ERROR:
+		return ml_error_set(ld->err, ML_EINTERNAL, "%s: out of memory in libyaml",
+				    ld->file);
+	case YAML_READER_ERROR:
+		return reader_error(ld);
+	default:
+		if (!ld->parser.problem)
+			return ml_cfg_error_at(ld->err, ld->file, 1, 1, "libyaml failed without a "
+					       "reason");
+		return syntax_error(ld);
+	}
+}
+
+static int next_event(struct loader *ld, yaml_event_t *ev)
+{
+	if (!yaml_parser_parse(&ld->parser, ev))
+		return parser_error(ld);
+	return 0;
+}
+
+enum { TAG_NONE, TAG_STR, TAG_BAD };
+
+/* Core-schema tags change nothing but !!str, which makes a scalar a string. */
+static int tag_kind(const yaml_char_t *utag)
+{
+	static const char *const plain[] = {
+		YAML_NULL_TAG, YAML_BOOL_TAG, YAML_INT_TAG, YAML_FLOAT_TAG,
+		YAML_SEQ_TAG, YAML_MAP_TAG, NULL,
+	};
+	const char *tag = (const char *)utag;
+	size_t i;
+
+	if (!tag)
+		return TAG_NONE;
+	if (!strcmp(tag, "!") || !strcmp(tag, YAML_STR_TAG))
+		return TAG_STR;
+	for (i = 0; plain[i]; i++)
+		if (!strcmp(tag, plain[i]))
+			return TAG_NONE;
+	return TAG_BAD;
+}
+
+static int refuse_anchor(struct loader *ld, const yaml_mark_t *m, const yaml_char_t *anchor)
+{
+	return lerr(ld, m, "anchors are not supported ('&%.40s'); write the value out in full",
+		    (const char *)anchor);
+}
+
+static int refuse_tag(struct loader *ld, const yaml_mark_t *m, const yaml_char_t *tag)
+{
+	return lerr(ld, m, "unsupported tag '%.60s' (mldeploy reads plain values; remove the tag)",
+		    (const char *)tag);
+}
+
+static int build_scalar(struct loader *ld, const yaml_event_t *ev, struct ynode **out)
+{
+	const char *value = (const char *)ev->data.scalar.value;
+	size_t len = ev->data.scalar.length;
+	int kind = tag_kind(ev->data.scalar.tag);
+	struct ynode *n;
+
+	if (ev->data.scalar.anchor)
+		return refuse_anchor(ld, &ev->start_mark, ev->data.scalar.anchor);
+	if (kind == TAG_BAD)
+		return refuse_tag(ld, &ev->start_mark, ev->data.scalar.tag);
+	if (memchr(value, '\0', len))
+		return lerr(ld, &ev->start_mark, "a value contains a NUL character");
+	n = ynode_new(YN_SCALAR, &ev->start_mark);
+	n->text = ml_strndup(value, len);
+	n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && kind == TAG_NONE;
+	*out = n;
+	return 0;
+}
+
+static int build_node(struct loader *ld, const yaml_event_t *ev, int depth, struct ynode **out);
+
+static int build_collection(struct loader *ld, const yaml_event_t *ev, int depth,
+			    struct ynode **out)
+{
+	int is_map = ev->type == YAML_MAPPING_START_EVENT;
+	const yaml_char_t *anchor = is_map ? ev->data.mapping_start.anchor :
+				    ev->data.sequence_start.anchor;
+	const yaml_char_t *tag = is_map ? ev->data.mapping_start.tag : ev->data.sequence_start.tag;
+	yaml_event_type_t end = is_map ? YAML_MAPPING_END_EVENT : YAML_SEQUENCE_END_EVENT;
+	struct ynode *n, *kid;
+	yaml_event_t kev;
+	int rc;
+
+	if (anchor)
+		return refuse_anchor(ld, &ev->start_mark, anchor);
+	if (tag_kind(tag) == TAG_BAD)
+		return refuse_tag(ld, &ev->start_mark, tag);
+	if (depth >= CONFIG_MAX_DEPTH)
+		return lerr(ld, &ev->start_mark, "nesting deeper than %d levels", CONFIG_MAX_DEPTH);
+	n = ynode_new(is_map ? YN_MAP : YN_SEQ, &ev->start_mark);
+	for (;;) {
+		rc = next_event(ld, &kev);
+		if (rc < 0)
+			goto out;
+		if (kev.type == end) {
+			yaml_event_delete(&kev);
+			break;
+		}
+		kid = NULL;
+		rc = build_node(ld, &kev, depth + 1, &kid);
+		yaml_event_delete(&kev);
+		if (rc < 0)
+			goto out;
+		ynode_add(n, kid);
+	}
+	*out = n;
+	n = NULL;
+out:
+	ml_cfg_ynode_free(n);
+	return rc;
+}
+
+static int build_node(struct loader *ld, const yaml_event_t *ev, int depth, struct ynode **out)
+{
+	switch (ev->type) {
+	case YAML_SCALAR_EVENT:
+		return build_scalar(ld, ev, out);
+	case YAML_SEQUENCE_START_EVENT:
+	case YAML_MAPPING_START_EVENT:
+		return build_collection(ld, ev, depth, out);
+	case YAML_ALIAS_EVENT:
+		return lerr(ld, &ev->start_mark,
+			    "aliases are not supported ('*%.40s'); write the value out in full",
+			    (const char *)ev->data.alias.anchor);
+	default:
+		return lerr(ld, &ev->start_mark, "unexpected yaml event %d", (int)ev->type);
+	}
+}
+
+/* Reads the next event and checks its type, for the stream's fixed frame. */
+static int frame_event(struct loader *ld, yaml_event_type_t type, yaml_event_t *ev)
+{
+	int rc = next_event(ld, ev);
+
+	if (rc == 0 && ev->type != type) {
+		rc = lerr(ld, &ev->start_mark, "unexpected yaml event %d", (int)ev->type);
+		yaml_event_delete(ev);
+	}
+	return rc;
+}
+
+/* The one document of the stream; *root stays NULL for an empty stream. */
+static int load_document(struct loader *ld, struct ynode **root)
+{
+	yaml_event_t ev;
+	int rc;
+
+	rc = frame_event(ld, YAML_STREAM_START_EVENT, &ev);
+	if (rc < 0)
+		return rc;
+	yaml_event_delete(&ev);
+	rc = next_event(ld, &ev);
+	if (rc < 0 || ev.type == YAML_STREAM_END_EVENT)
+		goto out;
+	yaml_event_delete(&ev);
+	rc = next_event(ld, &ev);	/* the root node, after DOCUMENT-START */
+	if (rc < 0)
+		return rc;
+	rc = build_node(ld, &ev, 0, root);
+	yaml_event_delete(&ev);
+	if (rc < 0)
+		return rc;
+	rc = frame_event(ld, YAML_DOCUMENT_END_EVENT, &ev);
+	if (rc < 0)
+		return rc;
+	yaml_event_delete(&ev);
+	rc = next_event(ld, &ev);
+	if (rc == 0 && ev.type != YAML_STREAM_END_EVENT)
+		rc = lerr(ld, &ev.start_mark, "a second yaml document starts here "
+			  "(the file holds one document; remove the '---')");
+out:
+	if (rc == 0)
+		yaml_event_delete(&ev);
+	return rc;
+}
+
+int ml_cfg_yaml_load(const char *file, const struct ml_buf *data, struct ynode **root,
+		     struct ml_error *err)
+{
+	struct loader ld = { .file = file, .data = ml_buf_str(data), .len = data->len, .err = err };
+	int rc;
+
+	*root = NULL;
+	if (!yaml_parser_initialize(&ld.parser))
+		return ml_error_set(err, ML_EINTERNAL, "%s: cannot initialize libyaml", file);
+	yaml_parser_set_input_string(&ld.parser, (const unsigned char *)ld.data, ld.len);
+	rc = load_document(&ld, root);
+	yaml_parser_delete(&ld.parser);
+	if (rc < 0) {
+		ml_cfg_ynode_free(*root);
+		*root = NULL;
+	}
+	return rc;
+}

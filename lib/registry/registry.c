@@ -16,6 +16,7 @@
 #include "registry/registry-internal.h"
 
 #define TOKEN_DEFAULT_LIFE_S 60
+#define DETAIL_MAX 200	/* bytes of a registry's error text in a message */
 #define MANIFEST_ACCEPT "Accept: " ML_MT_OCI_INDEX ", " ML_MT_OCI_MANIFEST ", " \
 	ML_MT_DOCKER_LIST ", " ML_MT_DOCKER_MANIFEST
 
@@ -536,22 +537,27 @@ int ml_reg_status_error(struct ml_registry *r, int code, const char *what,
 {
 	ml_json *doc = ml_json_parse(ml_buf_str(&resp->body), resp->body.len, NULL);
 	ml_json *e0 = ml_json_at(ml_json_get(doc, "errors"), 0);
-	struct ml_buf detail = ML_BUF_INIT;
+	struct ml_buf plain = ML_BUF_INIT, detail = ML_BUF_INIT;
 	int rc;
 
-	if (e0)
-		ml_buf_printf(&detail, " (%s: %s)", ml_json_get_str(e0, "code") ?
+	/* the registry's words may quote a token, a signed URL, a request body */
+	if (e0) {
+		ml_buf_printf(&plain, "%s: %s", ml_json_get_str(e0, "code") ?
 			      ml_json_get_str(e0, "code") : "?", ml_json_get_str(e0, "message") ?
 			      ml_json_get_str(e0, "message") : "");
-	else if (resp->body.len)
 		ml_buf_adds(&detail, " (");
-	if (!e0 && resp->body.len) {
-		ml_redact_text(&detail, resp->body.data, resp->body.len, 200);
+		ml_redact_text(&detail, ml_buf_str(&plain), plain.len, DETAIL_MAX);
+		ml_buf_adds(&detail, ")");
+	} else if (resp->body.len) {
+		ml_buf_adds(&detail, " (");
+		ml_redact_body(&detail, ml_http_response_header(resp, "Content-Type"), resp->body.data,
+			       resp->body.len, DETAIL_MAX);
 		ml_buf_adds(&detail, ")");
 	}
 	ml_sanitize(detail.data ? detail.data : (char[]){ 0 });
 	rc = ml_error_set(err, code, "%s on '%s': HTTP %ld%s", what, r->host, resp->status,
 			  ml_buf_str(&detail));
+	ml_buf_dispose(&plain);
 	ml_buf_dispose(&detail);
 	ml_json_free(doc);
 	return rc;

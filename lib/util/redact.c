@@ -2,27 +2,38 @@
 
 #include <string.h>
 
-#define REDACTED "<redacted>"
-#define KEY_MAX 64		/* longer JSON/form names are not looked at */
+#include "util/redact-internal.h"
+
+#define KEY_MAX 256		/* longer names (escapes included) are not looked at */
 #define BEARER_MIN 12		/* shorter words after "Bearer " are not credentials */
+#define UNESCAPE_LEVELS 3	/* a key escaped inside escaped JSON, and once more */
 
 static const char *const secret_headers[] = {
 	"authorization", "proxy-authorization", "cookie", "set-cookie",
-	"x-amz-security-token", "x-registry-auth", NULL,
+	"x-amz-security-token", "x-registry-auth", "x-identity-header",
+	"ocp-apim-subscription-key", NULL,
+};
+
+/* Challenges: realm, service and scope, no credential. */
+static const char *const plain_headers[] = {
+	"www-authenticate", "proxy-authenticate", NULL,
 };
 
 static const char *const secret_header_words[] = {
-	"token", "secret", "signature", "password", "key", NULL,
+	"token", "secret", "signature", "passw", "key", "auth", "credential", "cookie",
+	"assertion", NULL,
 };
 
-/* Query parameters and JSON/form members: names containing one of these ... */
+/* Names (JSON members, XML elements, query parameters, form fields) containing one
+ * of these ... */
 static const char *const secret_name_words[] = {
-	"token", "secret", "passw", "signature", "credential", NULL,
+	"token", "secret", "passw", "signature", "credential", "authoriz", "cookie", "secure",
+	NULL,
 };
 
 /* ... or ending with one of these. */
 static const char *const secret_name_suffixes[] = {
-	"key", "assertion", "auth", "sig", NULL,
+	"key", "assertion", "auth", "sig", "pwd", "pass", NULL,
 };
 
 static int lower(int c)
@@ -30,7 +41,7 @@ static int lower(int c)
 	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
 }
 
-static int ieq(const char *s, size_t n, const char *word)
+int ml_redact_ieq(const char *s, size_t n, const char *word)
 {
 	size_t i;
 
@@ -45,7 +56,7 @@ static int icontains(const char *s, size_t n, const char *word)
 	size_t wlen = strlen(word), i;
 
 	for (i = 0; i + wlen <= n; i++)
-		if (ieq(s + i, wlen, word))
+		if (ml_redact_ieq(s + i, wlen, word))
 			return 1;
 	return 0;
 }
@@ -54,7 +65,7 @@ static int iends(const char *s, size_t n, const char *word)
 {
 	size_t wlen = strlen(word);
 
-	return n >= wlen && ieq(s + n - wlen, wlen, word);
+	return n >= wlen && ml_redact_ieq(s + n - wlen, wlen, word);
 }
 
 static int in_list(const char *s, size_t n, const char *const *list,
@@ -66,18 +77,45 @@ static int in_list(const char *s, size_t n, const char *const *list,
 	return 0;
 }
 
-static int header_is_secret(const char *name)
+int ml_redact_header_is_secret(const char *name)
 {
 	size_t n = strlen(name);
 
-	return in_list(name, n, secret_headers, ieq) ||
+	while (n && (name[n - 1] == ' ' || name[n - 1] == '\t'))
+		n--;
+	if (in_list(name, n, plain_headers, ml_redact_ieq))
+		return 0;
+	return in_list(name, n, secret_headers, ml_redact_ieq) ||
 	       in_list(name, n, secret_header_words, icontains);
 }
 
-/* in_url: OAuth's "code" is a secret in a query string, an error code in JSON. */
-static int name_is_secret(const char *s, size_t n, int in_url)
+/* Name/value pairs: {"name": "DB_PASSWORD", "value": "..."}, <OptionName>/<Value>. */
+static const char *const pair_names[] = {
+	"name", "key", "optionname", "parametername", "parameterkey", NULL,
+};
+
+static const char *const pair_values[] = {
+	"value", "parametervalue", NULL,
+};
+
+int ml_redact_name_is_wrapper(const char *s, size_t n)
 {
-	if (in_url && ieq(s, n, "code"))
+	return iends(s, n, "response") || iends(s, n, "result");
+}
+
+int ml_redact_pair_name(const char *s, size_t n)
+{
+	return in_list(s, n, pair_names, ml_redact_ieq);
+}
+
+int ml_redact_pair_value(const char *s, size_t n)
+{
+	return in_list(s, n, pair_values, ml_redact_ieq);
+}
+
+int ml_redact_name_is_secret(const char *s, size_t n, int in_url)
+{
+	if (in_url && ml_redact_ieq(s, n, "code"))
 		return 1;
 	return in_list(s, n, secret_name_words, icontains) ||
 	       in_list(s, n, secret_name_suffixes, iends);
@@ -144,7 +182,7 @@ static size_t esc_len(const unsigned char *p, size_t n)
 }
 
 /* Copies one character (or a control sequence, as '?') from p; returns bytes taken. */
-static size_t put_char(struct ml_buf *out, const char *s, size_t n, int keep_newlines)
+size_t ml_redact_put_char(struct ml_buf *out, const char *s, size_t n, int keep_newlines)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t len;
@@ -172,10 +210,12 @@ static size_t put_char(struct ml_buf *out, const char *s, size_t n, int keep_new
 	return len;
 }
 
-static int is_url_end(unsigned char c)
+void ml_redact_put_clean(struct ml_buf *out, const char *p, size_t n, int keep_newlines)
 {
-	return c <= 0x20 || c >= 0x7f || c == '"' || c == '\'' || c == '<' || c == '>' ||
-	       c == '\\' || c == '`';
+	size_t i = 0;
+
+	while (i < n)
+		i += ml_redact_put_char(out, p + i, n - i, keep_newlines);
 }
 
 static int is_scheme_char(unsigned char c)
@@ -184,25 +224,55 @@ static int is_scheme_char(unsigned char c)
 	       c == '+' || c == '-' || c == '.';
 }
 
-static int is_name_char(unsigned char c)
+int ml_redact_is_name_char(unsigned char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
 	       c == '_' || c == '-' || c == '.';
 }
 
-static int is_value_end(unsigned char c)
+int ml_redact_hexval(unsigned char c)
 {
-	return c <= 0x20 || c == 0x7f || c == '&' || c == '"' || c == '\'' || c == '<' ||
-	       c == '>' || c == ',' || c == ';' || c == '\\' || c == '#';
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (unsigned char)lower(c);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
-static int is_token_char(unsigned char c)
+int ml_redact_is_pct(const char *s, size_t n)
 {
-	return is_name_char(c) || c == '~' || c == '+' || c == '/' || c == '=';
+	return n >= 3 && s[0] == '%' && ml_redact_hexval((unsigned char)s[1]) >= 0 &&
+	       ml_redact_hexval((unsigned char)s[2]) >= 0;
+}
+
+/* Appends s[0..n) percent-decoded (and '+' as a space). */
+static void pct_decode(struct ml_buf *out, const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (ml_redact_is_pct(s + i, n - i)) {
+			ml_buf_addch(out, (char)(ml_redact_hexval((unsigned char)s[i + 1]) << 4 |
+						 ml_redact_hexval((unsigned char)s[i + 2])));
+			i += 2;
+		} else {
+			ml_buf_addch(out, s[i] == '+' ? ' ' : s[i]);
+		}
+	}
+}
+
+int ml_redact_pct_name_is_secret(const char *s, size_t n, int in_url)
+{
+	struct ml_buf name = ML_BUF_INIT;
+	int secret;
+
+	pct_decode(&name, s, n);
+	secret = ml_redact_name_is_secret(ml_buf_str(&name), name.len, in_url);
+	ml_buf_dispose(&name);
+	return secret;
 }
 
 /* Length of "scheme:" at s when s starts a scheme followed by "//", else 0. */
-static size_t scheme_len(const char *s, size_t n)
+size_t ml_redact_scheme_len(const char *s, size_t n)
 {
 	size_t i;
 
@@ -234,21 +304,84 @@ static void put_url_part(struct ml_buf *out, const char *s, size_t n)
 	}
 }
 
-/* Appends "a=1&b=2" with the values of secret parameters replaced. */
-static void put_params(struct ml_buf *out, const char *s, size_t n)
+static int is_plain_value(const char *s, size_t n)
 {
-	const char *end = s + n, *amp, *eq;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!ml_redact_is_name_char((unsigned char)s[i]) && s[i] != '~')
+			return 0;
+	return 1;
+}
+
+/* The value of a parameter that is not named like a secret: decoded, it may hold a
+ * URL or a document with secrets of its own. */
+static void put_param_value(struct ml_buf *out, const char *s, size_t n, int depth)
+{
+	struct ml_buf plain = ML_BUF_INIT, clean = ML_BUF_INIT, red = ML_BUF_INIT;
+
+	if (is_plain_value(s, n)) {
+		put(out, s, n);
+		return;
+	}
+	if (depth >= ML_REDACT_DEPTH_MAX) {
+		ml_buf_adds(out, ML_REDACTED);
+		return;
+	}
+	pct_decode(&plain, s, n);
+	ml_redact_put_clean(&clean, ml_buf_str(&plain), plain.len, 0);
+	ml_redact_any_at(&red, ml_buf_str(&plain), plain.len, 0, depth + 1);
+	if (red.len == clean.len && !memcmp(ml_buf_str(&red), ml_buf_str(&clean), red.len))
+		put_url_part(out, s, n);
+	else
+		put_url_part(out, ml_buf_str(&red), red.len);
+	ml_buf_dispose(&plain);
+	ml_buf_dispose(&clean);
+	ml_buf_dispose(&red);
+}
+
+/* A field's name split at its last '.': "OptionSettings.member.1." and "Value". */
+static void split_field(const char *name, size_t n, size_t *prefix_len)
+{
+	size_t i = n;
+
+	while (i && name[i - 1] != '.')
+		i--;
+	*prefix_len = i;
+}
+
+/* Appends "a=1&b=2" with the values of secret parameters replaced, and the value
+ * of a "P.Value" field after a "P.OptionName" (or P.Name, P.Key ...) that names a
+ * secret, as AWS's query forms carry environment variables. */
+static void put_params(struct ml_buf *out, const char *s, size_t n, int depth)
+{
+	const char *end = s + n, *amp, *eq, *pair = NULL;
+	size_t plen, pair_len = 0, nlen;
+	int secret;
 
 	while (s < end) {
 		amp = memchr(s, '&', (size_t)(end - s));
 		if (!amp)
 			amp = end;
 		eq = memchr(s, '=', (size_t)(amp - s));
-		if (eq && name_is_secret(s, (size_t)(eq - s), 1)) {
-			put_url_part(out, s, (size_t)(eq - s) + 1);
-			ml_buf_adds(out, REDACTED);
+		if (eq) {
+			nlen = (size_t)(eq - s);
+			split_field(s, nlen, &plen);
+			secret = ml_redact_pct_name_is_secret(s, nlen, 1) ||
+				 (pair && pair_len == plen && !memcmp(pair, s, plen) &&
+				  ml_redact_pair_value(s + plen, nlen - plen));
+			if (ml_redact_pair_name(s + plen, nlen - plen) &&
+			    ml_redact_pct_name_is_secret(eq + 1, (size_t)(amp - eq - 1), 0)) {
+				pair = s;
+				pair_len = plen;
+			}
+			put_url_part(out, s, nlen + 1);
+			if (secret)
+				ml_buf_adds(out, ML_REDACTED);
+			else
+				put_param_value(out, eq + 1, (size_t)(amp - eq - 1), depth);
 		} else {
-			put_url_part(out, s, (size_t)(amp - s));
+			put_param_value(out, s, (size_t)(amp - s), depth);
 		}
 		if (amp < end)
 			ml_buf_addch(out, '&');
@@ -256,10 +389,17 @@ static void put_params(struct ml_buf *out, const char *s, size_t n)
 	}
 }
 
-static void redact_url(struct ml_buf *out, const char *url, size_t n)
+void ml_redact_form_at(struct ml_buf *out, const char *s, size_t n, int depth)
+{
+	while (n && (s[n - 1] == '\n' || s[n - 1] == '\r'))
+		n--;
+	put_params(out, s, n, depth);
+}
+
+void ml_redact_url_at(struct ml_buf *out, const char *url, size_t n, int depth)
 {
 	const char *p = url, *end = url + n, *at, *q;
-	size_t slen = scheme_len(url, n), alen, i;
+	size_t slen = ml_redact_scheme_len(url, n), alen, i;
 
 	if (slen || (n >= 2 && url[0] == '/' && url[1] == '/')) {
 		put_url_part(out, p, slen + 2);
@@ -285,185 +425,43 @@ static void redact_url(struct ml_buf *out, const char *url, size_t n)
 		p = q + 1;
 		for (q = p; q < end && *q != '#'; q++)
 			;
-		put_params(out, p, (size_t)(q - p));
+		put_params(out, p, (size_t)(q - p), depth);
 	}
 }
 
 void ml_redact_url(struct ml_buf *out, const char *url)
 {
-	redact_url(out, url, strlen(url));
-}
-
-/* Length of a quoted string at p: q is the quote ("\"" or "\\\"" inside escaped
- * JSON). Sets *closed when the closing quote was found. */
-static size_t quoted_len(const char *p, size_t n, const char *q, int *closed)
-{
-	size_t qlen = strlen(q), i = qlen;
-
-	*closed = 0;
-	while (i < n) {
-		if (i + qlen <= n && !memcmp(p + i, q, qlen)) {
-			*closed = 1;
-			return i + qlen;
-		}
-		if (qlen == 1 && p[i] == '\\' && i + 1 < n)
-			i++;
-		if (p[i] == '\n')
-			return i;
-		i++;
-	}
-	return n;
-}
-
-static size_t skip_space(const char *p, size_t n, size_t i)
-{
-	while (i < n && (p[i] == ' ' || p[i] == '\t'))
-		i++;
-	return i;
-}
-
-/* Copies text that came from outside with control characters and invalid UTF-8
- * replaced, as put_char does. */
-static void put_clean(struct ml_buf *out, const char *p, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n)
-		i += put_char(out, p + i, n - i, 0);
-}
-
-/* At a quote: "name" : "value" with a secret name is copied up to the value's opening
- * quote, then "<redacted>" and the closing quote. Returns bytes taken, 0 if no match. */
-static size_t json_member(struct ml_buf *out, const char *p, size_t n, const char *q)
-{
-	size_t qlen = strlen(q), klen, i, vlen;
-	int closed;
-
-	klen = quoted_len(p, n, q, &closed);
-	if (!closed || klen - 2 * qlen > KEY_MAX ||
-	    !name_is_secret(p + qlen, klen - 2 * qlen, 0))
-		return 0;
-	i = skip_space(p, n, klen);
-	if (i >= n || p[i] != ':')
-		return 0;
-	i = skip_space(p, n, i + 1);
-	if (i + qlen > n || memcmp(p + i, q, qlen))
-		return 0;
-	vlen = quoted_len(p + i, n - i, q, &closed);
-	put_clean(out, p, i + qlen);
-	ml_buf_adds(out, REDACTED);
-	if (closed)
-		put(out, q, qlen);
-	return i + vlen;
-}
-
-/* At the start of a word: name=value with a secret name. */
-static size_t form_member(struct ml_buf *out, const char *p, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n && i <= KEY_MAX && is_name_char((unsigned char)p[i]))
-		i++;
-	if (!i || i >= n || p[i] != '=' || !name_is_secret(p, i, 0))
-		return 0;
-	put(out, p, i + 1);
-	ml_buf_adds(out, REDACTED);
-	for (i++; i < n && !is_value_end((unsigned char)p[i]); i++)
-		;
-	return i;
-}
-
-/* At the start of a word: "Bearer <credential>" or "Basic <credential>". */
-static size_t auth_scheme(struct ml_buf *out, const char *p, size_t n)
-{
-	size_t w, i;
-
-	if (n > 7 && ieq(p, 7, "bearer "))
-		w = 7;
-	else if (n > 6 && ieq(p, 6, "basic "))
-		w = 6;
-	else
-		return 0;
-	for (i = w; i < n && is_token_char((unsigned char)p[i]); i++)
-		;
-	if (i - w < BEARER_MIN)
-		return 0;
-	put(out, p, w);
-	ml_buf_adds(out, REDACTED);
-	return i;
-}
-
-static size_t url_token(struct ml_buf *out, const char *p, size_t n)
-{
-	size_t i;
-
-	if (!scheme_len(p, n))
-		return 0;
-	for (i = 0; i < n && !is_url_end((unsigned char)p[i]); i++)
-		;
-	redact_url(out, p, i);
-	return i;
-}
-
-static size_t word_start(struct ml_buf *out, const char *p, size_t n)
-{
-	size_t used;
-
-	if ((used = url_token(out, p, n)))
-		return used;
-	if ((used = auth_scheme(out, p, n)))
-		return used;
-	return form_member(out, p, n);
-}
-
-static void redact_text(struct ml_buf *out, const char *text, size_t n, int keep_newlines)
-{
-	size_t i = 0, used;
-	unsigned char c;
-
-	while (i < n) {
-		c = (unsigned char)text[i];
-		used = 0;
-		if (c == '"')
-			used = json_member(out, text + i, n - i, "\"");
-		else if (c == '\\' && i + 1 < n && text[i + 1] == '"')
-			used = json_member(out, text + i, n - i, "\\\"");
-		else if (is_name_char(c) && (i == 0 || !is_name_char((unsigned char)text[i - 1])))
-			used = word_start(out, text + i, n - i);
-		if (!used && is_name_char(c)) {
-			/* copy the whole word so no secret name is matched from its middle */
-			used = 1;
-			while (i + used < n && is_name_char((unsigned char)text[i + used]))
-				used++;
-			put(out, text + i, used);
-		}
-		if (!used)
-			used = put_char(out, text + i, n - i, keep_newlines);
-		i += used;
-	}
+	ml_redact_url_at(out, url, strlen(url), 0);
 }
 
 void ml_redact_header(struct ml_buf *out, const char *name, const char *value)
 {
-	redact_text(out, name, strlen(name), 0);
+	ml_redact_text_at(out, name, strlen(name), 0, 0);
 	ml_buf_adds(out, ": ");
-	if (header_is_secret(name))
-		ml_buf_adds(out, REDACTED);
+	if (ml_redact_header_is_secret(name))
+		ml_buf_adds(out, ML_REDACTED);
 	else
-		redact_text(out, value, strlen(value), 0);
+		ml_redact_text_at(out, value, strlen(value), 0, 0);
 }
 
-void ml_redact_text(struct ml_buf *out, const char *text, size_t len, size_t max)
+/* Cut at most max bytes of text, not inside a UTF-8 sequence. */
+static size_t cut_at(const char *text, size_t len, size_t max)
 {
 	size_t cut = len;
 
 	if (max && len > max) {
 		cut = max;
-		/* do not split a UTF-8 sequence */
 		while (cut > 0 && max - cut < 3 && ((unsigned char)text[cut] & 0xc0) == 0x80)
 			cut--;
 	}
-	redact_text(out, text, cut, 1);
+	return cut;
+}
+
+void ml_redact_text(struct ml_buf *out, const char *text, size_t len, size_t max)
+{
+	size_t cut = cut_at(text, len, max);
+
+	ml_redact_text_at(out, text, cut, 1, 0);
 	if (cut < len)
 		ml_buf_adds(out, "...");
 }

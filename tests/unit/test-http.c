@@ -851,12 +851,11 @@ static void test_log_redaction(void **state)
 	assert_has(ml_buf_str(&logged), "GET http://127.0.0.1:");
 	assert_has(ml_buf_str(&logged), " -> 302 (");
 	/* the credential in a Location header, and in the URL it leads to */
-	assert_has(ml_buf_str(&logged), "< Location: /echo?cookie=COOKIE4&access_token=<redacted>\n");
-	assert_has(ml_buf_str(&logged), "/echo?cookie=COOKIE4&access_token=<redacted> -> 200 (");
-	assert_has(ml_buf_str(&logged), "> GET /echo?cookie=COOKIE4&access_token=<redacted> HTTP/1.1\n");
+	assert_has(ml_buf_str(&logged), "< Location: /echo?cookie=<redacted>&access_token=<redacted>\n");
+	assert_has(ml_buf_str(&logged), "/echo?cookie=<redacted>&access_token=<redacted> -> 200 (");
+	assert_has(ml_buf_str(&logged), "> GET /echo?cookie=<redacted>&access_token=<redacted> HTTP/1.1\n");
 	for (i = 0; secrets[i]; i++) {
-		if (strcmp(secrets[i], "COOKIE4"))
-			assert_lacks(ml_buf_str(&logged), secrets[i]);
+		assert_lacks(ml_buf_str(&logged), secrets[i]);
 		assert_lacks(err.msg, secrets[i]);
 	}
 	assert_lacks(ml_buf_str(&logged), "Set-Cookie: session=COOKIE4");

@@ -920,6 +920,22 @@ static int slist_add(struct curl_slist **list, const char *s)
 	return 0;
 }
 
+/* "Name: value" (or curl's "Name;") with a name that says it carries a credential
+ * (Cookie, X-Amz-Security-Token, X-Api-Key ...: the rule of ml_redact_header). */
+static int header_line_is_secret(const char *line)
+{
+	char *name = ml_strndup(line, strcspn(line, ":;"));
+	int secret = ml_redact_header_is_secret(name);
+
+	free(name);
+	return secret;
+}
+
+/* The request's headers for the current URL. On another origin than the request's
+ * (after a redirect) nothing that carries a credential goes: not auth, not the
+ * secret headers, not an ordinary header named like a credential. Cookies are
+ * never sent: curl's cookie engine stays off (no CURLOPT_COOKIEFILE), so a
+ * Set-Cookie received is not replayed anywhere. */
 static int build_headers(struct xfer *x, struct curl_slist **out)
 {
 	const struct ml_http_request *req = x->req;
@@ -931,6 +947,8 @@ static int build_headers(struct xfer *x, struct curl_slist **out)
 	for (i = 0; i < req->nheaders; i++) {
 		if (x->method_changed && (!strncasecmp(req->headers[i], "Content-Type:", 13) ||
 					  !strncasecmp(req->headers[i], "Content-Length:", 15)))
+			continue;
+		if (!x->auth_ok && header_line_is_secret(req->headers[i]))
 			continue;
 		if (slist_add(&list, req->headers[i]) < 0)
 			goto oom;

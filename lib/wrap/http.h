@@ -1,7 +1,7 @@
 /* HTTP over libcurl. Only http.c includes curl/curl.h.
  * Redirects are followed here (not by curl) so that the credential rule lives in one
- * place: the auth header and the secret headers are sent only to the scheme+host+port
- * of the original URL. */
+ * place: the auth header, the secret headers and any header named like a credential
+ * are sent only to the scheme+host+port of the original URL; cookies are never kept. */
 #ifndef ML_HTTP_H
 #define ML_HTTP_H
 
@@ -54,7 +54,10 @@ struct ml_http_header {
 struct ml_http_request {
 	const char *method;		/* "GET" when NULL */
 	const char *url;
-	const char *const *headers;	/* "Name: value" strings, may be NULL */
+	const char *const *headers;	/* "Name: value" strings, may be NULL; those named like a
+					   credential (ml_redact_header_is_secret: Cookie,
+					   X-Amz-Security-Token, X-Api-Key ...) are withheld, as
+					   auth is, on redirects to another origin */
 	size_t nheaders;
 	const char *auth;		/* full "Authorization: ..." value (without the name), or NULL;
 					   never sent to another host after a redirect, never logged */

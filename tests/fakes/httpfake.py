@@ -5,7 +5,7 @@ Binds 127.0.0.1 on a free port and prints the port on stdout; exits when its par
 does. Routes:
   /echo                 plain text: method, path, headers (lower-cased), body length,
                         byte sum and, when short, the body; ?cookie=V sets a cookie
-  /redirect?to=U&code=N answers N (302 by default) with Location: U
+  /redirect?to=U&code=N answers N (302 by default) with Location: U; &cookie=V sets a cookie
   /loop                 redirects to itself, forever
   /flaky?id=K&fail=N&code=C&after=S
                         the first N requests of key K answer C (with Retry-After: S),
@@ -94,7 +94,10 @@ class Handler(BaseHTTPRequestHandler):
         self.reply(200, ("\n".join(lines) + "\n").encode(), headers)
 
     def do_redirect(self, q, body):
-        self.reply(int(q.get("code", "302")), b"moved\n", [("Location", q["to"])])
+        headers = [("Location", q["to"])]
+        if "cookie" in q:
+            headers.append(("Set-Cookie", "session=" + q["cookie"]))
+        self.reply(int(q.get("code", "302")), b"moved\n", headers)
 
     def do_loop(self, q, body):
         self.reply(302, b"", [("Location", "/loop")])

@@ -549,6 +549,70 @@ static void test_redirect_other_origin(void **state)
 	free(target);
 }
 
+/* Every credential-bearing header stays with the origin it was meant for; no
+ * cookie is ever sent back. */
+static void test_redirect_withholds_credentials(void **state)
+{
+	static const char *const headers[] = {
+		"X-Amz-Security-Token: SESSTOKEN1", "X-Api-Key: APIKEY2", "Cookie: c=COOKIE3",
+		"Ocp-Apim-Subscription-Key: SUBKEY4", "X-Identity-Header: IDHDR5",
+		"X-Plain: kept", "Accept: text/plain",
+	};
+	static const char *const secret_headers[] = { "X-Amz-Date: 20240101T000000Z",
+		"X-Signed: SIGNED6" };
+	static const char *const withheld[] = { "SESSTOKEN1", "APIKEY2", "COOKIE3", "SUBKEY4",
+		"IDHDR5", "20240101T000000Z", "SIGNED6", "s3cr3t", "SETCOOKIE7", NULL };
+	struct ml_http_request req = { .auth = "Bearer s3cr3t", .flags = ML_HTTP_FOLLOW,
+				       .headers = headers, .nheaders = 7,
+				       .secret_headers = secret_headers, .nsecret_headers = 2 };
+	struct ml_http_response resp;
+	struct ml_error err;
+	struct ml_buf b = ML_BUF_INIT;
+	char *target = url_at("localhost", "/echo"), *start, *same;
+	int i;
+
+	(void)state;
+	ml_log_set_handler(log_capture, NULL, ML_LOG_TRACE);
+	ml_buf_reset(&logged);
+	ml_buf_printf(&b, "/redirect?code=307&cookie=SETCOOKIE7&to=");
+	ml_http_urlencode(&b, target);
+	start = url(ml_buf_str(&b));
+	req.url = start;
+	assert_int_equal(run(&req, &resp, &err), 0);
+	ml_log_set_handler(NULL, NULL, -1);
+	assert_int_equal(resp.status, 200);
+	assert_has(ml_buf_str(&resp.body), "header host: localhost:");
+	assert_has(ml_buf_str(&resp.body), "header x-plain: kept\n");
+	assert_has(ml_buf_str(&resp.body), "header accept: text/plain\n");
+	for (i = 0; withheld[i]; i++) {
+		assert_lacks(ml_buf_str(&resp.body), withheld[i]);
+		assert_lacks(ml_buf_str(&logged), withheld[i]);
+	}
+	assert_lacks(ml_buf_str(&resp.body), "header cookie:");
+	/* sent, but never logged, where they belong */
+	assert_has(ml_buf_str(&logged), "> X-Signed: <redacted>\n");
+	assert_has(ml_buf_str(&logged), "> X-Amz-Date: <redacted>\n");
+	assert_has(ml_buf_str(&logged), "> X-Amz-Security-Token: <redacted>\n");
+	ml_http_response_dispose(&resp);
+
+	/* the same origin gets them all, and still no cookie */
+	ml_buf_reset(&b);
+	ml_buf_printf(&b, "/redirect?code=302&cookie=SETCOOKIE7&to=/echo");
+	same = url(ml_buf_str(&b));
+	req.url = same;
+	assert_int_equal(run(&req, &resp, &err), 0);
+	assert_has(ml_buf_str(&resp.body), "header x-amz-security-token: SESSTOKEN1\n");
+	assert_has(ml_buf_str(&resp.body), "header x-signed: SIGNED6\n");
+	assert_has(ml_buf_str(&resp.body), "header authorization: Bearer s3cr3t\n");
+	assert_has(ml_buf_str(&resp.body), "header cookie: c=COOKIE3\n");
+	assert_lacks(ml_buf_str(&resp.body), "SETCOOKIE7");
+	ml_http_response_dispose(&resp);
+	ml_buf_dispose(&b);
+	free(same);
+	free(start);
+	free(target);
+}
+
 static void test_redirect_not_followed(void **state)
 {
 	char *start = redirect_url("127.0.0.1", "/echo", 302);
@@ -927,6 +991,7 @@ int main(void)
 		cmocka_unit_test(test_header_caps),
 		cmocka_unit_test(test_redirect_same_origin),
 		cmocka_unit_test(test_redirect_other_origin),
+		cmocka_unit_test(test_redirect_withholds_credentials),
 		cmocka_unit_test(test_redirect_not_followed),
 		cmocka_unit_test(test_redirect_303),
 		cmocka_unit_test(test_redirect_307_stream),

@@ -20,6 +20,7 @@
 #include "util/error.h"
 
 #define QUOTE_MAX 80			/* characters of a value shown in a message */
+#define QUOTE_BUF (QUOTE_MAX * 4 + 8)	/* the bytes of one, quoted so */
 
 #define REQUIRED 1			/* ml_cfg_get_str: missing or empty is an error */
 
@@ -27,11 +28,15 @@
 
 enum ynode_type { YN_SCALAR, YN_SEQ, YN_MAP };
 
+/* A core-schema tag on a scalar, which its value must match. */
+enum ytag { YT_NONE, YT_NULL, YT_BOOL, YT_INT, YT_FLOAT };
+
 struct ynode {
 	enum ynode_type type;
 	int line, column;	/* 1-based */
 	char *text;		/* scalar as written, before ${} expansion */
 	int plain;		/* unquoted and untagged: null, booleans and numbers apply */
+	enum ytag tag;		/* still to check after expansion (the text holds "${") */
 	struct ynode **kids;	/* sequence items; mapping keys and values, alternating */
 	size_t n, alloc;
 };
@@ -40,6 +45,10 @@ struct ynode {
 int ml_cfg_yaml_load(const char *file, const struct ml_buf *data, struct ynode **root,
 		     struct ml_error *err);
 void ml_cfg_ynode_free(struct ynode *n);
+/* Whether text is of the tag's type in YAML's core schema. */
+int ml_cfg_tag_fits(enum ytag tag, const char *text);
+/* What the tag needs: "'!!int' needs an integer such as 8080". */
+const char *ml_cfg_tag_needs(enum ytag tag);
 
 static inline int is_utf8_start(char c)
 {
@@ -53,7 +62,7 @@ struct walker {
 	struct ml_error *err;
 	struct ml_buf path;		/* dotted path of the value at hand: "image.copy[2].src" */
 	struct ml_buf where;		/* scratch for " in 'PATH'" */
-	char quoted[4][QUOTE_MAX * 4 + 8];	/* ring of values shortened for messages */
+	char quoted[4][QUOTE_BUF];	/* ring of values shortened for messages */
 	char desc[QUOTE_MAX * 4 + 16];	/* scratch for ml_cfg_describe() */
 	unsigned qslot;
 	const char *hint;		/* a provider's hint for a missing required key */
@@ -74,8 +83,9 @@ int ml_cfg_error_at(struct ml_error *err, const char *file, int line, int column
 int ml_cfg_werr(struct walker *w, const struct ynode *n, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* s cut to QUOTE_MAX characters with control characters as '?', for messages;
- * valid until four more calls. */
+/* s cut to QUOTE_MAX characters with control characters as '?', for messages,
+ * into dst; ml_cfg_quote's result is valid until four more calls. */
+void ml_cfg_shorten(char dst[QUOTE_BUF], const char *s);
 const char *ml_cfg_quote(struct walker *w, const char *s);
 const char *ml_cfg_qpath(struct walker *w);	/* the path, quoted so */
 const char *ml_cfg_in_path(struct walker *w);	/* " in 'PATH'", or "" at the top */

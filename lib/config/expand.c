@@ -123,6 +123,13 @@ int ml_cfg_scalar_text(struct walker *w, const struct ynode *n, enum want want, 
 		ml_buf_dispose(&x.out);
 		return rc;
 	}
+	if (!ml_cfg_tag_fits(n->tag, ml_buf_str(&x.out))) {
+		rc = ml_cfg_werr(w, n, "value '%s' of '%s' does not match its tag (%s; remove the "
+				 "tag or change the value)", ml_cfg_quote(w, ml_buf_str(&x.out)),
+				 ml_cfg_qpath(w), ml_cfg_tag_needs(n->tag));
+		ml_buf_dispose(&x.out);
+		return rc;
+	}
 	*out = ml_buf_detach(&x.out);
 	return 0;
 }

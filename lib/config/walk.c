@@ -68,9 +68,8 @@ int ml_cfg_werr(struct walker *w, const struct ynode *n, const char *fmt, ...)
 
 /* s cut to QUOTE_MAX characters with control characters as '?', for messages;
  * valid until four more calls. */
-const char *ml_cfg_quote(struct walker *w, const char *s)
+void ml_cfg_shorten(char dst[QUOTE_BUF], const char *s)
 {
-	char *dst = w->quoted[w->qslot++ % 4];
 	size_t i, o = 0, chars = 0;
 
 	for (i = 0; s[i]; i++) {
@@ -83,6 +82,13 @@ const char *ml_cfg_quote(struct walker *w, const char *s)
 		o += 3;
 	}
 	dst[o] = '\0';
+}
+
+const char *ml_cfg_quote(struct walker *w, const char *s)
+{
+	char *dst = w->quoted[w->qslot++ % 4];
+
+	ml_cfg_shorten(dst, s);
 	return dst;
 }
 

@@ -6,6 +6,7 @@
  * includes yaml.h. */
 #include "config/config-internal.h"
 
+#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,25 +159,64 @@ static int next_event(struct loader *ld, yaml_event_t *ev)
 	return 0;
 }
 
-enum { TAG_NONE, TAG_STR, TAG_BAD };
+/* The core schema's scalar tags (YAML 1.2.2, 10.3.2), with the values each
+ * allows as POSIX extended regular expressions. */
+static const struct {
+	const char *uri, *pattern, *needs;
+} scalar_tags[] = {
+	[YT_NULL] = { YAML_NULL_TAG, "^(null|Null|NULL|~|)$", "'!!null' needs null, ~ or nothing" },
+	[YT_BOOL] = { YAML_BOOL_TAG, "^(true|True|TRUE|false|False|FALSE)$",
+		      "'!!bool' needs true or false" },
+	[YT_INT] = { YAML_INT_TAG, "^([-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$",
+		     "'!!int' needs an integer such as 8080" },
+	[YT_FLOAT] = { YAML_FLOAT_TAG, "^([-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?|"
+		       "[-+]?\\.(inf|Inf|INF)|\\.(nan|NaN|NAN))$",
+		       "'!!float' needs a number such as 1.5" },
+};
 
-/* Core-schema tags change nothing but !!str, which makes a scalar a string. */
-static int tag_kind(const yaml_char_t *utag)
+int ml_cfg_tag_fits(enum ytag tag, const char *text)
 {
-	static const char *const plain[] = {
-		YAML_NULL_TAG, YAML_BOOL_TAG, YAML_INT_TAG, YAML_FLOAT_TAG,
-		YAML_SEQ_TAG, YAML_MAP_TAG, NULL,
-	};
+	regex_t re;
+	int fits;
+
+	if (tag == YT_NONE)
+		return 1;
+	if (regcomp(&re, scalar_tags[tag].pattern, REG_EXTENDED | REG_NOSUB) != 0)
+		return 0;
+	fits = regexec(&re, text, 0, NULL, 0) == 0;
+	regfree(&re);
+	return fits;
+}
+
+const char *ml_cfg_tag_needs(enum ytag tag)
+{
+	return scalar_tags[tag].needs;
+}
+
+enum { TAG_NONE, TAG_STR, TAG_SCALAR, TAG_SEQ, TAG_MAP, TAG_BAD };
+
+/* !!str makes a scalar a string; the core schema's other tags change nothing but
+ * must fit what they tag (*yt gets a scalar tag's type). */
+static int tag_kind(const yaml_char_t *utag, enum ytag *yt)
+{
 	const char *tag = (const char *)utag;
 	size_t i;
 
+	*yt = YT_NONE;
 	if (!tag)
 		return TAG_NONE;
 	if (!strcmp(tag, "!") || !strcmp(tag, YAML_STR_TAG))
 		return TAG_STR;
-	for (i = 0; plain[i]; i++)
-		if (!strcmp(tag, plain[i]))
-			return TAG_NONE;
+	if (!strcmp(tag, YAML_SEQ_TAG))
+		return TAG_SEQ;
+	if (!strcmp(tag, YAML_MAP_TAG))
+		return TAG_MAP;
+	for (i = YT_NULL; i < sizeof(scalar_tags) / sizeof(scalar_tags[0]); i++) {
+		if (!strcmp(tag, scalar_tags[i].uri)) {
+			*yt = (enum ytag)i;
+			return TAG_SCALAR;
+		}
+	}
 	return TAG_BAD;
 }
 
@@ -192,22 +232,62 @@ static int refuse_tag(struct loader *ld, const yaml_mark_t *m, const yaml_char_t
 		    (const char *)tag);
 }
 
+/* A collection's tag on a scalar, or a scalar's on a collection; the core
+ * schema's tags are shown as written ("!!seq"). */
+static int misplaced_tag(struct loader *ld, const yaml_mark_t *m, const yaml_char_t *utag,
+			 const char *what)
+{
+	const char *tag = (const char *)utag, *prefix = "tag:yaml.org,2002:";
+
+	if (!strncmp(tag, prefix, strlen(prefix)))
+		return lerr(ld, m, "tag '!!%s' does not fit %s (remove the tag)",
+			    tag + strlen(prefix), what);
+	return lerr(ld, m, "tag '%.60s' does not fit %s (remove the tag)", tag, what);
+}
+
+/* A scalar's tag is checked here, or after expansion when its text holds "${"
+ * (unless it is a key, which is never expanded). */
+static int check_tag(struct loader *ld, struct ynode *n, int now)
+{
+	char shown[QUOTE_BUF];
+
+	if (n->tag == YT_NONE || (!now && strstr(n->text, "${")))
+		return 0;
+	if (!ml_cfg_tag_fits(n->tag, n->text)) {
+		ml_cfg_shorten(shown, n->text);
+		return ml_cfg_error_at(ld->err, ld->file, n->line, n->column, "value '%s' does not "
+				       "match its tag (%s; remove the tag or change the value)",
+				       shown, ml_cfg_tag_needs(n->tag));
+	}
+	n->tag = YT_NONE;
+	return 0;
+}
+
 static int build_scalar(struct loader *ld, const yaml_event_t *ev, struct ynode **out)
 {
 	const char *value = (const char *)ev->data.scalar.value;
 	size_t len = ev->data.scalar.length;
-	int kind = tag_kind(ev->data.scalar.tag);
+	enum ytag yt;
+	int kind = tag_kind(ev->data.scalar.tag, &yt), rc;
 	struct ynode *n;
 
 	if (ev->data.scalar.anchor)
 		return refuse_anchor(ld, &ev->start_mark, ev->data.scalar.anchor);
 	if (kind == TAG_BAD)
 		return refuse_tag(ld, &ev->start_mark, ev->data.scalar.tag);
+	if (kind == TAG_SEQ || kind == TAG_MAP)
+		return misplaced_tag(ld, &ev->start_mark, ev->data.scalar.tag, "a scalar");
 	if (memchr(value, '\0', len))
 		return lerr(ld, &ev->start_mark, "a value contains a NUL character");
 	n = ynode_new(YN_SCALAR, &ev->start_mark);
 	n->text = ml_strndup(value, len);
-	n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && kind == TAG_NONE;
+	n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && kind != TAG_STR;
+	n->tag = yt;
+	rc = check_tag(ld, n, 0);
+	if (rc < 0) {
+		ml_cfg_ynode_free(n);
+		return rc;
+	}
 	*out = n;
 	return 0;
 }
@@ -224,12 +304,16 @@ static int build_collection(struct loader *ld, const yaml_event_t *ev, int depth
 	yaml_event_type_t end = is_map ? YAML_MAPPING_END_EVENT : YAML_SEQUENCE_END_EVENT;
 	struct ynode *n, *kid;
 	yaml_event_t kev;
-	int rc;
+	enum ytag yt;
+	int kind = tag_kind(tag, &yt), rc;
 
 	if (anchor)
 		return refuse_anchor(ld, &ev->start_mark, anchor);
-	if (tag_kind(tag) == TAG_BAD)
+	if (kind == TAG_BAD)
 		return refuse_tag(ld, &ev->start_mark, tag);
+	if (kind != TAG_NONE && kind != (is_map ? TAG_MAP : TAG_SEQ) &&
+	    strcmp((const char *)tag, "!"))
+		return misplaced_tag(ld, &ev->start_mark, tag, is_map ? "a mapping" : "a sequence");
 	if (depth >= CONFIG_MAX_DEPTH)
 		return lerr(ld, &ev->start_mark, "nesting deeper than %d levels", CONFIG_MAX_DEPTH);
 	n = ynode_new(is_map ? YN_MAP : YN_SEQ, &ev->start_mark);
@@ -244,8 +328,12 @@ static int build_collection(struct loader *ld, const yaml_event_t *ev, int depth
 		kid = NULL;
 		rc = build_node(ld, &kev, depth + 1, &kid);
 		yaml_event_delete(&kev);
-		if (rc < 0)
+		if (rc == 0 && is_map && n->n % 2 == 0 && kid->type == YN_SCALAR)
+			rc = check_tag(ld, kid, 1);
+		if (rc < 0) {
+			ml_cfg_ynode_free(kid);
 			goto out;
+		}
 		ynode_add(n, kid);
 	}
 	*out = n;

@@ -272,6 +272,12 @@ static int check_dst(struct walker *w, const struct ynode *n, const char *v)
 	if (has_dotdot(v))
 		return ml_cfg_werr(w, n, "invalid path '%s' for '%s' (it must not contain '..')",
 				   ml_cfg_quote(w, v), ml_cfg_qpath(w));
+	/* "/srv/." names a directory without saying so: a file copied there would
+	 * replace it ("/." the image's root) */
+	if (strlen(v) >= 2 && !strcmp(v + strlen(v) - 2, "/."))
+		return ml_cfg_werr(w, n, "invalid path '%s' for '%s' (it must not end in '/.': end "
+				   "a directory with '/', e.g. '/' or '/app/')", ml_cfg_quote(w, v),
+				   ml_cfg_qpath(w));
 	return 0;
 }
 

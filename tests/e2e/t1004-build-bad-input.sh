@@ -77,6 +77,9 @@ diff -u "$T/want" "$T/names" || fail "layer entries for a dst with // and /./"
 # missing src
 printf 'name: x\nimage:\n  base: scratch\n  copy:\n    - { src: nope/, dst: /app/ }\n' | cfg
 expect 2 "deploy.yaml:5:" "'nope'" "does not exist"
+# a dst ending in "/.": a file copied there would replace the image's root
+printf 'name: x\nimage:\n  base: scratch\n  copy:\n    - { src: app/main.py, dst: "/." }\n' | cfg
+expect 2 "deploy.yaml:5:32:" "invalid path '/.'" "must not end in '/.'"
 # bad command-line values
 must_fail 2 "$MLDEPLOY" -C "$T/ctx" build --compression lzma
 assert_contains "$T/err" "--compression"

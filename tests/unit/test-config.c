@@ -981,6 +981,17 @@ static void test_copy(void **state)
 			   "invalid path 'app/' for 'image.copy[0].dst'", NULL);
 	expect_image_error("  copy:\n    - {src: a, dst: /app/../etc}\n", 5, 21,
 			   "must not contain '..'", NULL);
+	/* "/." would make a file the image's root */
+	expect_image_error("  copy:\n    - {src: a, dst: \"/.\"}\n", 5, 21,
+			   "invalid path '/.' for 'image.copy[0].dst' (it must not end in '/.'",
+			   "'/app/'", NULL);
+	expect_image_error("  copy:\n    - {src: a, dst: /srv/.}\n", 5, 21, "must not end in '/.'",
+			   NULL);
+	expect_image_error("  copy: ['app:/.']\n", 4, 10,
+			   "invalid path '/.' for 'image.copy[0]'", NULL);
+	cfg = load_image_ok("  copy:\n    - {src: a, dst: /./}\n    - {src: b, dst: /srv/./x}\n");
+	assert_string_equal(cfg->image.copy[0].dst, "/./");
+	ml_config_free(cfg);
 	expect_image_error("  copy:\n    - {src: a, dst: /a, layer: Deps}\n", 5, 32,
 			   "invalid layer name 'Deps' for 'image.copy[0].layer'", NULL);
 	expect_image_error("  copy:\n    - {src: a, dst: /a, layer: -x}\n", 5, 32,

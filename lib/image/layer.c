@@ -207,15 +207,41 @@ static int resolves_inside(const struct ml_layer_opts *o, const char *link_abs,
 	return ok;
 }
 
+/* A layer's names are UTF-8 (tar's pax headers): what is not is refused here,
+ * with the copy entry's place in deploy.yaml, not when the layer is written. */
+static int check_utf8(struct collect *c, const char *rel, const char *img)
+{
+	char *shown;
+	int rc;
+
+	if (ml_tar_name_valid(img))
+		return 0;
+	shown = ml_tar_name_shown(rel);
+	rc = copy_error(c, ML_EREFUSED, "file name '%s' is not utf-8, as an image layer's names "
+			"must be (hint: rename it, or leave it out with .dockerignore)", shown);
+	free(shown);
+	return rc;
+}
+
 static int add_symlink(struct collect *c, const char *rel, const char *abs, const char *img,
 		       const struct stat *st)
 {
 	char target[PATH_MAX];
 	ssize_t n = readlink(abs, target, sizeof(target) - 1);
+	char *shown;
+	int rc;
 
 	if (n < 0)
 		return ml_error_errno(c->err, ML_EIO, errno, "cannot read symlink '%s'", rel);
 	target[n] = '\0';
+	if (!ml_tar_name_valid(target)) {
+		shown = ml_tar_name_shown(target);
+		rc = copy_error(c, ML_EREFUSED, "symlink '%s' points to '%s', which is not utf-8, "
+				"as an image layer's names must be (hint: point it to a utf-8 name)",
+				rel, shown);
+		free(shown);
+		return rc;
+	}
 	if (target[0] == '/' || !link_stays_inside(rel, target) ||
 	    !resolves_inside(c->opts, abs, target))
 		return copy_error(c, ML_EREFUSED,
@@ -230,6 +256,10 @@ static int walk(struct collect *c, const char *abs, const char *rel, const char 
 static int add_path(struct collect *c, const char *abs, const char *rel, const char *img,
 		    const struct stat *st)
 {
+	int rc = check_utf8(c, rel, img);
+
+	if (rc < 0)
+		return rc;
 	if (S_ISDIR(st->st_mode)) {
 		add_entry(c, img, E_DIR, abs, st, NULL);
 		return walk(c, abs, rel, img);

@@ -8,8 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <wchar.h>
 
 #include "util/alloc.h"
+#include "util/buf.h"
 
 #define COPY_BLOCK (1u << 20)
 #define ZIP_BLOCK (256u << 10)
@@ -36,6 +38,54 @@ static void leave_utf8(locale_t old)
 {
 	if (old)
 		uselocale(old);
+}
+
+/* The length of the character at s (n > 0 bytes), or 0 when s does not start
+ * with one in UTF-8; called between enter_utf8 and leave_utf8. */
+static size_t utf8_char_len(const char *s, size_t n)
+{
+	mbstate_t st;
+	size_t k;
+
+	memset(&st, 0, sizeof(st));
+	k = mbrtowc(NULL, s, n, &st);
+	return k == (size_t)-1 || k == (size_t)-2 ? 0 : k;
+}
+
+int ml_tar_name_valid(const char *name)
+{
+	locale_t old = enter_utf8();
+	size_t n = strlen(name), i = 0, k = 1;
+
+	while (i < n && (k = utf8_char_len(name + i, n - i)) > 0)
+		i += k;
+	leave_utf8(old);
+	return i == n;
+}
+
+char *ml_tar_name_shown(const char *name)
+{
+	struct ml_buf b = ML_BUF_INIT;
+	locale_t old = enter_utf8();
+	size_t n = strlen(name), i = 0, k;
+	unsigned char c;
+
+	while (i < n) {
+		c = (unsigned char)name[i];
+		k = utf8_char_len(name + i, n - i);
+		if (c == '\\') {
+			ml_buf_adds(&b, "\\\\");
+			i++;
+		} else if (k == 0 || c < 0x20 || c == 0x7f) {
+			ml_buf_printf(&b, "\\x%02x", c);
+			i++;
+		} else {
+			ml_buf_add(&b, name + i, k);
+			i += k;
+		}
+	}
+	leave_utf8(old);
+	return ml_buf_detach(&b);
 }
 
 struct ml_tar_writer {

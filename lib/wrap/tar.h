@@ -18,6 +18,12 @@ typedef int (*ml_tar_out_fn)(void *ud, const void *data, size_t len);
 
 int ml_tar_writer_new(struct ml_tar_writer **out, ml_tar_out_fn fn, void *ud,
 		      struct ml_error *err);
+/* Whether name can be stored: tar names (pax headers) are UTF-8. */
+int ml_tar_name_valid(const char *name);
+/* name for a message (malloc'ed): bytes that are not UTF-8, control characters
+ * and '\\' escaped as \xNN (and \\). */
+char *ml_tar_name_shown(const char *name);
+
 /* Names are relative ("app/x.py"); mode holds permission bits only. */
 int ml_tar_add_dir(struct ml_tar_writer *w, const char *name, unsigned mode, int64_t mtime,
 		   unsigned uid, unsigned gid, struct ml_error *err);

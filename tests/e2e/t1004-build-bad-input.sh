@@ -80,6 +80,17 @@ expect 2 "deploy.yaml:5:" "'nope'" "does not exist"
 # a dst ending in "/.": a file copied there would replace the image's root
 printf 'name: x\nimage:\n  base: scratch\n  copy:\n    - { src: app/main.py, dst: "/." }\n' | cfg
 expect 2 "deploy.yaml:5:32:" "invalid path '/.'" "must not end in '/.'"
+# a file name that is not UTF-8, and a symlink to one: escaped, at the copy entry
+bad=$(printf 'bad\377name.py')
+printf 'x\n' >"$T/ctx/app/$bad"
+printf 'name: x\nimage:\n  base: scratch\n  copy:\n    - { src: app/, dst: /app/ }\n' | cfg
+expect 2 "deploy.yaml:5:7:" "file name 'app/bad\\xffname.py' is not utf-8" ".dockerignore"
+printf 'app/bad*\n' >"$T/ctx/.dockerignore"
+run_ok "$MLDEPLOY" -C "$T/ctx" build -o "$T/ignored.tar"
+rm "$T/ctx/app/$bad" "$T/ctx/.dockerignore" "$T/ignored.tar"
+ln -s "$bad" "$T/ctx/app/link"
+expect 2 "deploy.yaml:5:7:" "symlink 'app/link' points to 'bad\\xffname.py', which is not utf-8"
+rm "$T/ctx/app/link"
 # bad command-line values
 must_fail 2 "$MLDEPLOY" -C "$T/ctx" build --compression lzma
 assert_contains "$T/err" "--compression"

@@ -59,6 +59,10 @@ struct ml_rest_opts {
 };
 
 int ml_rest_new(struct ml_rest **out, const struct ml_rest_opts *opts, struct ml_error *err);
+/* Requests in flight stop (-ML_EINTR) once *flag becomes non-zero. */
+void ml_rest_set_interrupt(struct ml_rest *r, volatile int *flag);
+/* Requests made so far, and how many of them could change something (not GET/HEAD). */
+int ml_rest_calls(const struct ml_rest *r, int *mutations);
 void ml_rest_free(struct ml_rest *r);
 
 /* A call's result. status is the HTTP status; body is the parsed JSON of a 2xx
@@ -76,23 +80,42 @@ enum ml_rest_flags {
 	ML_REST_IDEMPOTENT = 1 << 0,	/* retry even though the method is POST (the API says so) */
 	ML_REST_ALLOW_404 = 1 << 1,	/* 404 returns 0 with status 404, not an error */
 	ML_REST_RAW = 1 << 2,		/* the answer is not JSON: kept in resp.body only */
+	ML_REST_ALLOW_409 = 1 << 3,	/* 409 returns 0 with status 409 (already there, in use) */
+	ML_REST_ALLOW_304 = 1 << 4,	/* 304 (already started/stopped) is success */
+	ML_REST_STREAM = 1 << 5,	/* no minimum transfer rate or deadline: a followed log;
+					   stops when *interrupted (see ml_rest_set_interrupt) */
 };
 
 /* One request. body: JSON to send (NULL: none), or raw bytes with content_type.
  * GET, HEAD, PUT and DELETE are retried on resets, 429 and 5xx (with backoff, jitter
  * and Retry-After); POST and PATCH only with ML_REST_IDEMPOTENT or when the
- * connection failed before anything was sent. A non-2xx final answer returns
+ * connection failed before anything was sent. A throttle (429, or an answer the
+ * retryable hook names) was not acted on, so it is retried whatever the method.
+ * The sign hook is called again for every attempt. A non-2xx final answer returns
  * -ML_ENOTFOUND (404), -ML_EAUTH (401, 403), -ML_EPROTO otherwise, with
- * "SERVICE: METHOD path: <decoded line>" in err. */
+ * "SERVICE: METHOD path: <decoded line> (HTTP n[, after n retries])" in err; a
+ * transport failure -ML_ENET with "SERVICE: METHOD url: reason". -vv (ML_LOG_TRACE)
+ * shows the request and response bodies through ml_redact_body. One thread at a
+ * time per client. */
 int ml_rest_call(struct ml_rest *r, const char *method, const char *path, const ml_json *body,
 		 unsigned flags, struct ml_rest_result *res, struct ml_error *err);
 int ml_rest_call_raw(struct ml_rest *r, const char *method, const char *path,
 		     const char *content_type, const void *data, size_t len, unsigned flags,
 		     struct ml_rest_result *res, struct ml_error *err);
 
+/* A request whose body is streamed (body->read, size -1 for chunked) and/or whose
+ * 2xx answer is streamed into sink (logs, image loads); res->body stays NULL when
+ * a sink is given. Never retried once the body started. */
+int ml_rest_call_stream(struct ml_rest *r, const char *method, const char *path,
+			const char *content_type, const struct ml_http_body *body,
+			const struct ml_http_sink *sink, unsigned flags, struct ml_rest_result *res,
+			struct ml_error *err);
+
 /* Pagination: calls GET path, appends every element of items_key to items (a JSON
  * array), and follows next_key ("nextPageToken" as ?pageToken=, or "nextLink"/
- * "@odata.nextLink" URLs) until it is absent; at most max_pages pages. */
+ * "@odata.nextLink" URLs) until it is absent; at most max_pages pages (0: 100),
+ * more is -ML_ETOOBIG. A next link on another origin than base_url is refused
+ * (-ML_EPROTO): it would get the credentials. */
 int ml_rest_list(struct ml_rest *r, const char *path, const char *items_key,
 		 const char *next_key, int max_pages, ml_json *items, struct ml_error *err);
 

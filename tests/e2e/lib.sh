@@ -101,16 +101,119 @@
 #   umoci_unpack ARCHIVE_OR_LAYOUT DIR [REF]
 #                                   unpack (umoci, as root) into DIR/rootfs; see the function
 # Podman (private config and storage under $T/podman):
-#   podman_setup                    exports CONTAINERS_CONF, CONTAINERS_STORAGE_CONF,
-#                                   CONTAINERS_REGISTRIES_CONF
+#   podman_setup [--driver vfs|overlay] [--image-store DIR]...
+#                                   exports CONTAINERS_CONF, CONTAINERS_STORAGE_CONF,
+#                                   CONTAINERS_REGISTRIES_CONF (storage driver vfs unless
+#                                   told; DIRs: read-only additional image stores)
 #   podman_load ARCHIVE FORMAT      podman load (FORMAT oci|docker); prints the image ID
 #   podman_run_archive ARCHIVE FORMAT [CMD...]
 #                                   load, then run with --rm --network=none; prints the
 #                                   container's stdout; extra run options in PODMAN_RUN_OPTS=()
+# Container engine (the Docker Engine API of `podman system service`, for the local
+# provider; see the facts below):
+#   start_engine [--proxy] [--cache-image LAYOUT[:REF]]...
+#       podman_setup --driver overlay (unless podman is set up already: then its
+#       storage), then `podman system service --time=0 unix://$T/engine/podman.sock`,
+#       ready when GET /_ping answers OK (0.15-0.6 s). Exports ENGINE_SOCK (that
+#       socket), ENGINE_HOST (unix://ENGINE_SOCK; give it to mldeploy as DOCKER_HOST),
+#       ENGINE_DIR ($T/engine: service.log is the engine's stderr), ENGINE_PID,
+#       ENGINE_DRIVER, ENGINE_API_VERSION (1.41); the CONTAINERS_* above, so `podman
+#       ps`, `podman images` see the same storage. Containers are on CNI's "podman"
+#       bridge; published ports answer on 127.0.0.1.
+#       --proxy: tests/fakes/engineproxy.py in front, on $T/engine/proxy.sock:
+#       ENGINE_HOST points at it; exports ENGINE_PROXY_SOCK, ENGINE_PROXY_PID and
+#       ENGINE_LOG (one JSON line per request, written before the client gets the
+#       answer: {"method":"POST","path":"/v1.41/containers/create","query":"name=x",
+#       "status":201}; query raw; status null if the engine never answered).
+#       --cache-image: an OCI layout's image (REF: one of its ref names; may be left
+#       out when there is one) kept in a read-only image store in the rig cache
+#       ($RIG_CACHE/engine-store-DRIVER-KEY, built once, KEY from podman's version,
+#       the driver and the manifest digest) and given to podman as an additional
+#       image store: a load that shares its layers reuses them (the example's
+#       python base layer: 6 s less for its first load). GET /images/json lists it as
+#       localhost/rig-cache/NAME:REF and cannot be removed; a loaded image with the
+#       same id shows up twice. The example's base:
+#         base=$(XDG_CACHE_HOME="$RIG_USER_CACHE" "$SRCDIR/scripts/python-base.sh" --no-push)
+#         start_engine --proxy --cache-image "$base"
+#       At exit the teardown removes every container (podman rm -a -f, which also
+#       drops their port rules), stops the proxy and the service, unmounts and
+#       deletes $T with the storage and its images.
+#   engine_api METHOD PATH [CURL_ARGS...]
+#                                   a request straight to the engine (never through the
+#                                   proxy, so not counted); PATH without /vN gets
+#                                   /v1.41; Content-Type: application/json unless a
+#                                   CURL_ARGS header sets one; body on stdout; status 0
+#                                   for 2xx and 304, else 1 (body still printed)
+#   engine_count METHOD PATH_REGEX [STATUS]
+#                                   number of proxied requests (METHOD "*" = any;
+#                                   PATH_REGEX an awk ERE on the path alone, version
+#                                   prefix included; STATUS "-" = never answered), e.g.
+#                                   engine_count POST '/containers/create$' 201
+#   engine_mutations                number of proxied requests other than GET and HEAD
+#                                   (0 after a --dry-run)
+#   engine_show                     the proxy's log and the engine's stderr (last 40 lines)
+# Facts of the engine's compat API (podman 4.3.1 here, measured; t0004 pins most):
+#   - Version: any /vX.Y prefix is served (v1.24..v1.44, none at all); /version says
+#     ApiVersion 1.41, MinAPIVersion 1.24; headers Api-Version: 1.41, Server:
+#     Libpod/4.3.1 (linux). Use /v1.41/. Errors are JSON {"cause","message","response"}.
+#   - A request body needs its own Content-Type: as application/x-www-form-urlencoded
+#     (curl -d's and libcurl POSTFIELDS' default) the engine eats it as a form:
+#     create answers 500 "decode(): EOF", load 500 "payload does not match any of the
+#     supported image formats". Any other type, or none, works.
+#   - POST /images/load (Content-Type: application/x-tar; Content-Length or chunked)
+#     takes an OCI archive and a docker-archive alike and answers 200 with one JSON
+#     object, no image id: {"stream":"Loaded image: localhost/NAME:TAG"} for an OCI
+#     archive whose ref name is NAME:TAG (a bare ref "v1" is taken as a name:
+#     localhost/v1:latest), {"stream":"Loaded image: docker.io/NAME:TAG"} for a
+#     docker-archive (short names get docker.io/), {"stream":"Loaded image:
+#     sha256:<config digest>"} without a name. Loading it again: 200, the same
+#     answer, ~0.3 s, no layer stored twice. A first load is slow: the example's 89 MB
+#     image takes 5-12 s with overlay, 24 s with vfs (creating the files).
+#   - The image Id is "sha256:" + the config digest. After an OCI archive load,
+#     RepoDigests holds NAME@<manifest digest> (the registry's digest) and "Digest"
+#     in GET /images/json is it; a docker-archive gives a digest podman computes, not
+#     the registry's. GET /images/NAME@sha256:M/json and create with Image
+#     NAME@sha256:M work (any NAME: podman matches the digest alone); GET
+#     /images/sha256:M/json (M a manifest digest) is 404; sha256:<config digest> works.
+#   - POST /containers/create?name=N: 201 {"Id":"<64 hex>","Warnings":[]}; names
+#     match [a-zA-Z0-9][a-zA-Z0-9_.-]*, else 500 "invalid argument"; a taken name is
+#     500 (not 409) "...that name is already in use"; an unknown image 404 "no such
+#     image". Inspect shows Name "/N", the list Names ["/N"]. POST
+#     /containers/ID/rename?name=N2: 204, 409 when N2 is taken.
+#   - HostConfig.PortBindings {"8080/tcp":[{"HostIp":"127.0.0.1","HostPort":"0"}]}
+#     ("0", "" or no HostPort alike; HostIp "" or none: 0.0.0.0) get a free port
+#     at create already; read it from GET /containers/ID/json
+#     NetworkSettings.Ports["8080/tcp"][0].HostPort (a string; podman also writes it
+#     into HostConfig.PortBindings, Docker does not and fills Ports only once started)
+#     or from the list's Ports [{"IP":"127.0.0.1","PrivatePort":8080,"PublicPort":N,
+#     "Type":"tcp"}].
+#   - RestartPolicy {"Name":"unless-stopped"}: kept as {"Name":"unless-stopped",
+#     "MaximumRetryCount":0}; "", "no", "always", "on-failure" (+MaximumRetryCount) are
+#     accepted, others 500 "... is not a valid restart policy". Docker's Healthcheck is
+#     accepted but never runs here (no systemd timers): Health stays "starting".
+#   - GET /containers/json?all=1&filters={"label":["managed-by=mldeploy"]} (URL-encoded)
+#     filters; several labels AND; "managed-by" alone matches the key; without all=1
+#     only running containers.
+#   - POST /containers/ID/start 204; /stop?t=N 204, 304 when already stopped; DELETE
+#     /containers/ID 204, 500 (not 409) "container state improper" when running
+#     without ?force=1, 404 "no such container"; POST /containers/ID/wait
+#     {"StatusCode":137,"Error":null} (killed by SIGKILL).
+#   - DELETE /images/X: by name untags ([{"Untagged":"..."}]) while other names are
+#     left; by id with several names 500 "...please force removal"; in use 409 "image
+#     is in use by a container"; ?force=1 (200 [{"Deleted":ID},{"Untagged":...}])
+#     ALSO REMOVES EVERY CONTAINER USING THE IMAGE, running or not (Docker does not).
+#   - GET /containers/ID/logs?stdout=1&stderr=1: 200 chunked, Content-Type
+#     application/octet-stream, Docker's multiplexed frames when the container has no
+#     TTY: 8-byte header [stream 1=stdout 2=stderr, 0, 0, 0, uint32 big-endian size]
+#     then the bytes; with Tty:true raw text (text/plain, "\r\n" line ends). follow=1
+#     streams, tail=N, timestamps=1 (RFC 3339 + space before each line).
+#   - POST /containers/ID/attach?stream=1&stdout=1&stderr=1 with "Connection: Upgrade",
+#     "Upgrade: tcp": "101 UPGRADED", then frames as above; without Upgrade: 200
+#     application/vnd.docker.raw-stream, no length, the connection hijacked.
 #
 # Rules: lib.sh owns the EXIT/INT/TERM/HUP/ERR traps (use at_exit for cleanup);
-# inherit_errexit is on; the teardown kills what spawn/start_registry started,
-# removes podman containers, unmounts leftovers under $T, deletes $T and keeps
+# inherit_errexit is on; the teardown kills what spawn/start_registry/start_engine
+# started, removes podman containers, unmounts leftovers under $T, deletes $T and keeps
 # the test's exit status. A failing top-level command is reported with its line.
 
 if [ -n "${RIG_LIB_LOADED:-}" ]; then
@@ -135,6 +238,7 @@ export T
 
 _rig_pids=()
 _rig_exit_hooks=()
+_rig_engine_pid=
 declare -A _rig_reg_tls=()
 declare -A _rig_reg_creds=()
 PODMAN_RUN_OPTS=()
@@ -179,7 +283,7 @@ _rig_isolate() {
 	for v in $(compgen -e); do
 		case $v in
 		MLDEPLOY_* | AWS_* | AZURE_* | GOOGLE_* | CLOUDSDK_* | DOCKER_* | REGISTRY_* | \
-			CONTAINERS_* | SOURCE_DATE_EPOCH | SSL_CERT_FILE | SSL_CERT_DIR | CURL_CA_BUNDLE | \
+			CONTAINERS_* | ENGINE_* | SOURCE_DATE_EPOCH | SSL_CERT_FILE | SSL_CERT_DIR | CURL_CA_BUNDLE | \
 			http_proxy | https_proxy | HTTP_PROXY | HTTPS_PROXY | all_proxy | ALL_PROXY)
 			unset "$v" ;;
 		esac
@@ -236,8 +340,12 @@ _rig_kill_all() {
 
 # Mounts left under $T (a container killed mid-run keeps its /dev/shm tmpfs).
 _rig_umount_all() {
+	_rig_umount_under "$T"
+}
+
+_rig_umount_under() {
 	local m
-	awk -v t="$T" '$5 == t || index($5, t "/") == 1 { print $5 }' /proc/self/mountinfo |
+	awk -v t="$1" '$5 == t || index($5, t "/") == 1 { print $5 }' /proc/self/mountinfo |
 		sort -r | while read -r m; do
 		umount -l "$m" 2>/dev/null
 	done
@@ -885,12 +993,40 @@ umoci_unpack() {
 # ---------------------------------------------------------------- podman
 
 # Everything podman writes goes under $T/podman: storage, run state, locks,
-# events, network configs, and runc's state (runc defaults to /run/runc; the
-# wrapper adds --root). --network=none needs no network backend. Not movable:
-# podman (root) keeps its containers/image blob-info cache, a digest cache, in
-# /var/lib/containers/cache; podman 4.3 has no setting for it.
+# events, network configs, image copies' temporary files, and runc's state (runc
+# defaults to /run/runc; the wrapper adds --root). --network=none needs no network
+# backend; a published port uses CNI's default "podman" bridge (10.88.0.0/16,
+# cni-podman0, iptables rules that go with the container). Not movable: podman
+# (root) keeps its containers/image blob-info cache, a digest cache, in
+# /var/lib/containers/cache, and CNI its IP leases in /var/lib/cni; podman 4.3
+# has no setting for them.
+# podman_setup [--driver vfs|overlay] [--image-store DIR]...: the storage driver
+# (default vfs) and read-only additional image stores (see start_engine).
 podman_setup() {
-	local p="$T/podman" runc
+	local p="$T/podman" runc driver=vfs stores=() s
+	while [ "$#" -gt 0 ]; do
+		case $1 in
+		--driver)
+			case ${2:-} in
+			vfs | overlay) driver=$2 ;;
+			*) fail "podman_setup: --driver must be vfs or overlay, not '${2:-}'" ;;
+			esac
+			shift 2 ;;
+		--image-store)
+			[ -d "${2:-}" ] || fail "podman_setup: --image-store '${2:-}' is not a directory"
+			stores+=("$2")
+			shift 2 ;;
+		*) fail "podman_setup: unknown option '$1'" ;;
+		esac
+	done
+	if [ -f "$p/containers.conf" ]; then
+		# the storage cannot change under the images already there
+		grep -qx "driver = \"$driver\"" "$p/storage.conf" && [ "${#stores[@]}" = 0 ] ||
+			fail "podman_setup: podman is already set up in $p, with other options"
+		export CONTAINERS_CONF="$p/containers.conf" CONTAINERS_STORAGE_CONF="$p/storage.conf"
+		export CONTAINERS_REGISTRIES_CONF="$p/registries.conf"
+		return 0
+	fi
 	runc=$(command -v runc) || fail "podman_setup: runc is not installed"
 	mkdir -p "$p/root" "$p/runroot" "$p/tmp" "$p/net" "$p/volumes" "$p/bin" "$p/runc"
 	printf '#!/bin/sh\nexec %q --root %q "$@"\n' "$runc" "$p/runc" >"$p/bin/runc"
@@ -909,6 +1045,7 @@ events_logger = "file"
 events_logfile_path = "$p/events.log"
 lock_type = "file"
 tmp_dir = "$p/tmp"
+image_copy_tmp_dir = "$p/tmp"
 static_dir = "$p/root/libpod"
 volume_path = "$p/volumes"
 
@@ -917,10 +1054,17 @@ runc = ["$p/bin/runc"]
 EOF
 	cat >"$p/storage.conf" <<EOF
 [storage]
-driver = "vfs"
+driver = "$driver"
 graphroot = "$p/root"
 runroot = "$p/runroot"
 EOF
+	if [ "${#stores[@]}" -gt 0 ]; then
+		printf '[storage.options]\nadditionalimagestores = [' >>"$p/storage.conf"
+		for s in "${stores[@]}"; do
+			printf '"%s", ' "$s" >>"$p/storage.conf"
+		done
+		printf ']\n' >>"$p/storage.conf"
+	fi
 	cat >"$p/registries.conf" <<EOF
 unqualified-search-registries = []
 short-name-mode = "disabled"
@@ -977,6 +1121,171 @@ podman_run_archive() {
 		_rig_show "podman run" "$T/podman-run.err"
 		fail "podman run of $archive failed"
 	fi
+}
+
+# ---------------------------------------------------------------- container engine
+
+# start_engine [--proxy] [--cache-image LAYOUT[:REF]]...: see the header.
+start_engine() {
+	local proxy=0 images=() stores=() a store driver dir="$T/engine" ppid=''
+	while [ "$#" -gt 0 ]; do
+		case $1 in
+		--proxy) proxy=1; shift ;;
+		--cache-image)
+			[ "$#" -ge 2 ] || fail "start_engine: --cache-image needs an OCI layout"
+			images+=("$2")
+			shift 2 ;;
+		*) fail "start_engine: unknown option '$1'" ;;
+		esac
+	done
+	[ -z "${_rig_engine_pid:-}" ] || fail "start_engine: the engine is already started"
+	# sun_path holds 107 bytes
+	[ "${#dir}" -le 90 ] || fail "start_engine: $dir is too long for a unix socket (set a shorter TMPDIR)"
+	if [ "${CONTAINERS_CONF:-}" = "$T/podman/containers.conf" ]; then
+		[ "${#images[@]}" = 0 ] ||
+			fail "start_engine: --cache-image must come before podman_setup (it sets the image stores)"
+		driver=$(sed -n 's/^driver = "\(.*\)"$/\1/p' "$T/podman/storage.conf")
+	else
+		driver=overlay
+		for a in "${images[@]}"; do
+			store=$(_rig_engine_store "$a" "$driver")
+			stores+=(--image-store "$store")
+		done
+		podman_setup --driver "$driver" "${stores[@]}"
+	fi
+	mkdir -p "$dir"
+	spawn "$dir/service.out" "$dir/service.log" podman system service --time=0 "unix://$dir/podman.sock"
+	_rig_engine_pid=$SPAWNED_PID
+	if [ "$proxy" = 1 ]; then
+		# started alongside: it connects to the engine per client connection
+		: >"$dir/requests.log"
+		spawn "$dir/proxy.out" "$dir/proxy.err" /usr/bin/python3 "$SRCDIR/tests/fakes/engineproxy.py" \
+			--listen "$dir/proxy.sock" --upstream "$dir/podman.sock" --log "$dir/requests.log"
+		ppid=$SPAWNED_PID
+	fi
+	_rig_wait_engine "$_rig_engine_pid" "$dir/podman.sock" ||
+		{ _rig_show "podman system service" "$dir/service.log"; fail "the engine did not start"; }
+	export ENGINE_DIR="$dir" ENGINE_SOCK="$dir/podman.sock" ENGINE_HOST="unix://$dir/podman.sock"
+	export ENGINE_PID="$_rig_engine_pid" ENGINE_API_VERSION=1.41 ENGINE_DRIVER="$driver"
+	[ "$proxy" = 1 ] || return 0
+	_rig_wait_engine "$ppid" "$dir/proxy.sock" ||
+		{ _rig_show "engine proxy" "$dir/proxy.err"; fail "the engine proxy did not start"; }
+	# the rig's own ping is not the test's
+	: >"$dir/requests.log"
+	export ENGINE_HOST="unix://$dir/proxy.sock" ENGINE_PROXY_SOCK="$dir/proxy.sock"
+	export ENGINE_PROXY_PID="$ppid" ENGINE_LOG="$dir/requests.log"
+}
+
+# _rig_wait_engine PID SOCKET: PID alive and GET /_ping on SOCKET answers "OK".
+_rig_wait_engine() {
+	local pid=$1 sock=$2 i out
+	for ((i = 0; i < 1000; i++)); do
+		kill -0 "$pid" 2>/dev/null || return 1
+		if [ -S "$sock" ] &&
+			out=$(curl -sf --max-time 2 --unix-socket "$sock" http://d/_ping 2>/dev/null) &&
+			[ "$out" = OK ]; then
+			return 0
+		fi
+		sleep 0.02
+	done
+	return 1
+}
+
+# _rig_engine_store LAYOUT[:REF] DRIVER: prints the cached read-only image store
+# holding that image, built the first time as localhost/rig-cache/NAME:REF.
+_rig_engine_store() {
+	local arg=$1 driver=$2 layout ref='' digest key store name work ver
+	layout=$arg
+	if [ ! -d "$layout" ] && [ -d "${arg%:*}" ]; then
+		layout=${arg%:*} ref=${arg##*:}
+	fi
+	[ -f "$layout/index.json" ] || fail "start_engine: --cache-image '$arg' is not an OCI layout"
+	if [ -z "$ref" ]; then
+		ref=$(jq -r '[.manifests[].annotations["org.opencontainers.image.ref.name"] // empty] |
+			if length == 1 then .[0] else "" end' "$layout/index.json") || ref=''
+		[ -n "$ref" ] || fail "start_engine: --cache-image '$arg': name one of the layout's refs (LAYOUT:REF)"
+	fi
+	digest=$(_rig_layout_digest "$layout" "$ref") ||
+		fail "start_engine: --cache-image '$arg': no ref '$ref' in the layout"
+	ver=$(podman --version) || fail "start_engine: podman does not run"
+	key=$(printf 'recipe %s\n%s\n%s\n%s\n' "$RIG_RECIPE" "$ver" "$driver" "$digest" | sha256sum | cut -c1-16)
+	store="$RIG_CACHE/engine-store-$driver-$key"
+	if [ ! -f "$store/.done" ]; then
+		name=${layout%/}
+		name=${name##*/}
+		name=$(printf '%s' "${name,,}" | tr -c 'a-z0-9._-' '-')
+		mkdir -p "$RIG_CACHE"
+		work=$(mktemp -d "$RIG_CACHE/.engine-store.XXXXXX")
+		printf '[storage]\ndriver = "%s"\ngraphroot = "%s"\nrunroot = "%s"\n' \
+			"$driver" "$work/store" "$work/run" >"$work/storage.conf"
+		# not the rig's skopeo: a rootless uid would change the storage's defaults
+		if ! CONTAINERS_STORAGE_CONF="$work/storage.conf" command skopeo copy --quiet \
+			"oci:$layout:$ref" "containers-storage:localhost/rig-cache/$name:${ref//[^A-Za-z0-9_.-]/-}" \
+			>"$T/engine-store.log" 2>&1; then
+			_rig_umount_under "$work"
+			rm -rf "$work"
+			_rig_show "skopeo copy" "$T/engine-store.log"
+			fail "start_engine: cannot store $arg in an image store"
+		fi
+		_rig_umount_under "$work"
+		touch "$work/store/.done"
+		# Another test may have won the race; its store is as good as ours.
+		mv -T "$work/store" "$store" 2>/dev/null || true
+		rm -rf "$work"
+		[ -f "$store/.done" ] || fail "start_engine: image store $store missing after its build"
+	fi
+	printf '%s\n' "$store"
+}
+
+engine_api() {
+	[ "$#" -ge 2 ] || fail "engine_api: usage: engine_api METHOD PATH [CURL_ARGS...]"
+	local method=$1 path=$2 code out a ctype=(-H 'Content-Type: application/json')
+	shift 2
+	[ -n "${ENGINE_SOCK:-}" ] || fail "engine_api: no engine (start_engine first)"
+	case $path in
+	/v[0-9]*) ;;
+	/*) path=/v$ENGINE_API_VERSION$path ;;
+	*) fail "engine_api: PATH must start with /, not '$path'" ;;
+	esac
+	for a in "$@"; do
+		case ${a,,} in
+		content-type:*) ctype=() ;;
+		esac
+	done
+	out=$(mktemp "$ENGINE_DIR/api.XXXXXX")
+	code=$(curl -sS --max-time 300 --unix-socket "$ENGINE_SOCK" -X "$method" "${ctype[@]}" \
+		-o "$out" -w '%{http_code}' "$@" "http://d$path") || {
+		rm -f "$out"
+		fail "engine_api: $method $path: curl failed"
+	}
+	cat "$out"
+	rm -f "$out"
+	case $code in
+	2?? | 304) return 0 ;;
+	esac
+	return 1
+}
+
+engine_count() {
+	case $# in
+	2 | 3) ;;
+	*) fail "engine_count: usage: engine_count METHOD PATH_REGEX [STATUS]" ;;
+	esac
+	[ -n "${ENGINE_LOG:-}" ] || fail "engine_count: no engine proxy (start_engine --proxy)"
+	jq -r '[.method, .path, (.status // "-" | tostring)] | @tsv' "$ENGINE_LOG" |
+		awk -F'\t' -v m="$1" -v re="$2" -v st="${3:-}" '
+			(m == "*" || $1 == m) && $2 ~ re && (st == "" || $3 == st) { n++ }
+			END { print n + 0 }'
+}
+
+engine_mutations() {
+	[ -n "${ENGINE_LOG:-}" ] || fail "engine_mutations: no engine proxy (start_engine --proxy)"
+	jq -r .method "$ENGINE_LOG" | awk '$1 != "GET" && $1 != "HEAD" { n++ } END { print n + 0 }'
+}
+
+engine_show() {
+	[ -z "${ENGINE_LOG:-}" ] || _rig_show "engine requests" "$ENGINE_LOG"
+	[ -z "${ENGINE_DIR:-}" ] || _rig_show "podman system service" "$ENGINE_DIR/service.log"
 }
 
 # ---------------------------------------------------------------- fault proxy

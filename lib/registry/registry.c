@@ -171,7 +171,9 @@ const char *ml_registry_base_url(const struct ml_registry *r)
 	return r->base;
 }
 
-static struct ml_http *http_acquire(struct ml_registry *r, struct ml_error *err)
+/* An idle client of the pool, or a new one (whose environment may be malformed:
+ * a usage error). */
+static int http_acquire(struct ml_registry *r, struct ml_http **out, struct ml_error *err)
 {
 	struct ml_http *h = NULL;
 
@@ -179,9 +181,8 @@ static struct ml_http *http_acquire(struct ml_registry *r, struct ml_error *err)
 	if (r->npool)
 		h = r->pool[--r->npool];
 	pthread_mutex_unlock(&r->lock);
-	if (!h && ml_http_new(&h, err) < 0)
-		return NULL;
-	return h;
+	*out = h;
+	return h ? 0 : ml_http_new(out, err);
 }
 
 static void http_release(struct ml_registry *r, struct ml_http *h)
@@ -195,11 +196,11 @@ static void http_release(struct ml_registry *r, struct ml_http *h)
 int ml_reg_http(struct ml_registry *r, const struct ml_http_request *req,
 		struct ml_http_response *resp, struct ml_error *err)
 {
-	struct ml_http *h = http_acquire(r, err);
-	int rc;
+	struct ml_http *h;
+	int rc = http_acquire(r, &h, err);
 
-	if (!h)
-		return -ML_EINTERNAL;
+	if (rc < 0)
+		return rc;
 	rc = ml_http_do(h, req, resp, err);
 	http_release(r, h);
 	return rc;

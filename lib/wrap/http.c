@@ -29,7 +29,10 @@
 #define RETRY_CAP_MS 10000
 #define RETRY_AFTER_CAP_S 60
 #define CONNECT_TIMEOUT_S 30
-#define STALL_S 60
+#define MIN_RATE 1024		/* bytes/s: a transfer slower than this for STALL_S fails */
+#define STALL_S 60		/* the window of MIN_RATE (MLDEPLOY_HTTP_STALL_S) */
+#define STALL_S_MAX 86400
+#define DEADLINE_S 300		/* of a request whose answer is collected in memory */
 #define MAX_HEADERS 200
 #define MAX_HEADER_LINE (16u << 10)
 #define SERVER_TEXT_MAX 300	/* of curl's or a server's text in a message */
@@ -45,6 +48,8 @@ struct ml_http {
 	CURL *curl;
 	uint64_t rng;
 	char errbuf[CURL_ERROR_SIZE];
+	long stall_s;			/* MLDEPLOY_HTTP_STALL_S */
+	long retry_base_ms;		/* MLDEPLOY_RETRY_BASE_MS */
 	struct curl_slist *connect_to;	/* MLDEPLOY_CONNECT_TO */
 	struct ml_buf ca;		/* the system's CAs + MLDEPLOY_CA_BUNDLE, or empty */
 };
@@ -261,6 +266,41 @@ static int load_ca_bundle(struct ml_http *h, struct ml_error *err)
 	return 0;
 }
 
+/* A whole number from min to max in the environment variable name into *out, def
+ * when it is unset or empty; anything else is a usage error naming the variable. */
+static int env_number(const char *name, long def, long min, long max, const char *unit,
+		      long *out, struct ml_error *err)
+{
+	const char *s = getenv(name);
+	char shown[64], *end;
+	long v;
+
+	*out = def;
+	if (!s || !*s)
+		return 0;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (*s >= '0' && *s <= '9' && !errno && !*end && v >= min && v <= max) {
+		*out = v;
+		return 0;
+	}
+	snprintf(shown, sizeof(shown), "%s", s);
+	ml_sanitize(shown);
+	return ml_error_set(err, ML_EUSAGE, "%s: '%s' is not a number of %s (expected a whole "
+			    "number from %ld to %ld)", name, shown, unit, min, max);
+}
+
+static int load_limits(struct ml_http *h, struct ml_error *err)
+{
+	int rc = env_number("MLDEPLOY_HTTP_STALL_S", STALL_S, 1, STALL_S_MAX, "seconds",
+			    &h->stall_s, err);
+
+	if (rc == 0)
+		rc = env_number("MLDEPLOY_RETRY_BASE_MS", RETRY_BASE_MS, 0, RETRY_CAP_MS,
+				"milliseconds", &h->retry_base_ms, err);
+	return rc;
+}
+
 int ml_http_new(struct ml_http **out, struct ml_error *err)
 {
 	struct ml_http *h;
@@ -278,7 +318,9 @@ int ml_http_new(struct ml_http **out, struct ml_error *err)
 		 ((uint64_t)getpid() << 16) ^ (uint64_t)(uintptr_t)h;
 	if (!h->rng)
 		h->rng = 0x9e3779b97f4a7c15ull;
-	rc = load_connect_to(h, err);
+	rc = load_limits(h, err);
+	if (rc == 0)
+		rc = load_connect_to(h, err);
 	if (rc == 0)
 		rc = load_ca_bundle(h, err);
 	if (rc < 0) {
@@ -442,21 +484,6 @@ static const char *redacted_url(struct ml_buf *buf, const char *url)
 	return ml_buf_str(buf);
 }
 
-static long env_long(const char *name, long def, long min, long max)
-{
-	const char *s = getenv(name);
-	char *end;
-	long v;
-
-	if (!s || !*s)
-		return def;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *end || v < min || v > max)
-		return def;
-	return v;
-}
-
 static int is_redirect(long status)
 {
 	return status == 301 || status == 302 || status == 303 || status == 307 ||
@@ -573,9 +600,8 @@ static long retry_after_ms(const struct ml_http_response *resp)
 }
 
 /* Full jitter: uniform in [0, min(cap, base * 2^retry)]. */
-static long jitter_ms(uint64_t random, int retry)
+static long jitter_ms(uint64_t random, int retry, long base)
 {
-	long base = env_long("MLDEPLOY_RETRY_BASE_MS", RETRY_BASE_MS, 0, RETRY_CAP_MS);
 	long max = base;
 	int i;
 
@@ -588,13 +614,13 @@ static long jitter_ms(uint64_t random, int retry)
 
 static long backoff_ms(struct xfer *x)
 {
-	return jitter_ms(rng_next(x->h), x->resp->retries);
+	return jitter_ms(rng_next(x->h), x->resp->retries, x->h->retry_base_ms);
 }
 
 long ml_http_retry_delay_ms(const struct ml_http_response *resp, int retry)
 {
 	static __thread uint64_t state;
-	long after = resp ? retry_after_ms(resp) : -1;
+	long after = resp ? retry_after_ms(resp) : -1, base;
 
 	if (after >= 0)
 		return after;
@@ -603,7 +629,10 @@ long ml_http_retry_delay_ms(const struct ml_http_response *resp, int retry)
 	state ^= state >> 12;
 	state ^= state << 25;
 	state ^= state >> 27;
-	return jitter_ms(state * 0x2545f4914f6cdd1dull, retry);
+	/* a malformed value was refused by ml_http_new already: the default then */
+	env_number("MLDEPLOY_RETRY_BASE_MS", RETRY_BASE_MS, 0, RETRY_CAP_MS, "milliseconds",
+		   &base, NULL);
+	return jitter_ms(state * 0x2545f4914f6cdd1dull, retry, base);
 }
 
 void ml_http_sleep_ms(long ms)
@@ -1028,6 +1057,24 @@ static int interrupt_cb(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off
 	return 1;
 }
 
+/* The limit on a whole exchange: the request's own; else, for an answer collected
+ * in memory (API calls, manifests, tokens), a generous one that grows with what is
+ * sent at the minimum rate. Streamed transfers (blobs, large uploads) have the rate
+ * rule alone, streams (ML_HTTP_STREAM) not even that. 0: none. */
+static long deadline_s(const struct xfer *x)
+{
+	const struct ml_http_body *b = x->req->body;
+	int64_t size = 0;
+
+	if (x->req->timeout_s > 0)
+		return x->req->timeout_s;
+	if (x->req->sink || (x->req->flags & ML_HTTP_STREAM))
+		return 0;
+	if (b && x->send_body)
+		size = b->read ? b->size : (int64_t)b->len;
+	return size < 0 ? 0 : DEADLINE_S + (long)(size / MIN_RATE);
+}
+
 static CURLcode set_options(struct xfer *x, struct curl_slist *headers)
 {
 	CURL *c = x->h->curl;
@@ -1092,13 +1139,12 @@ static CURLcode set_options(struct xfer *x, struct curl_slist *headers)
 		rc = curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
 	if (!rc)
 		rc = curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)CONNECT_TIMEOUT_S);
-	if (!rc)
-		rc = curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	if (!rc)
-		rc = curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME,
-				      env_long("MLDEPLOY_HTTP_STALL_S", STALL_S, 1, 86400));
-	if (!rc && x->req->timeout_s > 0)
-		rc = curl_easy_setopt(c, CURLOPT_TIMEOUT, x->req->timeout_s);
+	if (!rc && !(x->req->flags & ML_HTTP_STREAM))
+		rc = curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, (long)MIN_RATE);
+	if (!rc && !(x->req->flags & ML_HTTP_STREAM))
+		rc = curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, x->h->stall_s);
+	if (!rc && deadline_s(x) > 0)
+		rc = curl_easy_setopt(c, CURLOPT_TIMEOUT, deadline_s(x));
 	if (!rc)
 		rc = curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
 	if (!rc)

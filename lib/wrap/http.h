@@ -20,6 +20,8 @@ enum ml_http_flags {
 					   honouring Retry-After; only when the request can be repeated */
 	ML_HTTP_HEAD = 1 << 3,		/* no response body expected (HEAD) */
 	ML_HTTP_NETRC = 1 << 4,		/* logins from ~/.netrc ($NETRC) for the hosts it names */
+	ML_HTTP_STREAM = 1 << 5,	/* may stay quiet for long (a followed log): no minimum
+					   rate, no deadline but timeout_s */
 };
 
 /* Streaming request body: return bytes written into buf (0 at the end), or a negative
@@ -76,7 +78,9 @@ struct ml_http_request {
 	size_t max_body;		/* cap for a collected body; 0 means 16 MiB */
 	unsigned flags;			/* enum ml_http_flags */
 	int max_retries;		/* 0 means 5 when ML_HTTP_RETRY is set */
-	long timeout_s;			/* whole request; 0: no limit (a stall limit still applies) */
+	long timeout_s;			/* whole request; 0: 5 min plus 1 s per KiB sent when the
+					   answer is collected in memory, none with a sink (the
+					   rate rule below still applies) */
 };
 
 struct ml_http_response {
@@ -107,6 +111,10 @@ void ml_http_global_cleanup(void);
  *                        system's (SSL_CERT_FILE, else curl's default bundle);
  *                        verification stays on. The two are joined in memory
  *                        (CURLOPT_CAINFO_BLOB).
+ *   MLDEPLOY_HTTP_STALL_S  the window of the rate rule: a transfer that moves less
+ *                        than 1 KiB/s for this many seconds (1-86400, default 60)
+ *                        fails (and is retried as a timeout).
+ *   MLDEPLOY_RETRY_BASE_MS the base of the retry backoff (0-10000, default 200).
  * A malformed value or an unreadable bundle is -ML_EUSAGE naming the variable. */
 int ml_http_new(struct ml_http **out, struct ml_error *err);
 void ml_http_free(struct ml_http *h);

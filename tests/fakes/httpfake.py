@@ -14,6 +14,7 @@ does. Routes:
                         connection, then 200 with 1000 bytes
   /big?size=N           N bytes
   /stall                headers, then nothing for 30 s
+  /trickle?bps=N&size=S S bytes at N bytes per second (10 writes a second)
   /headers?n=N&size=S   N headers X-H<i> with values of S bytes
   /count?id=K           how many requests key K has seen
 """
@@ -141,6 +142,22 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", "1000")
         self.end_headers()
         time.sleep(30)
+        self.close_connection = True
+
+    def do_trickle(self, q, body):
+        bps, size = int(q["bps"]), int(q["size"])
+        self.send_response(200)
+        self.send_header("Content-Length", str(size))
+        self.end_headers()
+        piece = max(1, bps // 10)
+        try:
+            while size > 0:
+                self.wfile.write(pattern(min(piece, size)))
+                self.wfile.flush()
+                size -= piece
+                time.sleep(piece / bps)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
         self.close_connection = True
 
     def do_headers(self, q, body):

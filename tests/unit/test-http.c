@@ -853,24 +853,123 @@ static void test_connect_refused(void **state)
 	free(u);
 }
 
+/* A client made with these environment values (NULL unsets). */
+static struct ml_http *client_with(const char *stall_s, const char *retry_base_ms,
+				   struct ml_error *err, int *rc)
+{
+	struct ml_http *h = NULL;
+
+	if (stall_s)
+		setenv("MLDEPLOY_HTTP_STALL_S", stall_s, 1);
+	else
+		unsetenv("MLDEPLOY_HTTP_STALL_S");
+	setenv("MLDEPLOY_RETRY_BASE_MS", retry_base_ms ? retry_base_ms : "10", 1);
+	ml_error_clear(err);
+	*rc = ml_http_new(&h, err);
+	unsetenv("MLDEPLOY_HTTP_STALL_S");
+	setenv("MLDEPLOY_RETRY_BASE_MS", "10", 1);
+	return h;
+}
+
 static void test_stall(void **state)
 {
 	struct ml_http_request req = { 0 };
 	struct ml_http_response resp;
 	struct ml_error err;
+	struct ml_http *h;
+	int rc;
 
 	(void)state;
-	setenv("MLDEPLOY_HTTP_STALL_S", "1", 1);
+	h = client_with("1", NULL, &err, &rc);
+	assert_int_equal(rc, 0);
 	req.url = url("/stall");
-	assert_int_equal(run(&req, &resp, &err), -ML_ENET);
+	assert_int_equal(ml_http_do(h, &req, &resp, &err), -ML_ENET);
 	assert_has(err.msg, "timed out");
 	ml_http_response_dispose(&resp);
-	unsetenv("MLDEPLOY_HTTP_STALL_S");
+	ml_http_free(h);
 	req.timeout_s = 1;
 	assert_int_equal(run(&req, &resp, &err), -ML_ENET);
 	assert_has(err.msg, "timed out");
 	ml_http_response_dispose(&resp);
 	free((char *)req.url);
+}
+
+/* A server that trickles (10 B/s) is given up on: the rate rule is a minimum rate
+ * over the stall window, not "any byte at all". */
+static void test_trickle(void **state)
+{
+	struct ml_http_request req = { 0 };
+	struct ml_http_response resp;
+	struct ml_error err;
+	struct ml_http *h;
+	time_t start;
+	int rc;
+
+	(void)state;
+	h = client_with("2", NULL, &err, &rc);
+	assert_int_equal(rc, 0);
+	req.url = url("/trickle?bps=10&size=100000");
+	start = time(NULL);
+	assert_int_equal(ml_http_do(h, &req, &resp, &err), -ML_ENET);
+	assert_has(err.msg, "timed out");
+	assert_true(time(NULL) - start < 60);
+	ml_http_response_dispose(&resp);
+	free((char *)req.url);
+
+	/* well above the minimum rate: done */
+	req.url = url("/trickle?bps=20000&size=40000");
+	assert_int_equal(ml_http_do(h, &req, &resp, &err), 0);
+	assert_int_equal(resp.body.len, 40000);
+	ml_http_response_dispose(&resp);
+	free((char *)req.url);
+
+	/* a stream may be slow or quiet: no rate rule */
+	req.url = url("/trickle?bps=10&size=40");
+	req.flags = ML_HTTP_STREAM;
+	assert_int_equal(ml_http_do(h, &req, &resp, &err), 0);
+	assert_int_equal(resp.body.len, 40);
+	ml_http_response_dispose(&resp);
+	free((char *)req.url);
+	ml_http_free(h);
+}
+
+/* Malformed limits are usage errors naming the variable, the value and the form. */
+static void test_bad_limits(void **state)
+{
+	static const char *const bad_stall[] = { "10s", "0", "-1", "86401", "abc", " 5", "1e3",
+		"99999999999999999999", NULL };
+	static const char *const bad_base[] = { "-5", "10001", "200ms", "0x10", NULL };
+	struct ml_error err;
+	struct ml_http *h;
+	int i, rc;
+
+	(void)state;
+	for (i = 0; bad_stall[i]; i++) {
+		h = client_with(bad_stall[i], NULL, &err, &rc);
+		assert_null(h);
+		assert_int_equal(rc, -ML_EUSAGE);
+		assert_has(err.msg, "MLDEPLOY_HTTP_STALL_S: '");
+		assert_has(err.msg, bad_stall[i]);
+		assert_has(err.msg, "expected a whole number from 1 to 86400");
+	}
+	for (i = 0; bad_base[i]; i++) {
+		h = client_with(NULL, bad_base[i], &err, &rc);
+		assert_null(h);
+		assert_int_equal(rc, -ML_EUSAGE);
+		assert_has(err.msg, "MLDEPLOY_RETRY_BASE_MS: '");
+		assert_has(err.msg, bad_base[i]);
+		assert_has(err.msg, "expected a whole number from 0 to 10000");
+	}
+	h = client_with("\x1b[2J", NULL, &err, &rc);
+	assert_int_equal(rc, -ML_EUSAGE);
+	assert_has(err.msg, "'?[2J'");
+	/* empty is unset; the bounds are accepted */
+	h = client_with("", "0", &err, &rc);
+	assert_int_equal(rc, 0);
+	ml_http_free(h);
+	h = client_with("86400", "10000", &err, &rc);
+	assert_int_equal(rc, 0);
+	ml_http_free(h);
 }
 
 static void test_log_redaction(void **state)
@@ -1005,6 +1104,8 @@ int main(void)
 		cmocka_unit_test(test_retry_reset_sink),
 		cmocka_unit_test(test_connect_refused),
 		cmocka_unit_test(test_stall),
+		cmocka_unit_test(test_trickle),
+		cmocka_unit_test(test_bad_limits),
 		cmocka_unit_test(test_log_redaction),
 		cmocka_unit_test(test_retry_log),
 		cmocka_unit_test(test_same_origin),

@@ -25,7 +25,13 @@ struct cmd_entry {
 	int (*run)(struct global *g, int argc, char **argv);
 	const char *summary;
 	const char *usage;	/* options after the command name */
+	const char *options;	/* one line of description per option */
 };
+
+/* The --provider/--target lines every deploy command's help shares. */
+#define DEPLOY_SELECT_HELP \
+	"  -p, --provider P      the provider (deploy.yaml's only one when omitted): local, gcp, ...\n" \
+	"  --target T            the provider's target (cloudrun, appengine, ...; default: its first)\n"
 
 /* Output. Errors go to stderr as "mldeploy: error: <msg>" with the message sanitized. */
 void ui_init(struct global *g);
@@ -51,5 +57,11 @@ void cmd_push_summary(const struct global *g, const struct ml_push_result *r);
 int cmd_build(struct global *g, int argc, char **argv);
 int cmd_push(struct global *g, int argc, char **argv);
 int cmd_validate(struct global *g, int argc, char **argv);
+int cmd_deploy(struct global *g, int argc, char **argv);
+int cmd_status(struct global *g, int argc, char **argv);
+int cmd_rollback(struct global *g, int argc, char **argv);
+int cmd_destroy(struct global *g, int argc, char **argv);
+int cmd_render(struct global *g, int argc, char **argv);
+int cmd_run(struct global *g, int argc, char **argv);
 
 #endif

@@ -8,7 +8,7 @@
 
 #include "config/config.h"
 #include "config/section.h"
-#include "deploy/deploy.h"
+#include "deploy/plan.h"
 #include "registry/auth.h"
 #include "util/buf.h"
 #include "util/error.h"
@@ -77,6 +77,8 @@ struct ml_provider {
 	 * tools; -ML_ENOTFOUND when the provider has no such file. */
 	int (*render)(void *state, const struct ml_deploy_request *req, const char *file,
 		      struct ml_buf *out, struct ml_error *err);
+	/* Requests made to the platform in this run, and how many could change something. */
+	int (*api_calls)(void *state, int *mutations);
 	/* `mldeploy run`: starts the image in the foreground; see deploy.h. */
 	int (*run)(void *state, const struct ml_deploy_request *req, const struct ml_run_opts *ro,
 		   struct ml_deploy_result *res, struct ml_error *err);

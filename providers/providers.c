@@ -7,6 +7,8 @@
 #include "aws/aws.h"
 #include "azure/azure.h"
 #include "gcp/gcp.h"
+#include "local/local.h"
+#include "util/buf.h"
 
 #define NPROVIDERS (sizeof(providers) / sizeof(providers[0]))
 #define NAME_LISTS 16		/* different caps asked of ml_providers_names */
@@ -14,6 +16,7 @@
 /* Listed explicitly: a provider missing here fails at link time, not at run time. */
 static const struct ml_provider *const providers[] = {
 	&ml_provider_dockerhub,
+	&ml_provider_local,
 	&ml_provider_gcp,
 	&ml_provider_aws,
 	&ml_provider_azure,
@@ -143,3 +146,53 @@ const struct ml_config_provider_hooks ml_providers_config_hooks = {
 	.free = config_free,
 	.json = config_json,
 };
+
+static void join_names(struct ml_buf *b, const char *const *names)
+{
+	size_t i;
+
+	for (i = 0; names[i]; i++)
+		ml_buf_printf(b, "%s%s", i ? ", " : "", names[i]);
+}
+
+int ml_providers_pick(const struct ml_config *cfg, const char *name, unsigned caps,
+		      const struct ml_provider **out, struct ml_error *err)
+{
+	const struct ml_provider *p;
+	struct ml_buf able;
+	int rc = 0;
+
+	ml_buf_init(&able, 0);
+	join_names(&able, ml_providers_names(caps));
+	if (!name && cfg->ndeploy == 1) {
+		name = cfg->deploy[0].name;
+	} else if (!name) {
+		struct ml_buf named;
+
+		ml_buf_init(&named, 0);
+		for (size_t i = 0; i < cfg->ndeploy; i++)
+			ml_buf_printf(&named, "%s%s", i ? ", " : "", cfg->deploy[i].name);
+		rc = cfg->ndeploy
+			? ml_error_set(err, ML_EUSAGE, "%s names several providers (%s): choose one "
+				       "with --provider", cfg->path, ml_buf_str(&named))
+			: ml_error_set(err, ML_EUSAGE, "%s names no provider under deploy: choose one "
+				       "with --provider (%s)", cfg->path, ml_buf_str(&able));
+		ml_buf_dispose(&named);
+		goto out;
+	}
+	p = ml_providers_find(name);
+	if (!p || !(p->caps & (ML_PROVIDER_DEPLOY | ML_PROVIDER_RUN | ML_PROVIDER_CONFIG))) {
+		rc = ml_error_set(err, ML_EUSAGE, "unknown provider '%s' (providers: %s)", name,
+				  ml_buf_str(&able));
+		goto out;
+	}
+	if ((p->caps & caps) != caps) {
+		rc = ml_error_set(err, ML_EUSAGE, "provider '%s' cannot do this in this version of "
+				  "mldeploy; providers that can: %s", name, ml_buf_str(&able));
+		goto out;
+	}
+	*out = p;
+out:
+	ml_buf_dispose(&able);
+	return rc;
+}

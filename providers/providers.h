@@ -11,6 +11,12 @@ const struct ml_provider *ml_providers_find(const char *name);
  * them), in table order, NULL-terminated; static storage. */
 const char *const *ml_providers_names(unsigned caps);
 
+/* The provider a command works with: name when given (it must have caps), else
+ * the only provider deploy.yaml names under deploy:. Usage errors list the
+ * providers that can. */
+int ml_providers_pick(const struct ml_config *cfg, const char *name, unsigned caps,
+		      const struct ml_provider **out, struct ml_error *err);
+
 /* The endpoint some provider assigns to a registry host, or NULL. */
 const char *ml_providers_registry_endpoint(const char *host);
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the bundled example (deploy.example.yaml) into build/iris.tar.
+# Builds the bundled example (deploy.example.yaml) into build/iris.tar, or runs
+# another mldeploy command on it (scripts/example.sh run --predict '{...}').
 #
 # Where Docker Hub answers, the base python:3.11-slim is pulled from it and the
 # Python dependencies (templates/iris-flask/requirements.txt: Flask, gunicorn,
@@ -83,4 +84,11 @@ YAML
 fi
 
 cd "$top"
-"$mldeploy" -f deploy.example.yaml build "$@"
+# `scripts/example.sh deploy --provider local` (or run, status, ...): any command on
+# the example, in the same environment; the default is build, with the given options
+case ${1:-} in
+build | push | validate | deploy | status | rollback | destroy | render | run)
+	"$mldeploy" -f deploy.example.yaml "$@" ;;
+*)
+	"$mldeploy" -f deploy.example.yaml build "$@" ;;
+esac

@@ -3,7 +3,7 @@
 #ifndef ML_HEALTH_H
 #define ML_HEALTH_H
 
-#include "deploy/deploy.h"
+#include "deploy/plan.h"
 #include "util/error.h"
 
 struct ml_health_opts {

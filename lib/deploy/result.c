@@ -1,5 +1,5 @@
 /* The plan and the result object: what --dry-run and --json print. */
-#include "deploy/deploy.h"
+#include "deploy/plan.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -19,6 +19,7 @@ struct ml_local_conf {
 	struct ml_pos pos;
 };
 
+extern const struct ml_provider ml_provider_local;
 extern const char *const ml_local_config_keys[];
 int ml_local_config_parse(struct ml_config_section *sec, void **conf, struct ml_error *err);
 void ml_local_config_free(void *conf);

@@ -1,8 +1,8 @@
 /* What the deploy pipeline and the providers exchange: the run's context, the
  * request (an image by digest and the deploy options), the plan (steps with their
  * request bodies, secrets masked), and the result that `--json` prints. */
-#ifndef ML_DEPLOY_H
-#define ML_DEPLOY_H
+#ifndef ML_DEPLOY_PLAN_H
+#define ML_DEPLOY_PLAN_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -18,6 +18,7 @@ struct ml_deploy_ctx {
 	const char *target;		/* --target, or the provider's default */
 	const char *service;		/* cfg->name */
 	int verbose;
+	volatile int *interrupted;	/* set by cmd/'s signal handler; may be NULL */
 };
 
 /* The image to deploy, always by digest, and how. */
@@ -26,7 +27,6 @@ struct ml_deploy_request {
 	const char *digest;		/* manifest digest "sha256:..." */
 	const char *config_digest;	/* config digest "sha256:..." (the engine's image id) */
 	const char *revision;		/* git revision, or NULL */
-	const char *cache_dir;		/* the build cache, for providers that load images */
 	int port;			/* image.port, or 8080 */
 	const char *health_path;	/* health.path */
 	int dry_run;
@@ -93,8 +93,10 @@ ml_json *ml_deploy_result_json(const struct ml_deploy_result *r);
 struct ml_run_opts {
 	const char *predict;		/* JSON body, or NULL */
 	int log_fd;			/* where logs go (stderr) */
-	volatile int *interrupted;	/* set by the signal handler */
 	int host_port;			/* 0: a free port */
+	/* Called once the container answers its health check (cmd/ prints the URL). */
+	void (*ready)(void *ud, const char *url);
+	void *ud;
 };
 
 #endif

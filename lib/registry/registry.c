@@ -89,35 +89,101 @@ static int url_host_insecure(const char *url)
 	return ok;
 }
 
+/* The mirror of host in MLDEPLOY_REGISTRY_MIRRORS ("registry=URL,..."), malloc'ed
+ * into *url, or NULL. Every item is checked, so that a typo is a usage error rather
+ * than a mirror silently not used; items are shown without their logins. */
+static int mirror_for(const char *host, char **url, struct ml_error *err)
+{
+	const char *p = getenv("MLDEPLOY_REGISTRY_MIRRORS"), *end, *eq;
+	struct ml_buf shown = ML_BUF_INIT;
+	char *item, *clean, *user, *pw;
+	size_t n;
+	int rc = 0, ok;
+
+	*url = NULL;
+	for (; p && *p && rc == 0; p = end ? end + 1 : NULL) {
+		end = strchr(p, ',');
+		n = end ? (size_t)(end - p) : strlen(p);
+		while (n && *p == ' ')
+			p++, n--;
+		while (n && p[n - 1] == ' ')
+			n--;
+		item = ml_strndup(p, n);
+		eq = strchr(item, '=');
+		ok = eq && eq > item && strcspn(item, " /@") >= (size_t)(eq - item) &&
+		     (!strncmp(eq + 1, "https://", 8) || !strncmp(eq + 1, "http://", 7)) &&
+		     ml_http_url_take_userinfo(eq + 1, &clean, &user, &pw) == 0;
+		if (ok) {
+			free(clean);
+			free(user);
+			ml_free_secret(pw);
+		}
+		if (!ok) {
+			ml_redact_text(&shown, item, strlen(item), 200);
+			rc = ml_error_set(err, ML_EUSAGE, "MLDEPLOY_REGISTRY_MIRRORS: '%s' is not "
+					  "REGISTRY=URL (expected a comma-separated list such as "
+					  "'docker.io=https://mirror.example')", ml_buf_str(&shown));
+		} else if ((size_t)(eq - item) == strlen(host) && !strncmp(item, host, strlen(host))) {
+			if (*url)
+				rc = ml_error_set(err, ML_EUSAGE, "MLDEPLOY_REGISTRY_MIRRORS names "
+						  "'%s' twice", host);
+			else
+				*url = ml_strdup(eq + 1);
+		}
+		ml_free_secret(item);
+	}
+	if (rc < 0) {
+		ml_free_secret(*url);
+		*url = NULL;
+	}
+	ml_buf_dispose(&shown);
+	return rc;
+}
+
+/* A login in the mirror's URL (https://user:password@mirror) is the mirror's
+ * credential, sent to the mirror's origin only, instead of a lookup by host. */
+static void set_mirror_login(struct ml_registry *r, char *user, char *password)
+{
+	r->cred.username = user;
+	r->cred.secret = password;
+	r->cred.source = ml_strdup("the login in MLDEPLOY_REGISTRY_MIRRORS");
+	r->cred_state = CRED_FOUND;
+}
+
 static int set_base(struct ml_registry *r, int for_pull, struct ml_error *err)
 {
-	char *mirror = for_pull ? env_list_lookup("MLDEPLOY_REGISTRY_MIRRORS", r->host) : NULL;
 	const char *ep = hooks && hooks->endpoint ? hooks->endpoint(r->host) : NULL;
+	char *mirror = NULL, *clean = NULL, *user = NULL, *pw = NULL;
 	size_t n;
+	int rc;
 
-	if (mirror && mirror[0]) {
-		if (strncmp(mirror, "https://", 8) && strncmp(mirror, "http://", 7)) {
-			free(mirror);
-			return ml_error_set(err, ML_EUSAGE, "MLDEPLOY_REGISTRY_MIRRORS: mirror for '%s' "
-					    "must be an http:// or https:// URL", r->host);
-		}
-		r->insecure = url_host_insecure(mirror);
-		if (!strncmp(mirror, "http://", 7) && !r->insecure) {
+	if (for_pull && (rc = mirror_for(r->host, &mirror, err)) < 0)
+		return rc;
+	if (mirror) {
+		/* checked by mirror_for: a URL */
+		ml_http_url_take_userinfo(mirror, &clean, &user, &pw);
+		ml_free_secret(mirror);
+		n = strlen(clean);
+		while (n && clean[n - 1] == '/')
+			clean[--n] = '\0';
+		r->insecure = url_host_insecure(clean);
+		if (!strncmp(clean, "http://", 7) && !r->insecure) {
 			ml_error_set(err, ML_EUSAGE, "mirror '%s' for '%s' uses plain HTTP (hint: list "
 				     "its host:port in MLDEPLOY_INSECURE_REGISTRIES to allow that)",
-				     mirror, r->host);
-			free(mirror);
+				     clean, r->host);
+			free(clean);
+			free(user);
+			ml_free_secret(pw);
 			return -ML_EUSAGE;
 		}
-		n = strlen(mirror);
-		while (n && mirror[n - 1] == '/')
-			mirror[--n] = '\0';
-		r->base = mirror;
+		if (user)
+			set_mirror_login(r, user, pw);
+		r->base = clean;
 		r->probed = 1;
-		ml_log(ML_LOG_INFO, "registry %s: using mirror %s", r->host, r->base);
+		ml_log(ML_LOG_INFO, "registry %s: using mirror %s%s", r->host, r->base,
+		       user ? " (with the login its URL gives)" : "");
 		return 0;
 	}
-	free(mirror);
 	if (!ep)
 		ep = r->host;
 	r->insecure = url_host_insecure(ep) || url_host_insecure(r->host);

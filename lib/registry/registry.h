@@ -2,6 +2,7 @@
  * digest and size verified; bearer and basic auth; mirrors and insecure registries
  * from the environment:
  *   MLDEPLOY_REGISTRY_MIRRORS=docker.io=https://mirror.example,ghcr.io=http://127.0.0.1:5001
+ *     (a malformed item is -ML_EUSAGE; https://user:password@mirror is the mirror's login)
  *   MLDEPLOY_INSECURE_REGISTRIES=127.0.0.1:5000,registry.lan   (TLS unverified / plain HTTP) */
 #ifndef ML_REGISTRY_H
 #define ML_REGISTRY_H

@@ -307,8 +307,10 @@ static void request_init(struct ml_rest *r, const struct call *c, struct ml_http
 		req->body = body;
 	req->sink = c->sink;
 	req->max_body = MAX_BODY;
-	req->flags = ML_HTTP_FOLLOW | (method_is(c->method, "HEAD") ? ML_HTTP_HEAD : 0);
-	req->timeout_s = (c->flags & ML_REST_STREAM) ? 0 : r->timeout_s;
+	req->flags = ML_HTTP_FOLLOW | (method_is(c->method, "HEAD") ? ML_HTTP_HEAD : 0) |
+		     ((c->flags & ML_REST_STREAM) ? ML_HTTP_STREAM : 0);
+	/* a streamed body or answer may be large: the wrapper's minimum rate bounds it */
+	req->timeout_s = (c->flags & ML_REST_STREAM) || c->stream || c->sink ? 0 : r->timeout_s;
 	req->unix_socket = r->unix_socket;
 	req->interrupt = r->interrupt;
 }

@@ -54,7 +54,8 @@ struct ml_rest_opts {
 	 * with code Throttling), given the decoded error code. NULL: 429/5xx only. */
 	int (*retryable)(void *ud, const struct ml_http_response *resp, const char *code);
 	void *ud;
-	long timeout_s;			/* per request; 0: 60 */
+	long timeout_s;			/* per request; 0: 60 (streamed calls have the HTTP
+					   wrapper's minimum rate instead) */
 	int max_retries;		/* 0: 5 */
 };
 

@@ -757,6 +757,33 @@ static void test_stream(void **state)
 	ml_rest_free(r);
 }
 
+/* A followed log may stay quiet longer than the minimum-rate window. */
+static void test_stream_quiet(void **state)
+{
+	struct ml_rest_opts o = { .max_retries = 1 };
+	struct chunks c = { .got = ML_BUF_INIT };
+	struct ml_http_sink sink = { .write = collect, .ud = &c };
+	struct ml_rest_result res;
+	struct ml_error err = { 0, "" };
+	struct ml_rest *r;
+
+	(void)state;
+	setenv("MLDEPLOY_HTTP_STALL_S", "1", 1);
+	r = client_with(&o);
+	unsetenv("MLDEPLOY_HTTP_STALL_S");
+	assert_int_equal(ml_rest_call_stream(r, "GET", "/slow?s=2", NULL, NULL, &sink,
+					     ML_REST_STREAM, &res, &err), 0);
+	assert_int_equal(res.status, 200);
+	ml_rest_result_dispose(&res);
+	assert_has(ml_buf_str(&c.got), "\"ok\"");
+	/* without the flag the rate rule ends it */
+	assert_int_equal(ml_rest_call_stream(r, "GET", "/slow?s=2", NULL, NULL, &sink, 0, &res,
+					     &err), -ML_ENET);
+	ml_rest_result_dispose(&res);
+	ml_buf_dispose(&c.got);
+	ml_rest_free(r);
+}
+
 static volatile int stop_flag;
 
 static void *raise_later(void *ud)
@@ -831,6 +858,7 @@ int main(void)
 		cmocka_unit_test(test_trace_redacted),
 		cmocka_unit_test(test_answers),
 		cmocka_unit_test(test_stream),
+		cmocka_unit_test(test_stream_quiet),
 		cmocka_unit_test(test_interrupt),
 		cmocka_unit_test(test_counts),
 	};

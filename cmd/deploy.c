@@ -14,6 +14,7 @@
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/fsutil.h"
+#include "util/redact.h"
 #include "util/tmpfile.h"
 
 enum { OPT_PROVIDER = 1 << 0, OPT_TARGET = 1 << 1, OPT_DRY_RUN = 1 << 2, OPT_TRAFFIC = 1 << 3,
@@ -181,23 +182,29 @@ static int parse_args(struct dargs *a, unsigned allowed, int argc, char **argv)
 
 static void print_health(const struct global *g, const struct ml_health *h)
 {
-	if (!h->checked)
-		return;
-	if (h->ok)
-		ui_info(g, "health: GET %s -> %ld in %.0f ms (%d attempt%s)", h->url, h->status,
-			h->latency_ms, h->attempts, h->attempts == 1 ? "" : "s");
-	else
-		ui_info(g, "health: GET %s failed after %d attempt%s%s%s", h->url, h->attempts,
-			h->attempts == 1 ? "" : "s", h->detail ? ": " : "", h->detail ? h->detail : "");
+	char *url;
+
+	if (!h->checked || !h->ok)
+		return;		/* a failed check is the error message */
+	url = ml_strdup(h->url);
+	ml_sanitize(url);
+	ui_info(g, "health: GET %s -> %ld in %.0f ms (%d attempt%s)", url, h->status,
+		h->latency_ms, h->attempts, h->attempts == 1 ? "" : "s");
+	free(url);
 }
 
 static void print_result(const struct global *g, const struct dargs *a,
 			 const struct ml_deploy_result *r)
 {
 	if (!strcmp(a->cmd, "deploy") || !strcmp(a->cmd, "rollback")) {
+		if (r->candidate_url && a->req.no_traffic)
+			ui_info(g, "new revision %s answers at %s, without traffic", r->revision,
+				r->candidate_url);
 		ui_info(g, "%s %s on %s%s%s: %s", r->changed ? "deployed" : "no change:",
 			r->digest ? r->digest : "?", r->provider, r->target ? "/" : "",
 			r->target ? r->target : "", r->url ? r->url : "(no URL)");
+		if (r->url && !(r->candidate_url && a->req.no_traffic))
+			printf("%s\n", r->url);
 		if (r->previous_digest)
 			ui_info(g, "previously: %s", r->previous_digest);
 		ui_info(g, "time: build %.2f s, push %.2f s, platform %.2f s, health %.2f s; %d API call%s",
@@ -227,7 +234,7 @@ static void print_result(const struct global *g, const struct dargs *a,
 
 			ui_info(g, "removed %s %s", ml_json_get_str(o, "kind"), ml_json_get_str(o, "name"));
 		}
-		ui_info(g, n ? "destroyed %s on %s" : "nothing of %s to remove on %s", g->file,
+		ui_info(g, n ? "destroyed %s on %s" : "nothing of %s to remove on %s", r->service,
 			r->provider);
 		return;
 	}

@@ -45,13 +45,14 @@ static const struct cmd_entry commands[] = {
 	  "  --no-traffic          start the new revision but give it no traffic\n"
 	  "  --traffic N           percent of traffic for the new revision (where the platform splits)\n"
 	  "  --no-wait             return once the platform accepted the change\n"
-	  "  --timeout DUR         give up after DUR (\"90s\", \"10m\"; default: the provider's)\n" },
+	  "  --timeout DUR         how long the new revision may take to pass its health\n"
+	  "                        check (\"90s\", \"10m\"; default 120s)\n" },
 	{ "status", cmd_status, "show what serves: revision, digest, URL, health",
 	  "[--provider P] [--target T]", DEPLOY_SELECT_HELP },
 	{ "rollback", cmd_rollback, "serve the digest that served before the current one again",
 	  "[--provider P] [--target T] [--timeout DUR]",
 	  DEPLOY_SELECT_HELP
-	  "  --timeout DUR         give up after DUR\n" },
+	  "  --timeout DUR         health-check deadline of the revision rolled back to\n" },
 	{ "destroy", cmd_destroy, "remove what mldeploy deployed for this service, nothing else",
 	  "[--provider P] [--target T] [--yes]",
 	  DEPLOY_SELECT_HELP

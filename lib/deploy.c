@@ -32,7 +32,8 @@ static int prepare_image(const struct ml_deploy_opts *o, struct ml_deploy_reques
 	po.build.codec = &ml_codec_gzip;
 	po.build.level = ml_codec_gzip.default_level;
 	po.build.no_output = 1;
-	po.push = (o->provider->caps & ML_PROVIDER_NEEDS_REGISTRY) && !req->dry_run;
+	po.push = (o->provider->caps & ML_PROVIDER_NEEDS_REGISTRY) && !req->dry_run &&
+		  o->op != ML_OP_RENDER;
 	if (po.push && !o->cfg->image.repository)
 		return ml_error_set(err, ML_ECONFIG, "%s: provider '%s' runs images from a registry: "
 				    "set image.repository", o->cfg->path, o->provider->name);
@@ -86,18 +87,21 @@ static int deploy(const struct ml_deploy_opts *o, void *state, const struct ml_d
 		if (p->abort(state, plan, res, &aerr) < 0)
 			ml_log(ML_LOG_WARN, "cleaning up after the failed deploy: %s", aerr.msg);
 	}
-	if (rc < 0 || req->no_wait)
+	if (rc < 0)
 		return rc;
-	if (gated && res->candidate_url) {
+	if (gated && res->candidate_url && !req->no_wait) {
 		rc = health(o, res->candidate_url, res, err);
 		if (rc < 0) {
 			struct ml_error aerr = { 0 };
 
 			if (p->abort(state, plan, res, &aerr) < 0)
 				ml_log(ML_LOG_WARN, "removing the new revision: %s", aerr.msg);
-			return ml_error_prefix(err, "the new revision was not released; what served "
-					       "before still serves");
+			return ml_error_prefix(err, plan->live ? "the new revision was not released; "
+					       "what served before still serves" :
+					       "the new revision was removed; nothing serves");
 		}
+	}
+	if (gated && res->candidate_url) {
 		if (req->no_traffic)
 			return 0;
 		t0 = now_s();
@@ -108,6 +112,8 @@ static int deploy(const struct ml_deploy_opts *o, void *state, const struct ml_d
 	}
 	if (!res->url)
 		return ml_error_set(err, ML_EPROTO, "%s: the deploy returned no URL", p->name);
+	if (req->no_wait)
+		return 0;
 	/* the released (or ungated) revision is checked where users reach it */
 	return health(o, res->url, res, err);
 }
@@ -132,12 +138,23 @@ int ml_deploy_run(const struct ml_deploy_opts *o, struct ml_deploy_result *res,
 	ctx.conf = ml_config_provider_conf(o->cfg, p->name);
 	ctx.target = o->target ? o->target : p->targets ? p->targets[0] : NULL;
 	res->provider = ml_strdup(p->name);
+	res->service = ml_strdup(o->cfg->name);
+	if (req.traffic == 0)
+		req.no_traffic = 1;
+	if (req.traffic > 0 && req.traffic < 100 && !(p->caps & ML_PROVIDER_SPLIT))
+		return ml_error_set(err, ML_EUSAGE, "provider '%s' cannot split traffic: --traffic "
+				    "takes 0 or 100 there (or use --no-traffic)", p->name);
+	if (o->op == ML_OP_RENDER && !p->render)
+		return ml_error_set(err, ML_EUSAGE, "provider '%s' has no platform file to render",
+				    p->name);
 	res->target = ml_strdup(ctx.target);
 	if (!req.port)
 		req.port = o->cfg->image.port ? o->cfg->image.port : 8080;
 	req.health_path = o->cfg->health.path;
 	if (needs_image(o->op)) {
 		rc = prepare_image(o, &req, &pub, res, err);
+		if (rc == 0 && o->interrupted && *o->interrupted)
+			rc = ml_error_set(err, ML_EINTR, "interrupted after the build; nothing deployed");
 		if (rc < 0)
 			goto out;
 	}
@@ -158,9 +175,7 @@ int ml_deploy_run(const struct ml_deploy_opts *o, struct ml_deploy_result *res,
 		rc = p->destroy(state, res, err);
 		break;
 	case ML_OP_RENDER:
-		rc = p->render ? p->render(state, &req, o->render_file, o->render_out, err)
-			       : ml_error_set(err, ML_EUSAGE, "provider '%s' has no files to render",
-					      p->name);
+		rc = p->render(state, &req, o->render_file, o->render_out, err);
 		break;
 	case ML_OP_RUN:
 		rc = p->run(state, &req, o->run, res, err);

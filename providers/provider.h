@@ -23,6 +23,7 @@ enum ml_provider_caps {
 						   passes (release/abort) */
 	ML_PROVIDER_NEEDS_REGISTRY = 1 << 5,	/* runs images from a registry: deploy pushes first */
 	ML_PROVIDER_RUN = 1 << 6,		/* `mldeploy run`: a foreground smoke test */
+	ML_PROVIDER_SPLIT = 1 << 7,		/* --traffic N: splits traffic between revisions */
 };
 
 struct ml_provider {

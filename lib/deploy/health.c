@@ -52,7 +52,7 @@ static int attempt(struct ml_http *h, const char *url, struct ml_health *out, st
 			ml_http_response_dispose(&resp);
 			return 1;
 		}
-		ml_buf_printf(last, "answered %ld", resp.status);
+		ml_buf_printf(last, "GET %s answered %ld", url, resp.status);
 		if (resp.body.len) {
 			ml_buf_adds(last, ": ");
 			ml_redact_text(last, resp.body.data, resp.body.len, 200);
@@ -89,14 +89,13 @@ int ml_health_check(const struct ml_health_opts *o, struct ml_health *out, struc
 			rc = 0;
 			break;
 		}
-		ml_log(ML_LOG_INFO, "health: GET %s %s (attempt %d)", out->url, ml_buf_str(&last),
-		       out->attempts);
+		ml_log(ML_LOG_INFO, "health: %s (attempt %d)", ml_buf_str(&last), out->attempts);
 		if (now_s() + interval / 1000.0 >= deadline) {
 			out->detail = ml_strdup(ml_buf_str(&last));
 			rc = ml_error_set(err, ML_EHEALTH,
-					  "health check failed: GET %s %s (%d attempts in %.0f s); "
-					  "check that the app serves health.path on the port it listens on",
-					  out->url, ml_buf_str(&last), out->attempts, now_s() - start);
+					  "health check failed: %s (%d attempts in %.0f s); check that the "
+					  "app serves health.path on image.port", ml_buf_str(&last),
+					  out->attempts, now_s() - start);
 			break;
 		}
 		ml_http_sleep_ms(interval);

@@ -42,6 +42,7 @@ struct ml_deploy_request {
 struct ml_plan {
 	ml_json *steps;			/* array */
 	int noop;
+	int live;			/* something serves now (a failed release leaves it serving) */
 	char *summary;			/* one line: "create container iris", "no change" */
 	void *priv;			/* the provider's own data, freed by priv_free */
 	void (*priv_free)(void *priv);
@@ -67,6 +68,7 @@ struct ml_health {
 /* One result object (`--json`): provider, target, digest, URL, revision, health. */
 struct ml_deploy_result {
 	char *provider;
+	char *service;			/* the service's name (deploy.yaml's name) */
 	char *target;
 	char *digest;			/* what now serves */
 	char *url;

@@ -56,6 +56,7 @@ void ml_deploy_result_init(struct ml_deploy_result *r)
 void ml_deploy_result_dispose(struct ml_deploy_result *r)
 {
 	free(r->provider);
+	free(r->service);
 	free(r->target);
 	free(r->digest);
 	free(r->url);
@@ -97,6 +98,7 @@ ml_json *ml_deploy_result_json(const struct ml_deploy_result *r)
 	ml_json *o = ml_json_object_new(), *t;
 
 	set_opt(o, "provider", r->provider);
+	set_opt(o, "service", r->service);
 	set_opt(o, "target", r->target);
 	set_opt(o, "digest", r->digest);
 	set_opt(o, "url", r->url);
@@ -105,6 +107,8 @@ ml_json *ml_deploy_result_json(const struct ml_deploy_result *r)
 	if (r->state)
 		ml_json_set_str(o, "state", r->state);
 	ml_json_set(o, "changed", ml_json_bool_new(r->changed));
+	if (r->candidate_url)
+		ml_json_set_str(o, "candidate_url", r->candidate_url);
 	if (r->previous_digest)
 		ml_json_set_str(o, "previous_digest", r->previous_digest);
 	if (r->uptime_s >= 0)

@@ -243,6 +243,11 @@ void ml_json_append(ml_json *arr, ml_json *val)
 	json_array_append_new(J(arr), J(val));
 }
 
+void ml_json_array_set(ml_json *arr, size_t i, ml_json *val)
+{
+	json_array_set_new(J(arr), i, J(val));
+}
+
 const char *ml_json_str(const ml_json *v)
 {
 	return ml_json_is_string(v) ? json_string_value((const json_t *)v) : NULL;

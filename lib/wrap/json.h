@@ -53,6 +53,8 @@ ml_json *ml_json_iter_value(void *it);
 size_t ml_json_size(const ml_json *v);	/* array length or number of members */
 ml_json *ml_json_at(const ml_json *arr, size_t i);
 void ml_json_append(ml_json *arr, ml_json *val);
+/* Replaces element i (stealing val); nothing happens when i is out of range. */
+void ml_json_array_set(ml_json *arr, size_t i, ml_json *val);
 
 const char *ml_json_str(const ml_json *v);	/* NULL unless a string */
 int ml_json_int(const ml_json *v, int64_t *out);

@@ -250,7 +250,7 @@ int ml_engine_image_load(struct ml_engine *e, const char *manifest_digest, struc
 		return ml_error_set(err, ML_EINTERNAL, "cannot start a thread");
 	}
 	rc = ml_rest_call_stream(e->rest, "POST", "/images/load?quiet=1", "application/x-tar", &body,
-				 NULL, ML_REST_RAW, &res, err);
+				 NULL, ML_REST_RAW | ML_REST_STREAM, &res, err);
 	close(fds[0]);		/* a producer still writing gets EPIPE and stops */
 	pthread_join(t, NULL);
 	if (l.rc < 0) {

@@ -47,6 +47,9 @@ struct local_plan {
 	char *digest, *image;
 	int host_port;			/* the service's port on the host */
 	int container_port;		/* image.port */
+	int no_wait;			/* --no-wait: release without checking */
+	long timeout_s;			/* health-check deadline */
+	char *old_image;		/* the image two revisions back: unused once released */
 };
 
 static void local_plan_dispose(struct local_plan *lp)
@@ -61,6 +64,7 @@ static void local_plan_dispose(struct local_plan *lp)
 	free(lp->candidate_id);
 	free(lp->digest);
 	free(lp->image);
+	free(lp->old_image);
 	memset(lp, 0, sizeof(*lp));
 }
 
@@ -85,7 +89,9 @@ static int local_init(void **state, const struct ml_deploy_ctx *ctx, struct ml_e
 		free(l);
 		return rc;
 	}
-	if (conf && conf->bind && strcmp(conf->bind, "0.0.0.0") && strcmp(conf->bind, "::"))
+	if (conf && conf->bind && !strcmp(conf->bind, "::"))
+		l->url_host = ml_strdup("::1");
+	else if (conf && conf->bind && strcmp(conf->bind, "0.0.0.0"))
 		l->url_host = ml_strdup(conf->bind);
 	else
 		l->url_host = ml_strdup(l->engine.addr);
@@ -112,7 +118,9 @@ static const char *label(const ml_json *labels, const char *key)
 
 static char *url_of(const struct local *l, int port)
 {
-	return ml_asprintf("http://%s:%d", strchr(l->url_host, ':') ? "[::1]" : l->url_host, port);
+	int v6 = strchr(l->url_host, ':') != NULL;
+
+	return ml_asprintf("http://%s%s%s:%d", v6 ? "[" : "", l->url_host, v6 ? "]" : "", port);
 }
 
 static const char *bind_addr(const struct local *l)
@@ -174,17 +182,13 @@ static void settings_hash(const ml_json *body, char out[ML_DIGEST_LEN])
 	ml_buf_dispose(&b);
 }
 
+/* hash: the settings of the serving form of the container (its port included), so
+ * that a changed port or address is a change while a candidate's port is not. */
 static void set_labels(const struct local *l, ml_json *body, const struct ml_deploy_request *req,
-		       const char *role, const struct local_plan *lp)
+		       const char *role, const struct local_plan *lp, const char *hash)
 {
-	ml_json *labels = ml_json_object_new(), *copy = ml_json_deep_copy(body);
-	char hash[ML_DIGEST_LEN];
-	ml_json *hc = ml_json_get(copy, "HostConfig");
+	ml_json *labels = ml_json_object_new();
 
-	/* the candidate's ephemeral port is not a setting */
-	ml_json_set(hc, "PortBindings", NULL);
-	settings_hash(copy, hash);
-	ml_json_free(copy);
 	ml_json_set_str(labels, LABEL_MANAGED, "mldeploy");
 	ml_json_set_str(labels, LABEL_SERVICE, l->service);
 	ml_json_set_str(labels, LABEL_ROLE, role);
@@ -236,6 +240,7 @@ static void sort_containers(const ml_json *list, struct local_plan *lp, ml_json 
 			lp->serving_id = ml_strdup(id);
 			lp->serving_digest = ml_strdup(label(labels, LABEL_DIGEST));
 			lp->serving_image = ml_strdup(label(labels, LABEL_IMAGE));
+			lp->old_image = ml_strdup(label(labels, LABEL_PREV_IMAGE));
 		} else if (!strcmp(role, "candidate") || !strcmp(role, "serving")) {
 			lp->stale = ml_realloc(lp->stale, (lp->nstale + 1) * sizeof(*lp->stale));
 			lp->stale[lp->nstale++] = ml_strdup(id);
@@ -243,9 +248,33 @@ static void sort_containers(const ml_json *list, struct local_plan *lp, ml_json 
 	}
 }
 
-static char *container_path(const char *name_or_id, const char *suffix)
+/* A copy of a create body fit to print: environment values masked. */
+static ml_json *masked(const ml_json *body)
 {
-	return ml_asprintf("/containers/%s%s", name_or_id, suffix);
+	ml_json *copy = ml_json_deep_copy(body), *env = ml_json_get(copy, "Env");
+	size_t i;
+
+	for (i = 0; env && i < ml_json_size(env); i++) {
+		const char *kv = ml_json_str(ml_json_at(env, i)), *eq = kv ? strchr(kv, '=') : NULL;
+
+		if (eq && strncmp(kv, "PORT=", 5)) {
+			char *m = ml_asprintf("%.*s=***", (int)(eq - kv), kv);
+
+			ml_json_array_set(env, i, ml_json_string_new(m));
+			free(m);
+		}
+	}
+	return copy;
+}
+
+/* A step on path pre + name + post. */
+static void add_step(struct ml_plan *plan, const char *action, const char *method,
+		     const char *pre, const char *name, const char *post, const ml_json *body)
+{
+	char *path = ml_asprintf("%s%s%s", pre, name, post);
+
+	ml_plan_add(plan, action, method, path, body ? masked(body) : NULL, 1);
+	free(path);
 }
 
 static int local_plan_make(void *state, const struct ml_deploy_request *req, struct ml_plan *plan,
@@ -253,7 +282,7 @@ static int local_plan_make(void *state, const struct ml_deploy_request *req, str
 {
 	struct local *l = state;
 	struct local_plan *lp = ml_calloc(1, sizeof(*lp));
-	ml_json *list = NULL, *serving, *masked;
+	ml_json *list = NULL, *serving;
 	char hash[ML_DIGEST_LEN];
 	const char *live_hash = NULL, *state_s = NULL;
 	size_t i;
@@ -265,6 +294,8 @@ static int local_plan_make(void *state, const struct ml_deploy_request *req, str
 	lp->image = ml_strdup(req->config_digest);
 	lp->host_port = host_port(l, req);
 	lp->container_port = req->port;
+	lp->no_wait = req->no_wait;
+	lp->timeout_s = req->timeout_s ? req->timeout_s : RELEASE_HEALTH_S;
 	rc = list_ours(l, &list, err);
 	if (rc < 0)
 		goto out;
@@ -275,9 +306,8 @@ static int local_plan_make(void *state, const struct ml_deploy_request *req, str
 	}
 	/* the serving container's body, labelled, to compare its settings */
 	lp->final = create_body(l, req, req->config_digest, lp->host_port);
-	set_labels(l, lp->final, req, "serving", lp);
-	ml_json *fl = ml_json_get(lp->final, "Labels");
-	snprintf(hash, sizeof(hash), "%s", ml_json_get_str(fl, LABEL_SETTINGS));
+	settings_hash(lp->final, hash);
+	set_labels(l, lp->final, req, "serving", lp, hash);
 	if (serving && state_s && !strcmp(state_s, "running") && lp->serving_digest &&
 	    !strcmp(lp->serving_digest, req->digest) && live_hash && !strcmp(live_hash, hash) &&
 	    !lp->nstale) {
@@ -291,45 +321,43 @@ static int local_plan_make(void *state, const struct ml_deploy_request *req, str
 		goto out;
 	lp->load = !rc;
 	rc = 0;
-	for (i = 0; i < lp->nstale; i++) {
-		char *p = container_path(lp->stale[i], "?force=1");
-
-		ml_plan_add(plan, "remove a container left by an interrupted deploy", "DELETE", p, NULL, 1);
-		free(p);
-	}
+	for (i = 0; i < lp->nstale; i++)
+		add_step(plan, "remove a container left by an interrupted deploy", "DELETE",
+			 "/containers/", lp->stale[i], "?force=1", NULL);
 	if (lp->load)
 		ml_plan_add(plan, "load the image from the build cache", "POST", "/images/load", NULL, 1);
-	if (!lp->serving_id) {
+	plan->live = lp->serving_id != NULL;
+	if (!lp->serving_id && !req->no_traffic) {
 		/* nothing serves: the new container takes the service's port at once */
 		lp->create = lp->final;
 		lp->final = NULL;
 		lp->candidate_name = ml_strdup(l->service);
 	} else {
 		lp->create = create_body(l, req, req->config_digest, 0);
-		set_labels(l, lp->create, req, "candidate", lp);
+		set_labels(l, lp->create, req, "candidate", lp, hash);
 		lp->candidate_name = ml_asprintf("%s-next", l->service);
 	}
-	masked = ml_json_deep_copy(lp->create);
-	{
-		char *p = ml_asprintf("/containers/create?name=%s", lp->candidate_name);
-
-		ml_plan_add(plan, lp->final ? "create the new container on a port of its own"
-					    : "create the container", "POST", p, masked, 1);
-		free(p);
-	}
+	add_step(plan, lp->final ? "create the new container on a port of its own"
+				 : "create the container", "POST", "/containers/create?name=",
+		 lp->candidate_name, "", lp->create);
 	ml_plan_add(plan, "start it and check its health", "POST", "/containers/{id}/start", NULL, 1);
-	if (lp->final) {
-		char *p = container_path(container_name(serving), "/stop");
+	if (lp->final && serving) {
+		char *prev = ml_asprintf("%s-previous", l->service);
+		char *rename = ml_asprintf("/rename?name=%s", prev);
 
-		ml_plan_add(plan, "stop the serving container once the new one is healthy", "POST", p,
+		add_step(plan, "rename the serving container once the new one is healthy", "POST",
+			 "/containers/", container_name(serving), rename, NULL);
+		add_step(plan, "stop it", "POST", "/containers/", prev, "/stop", NULL);
+		add_step(plan, "create the new serving container on the service's port", "POST",
+			 "/containers/create?name=", l->service, "", lp->final);
+		ml_plan_add(plan, "start it and check its health", "POST", "/containers/{id}/start",
 			    NULL, 1);
-		free(p);
-		p = ml_asprintf("/containers/create?name=%s", l->service);
-		ml_plan_add(plan, "create the new serving container on the service's port", "POST", p,
-			    ml_json_deep_copy(lp->final), 1);
-		free(p);
-		ml_plan_add(plan, "remove the old and the checked container", "DELETE",
-			    "/containers/{id}", NULL, 1);
+		add_step(plan, "remove the checked container", "DELETE", "/containers/",
+			 lp->candidate_name, "?force=1", NULL);
+		add_step(plan, "remove the old container", "DELETE", "/containers/", prev, "?force=1",
+			 NULL);
+		free(rename);
+		free(prev);
 	}
 	plan->summary = lp->serving_id
 		? ml_asprintf("replace %s (%s) with %s after its health check", l->service,
@@ -403,10 +431,13 @@ static int rename_container(struct local *l, const char *id, const char *name, s
 
 static void show_log_tail(struct local *l, const char *id, const char *what)
 {
-	char *tail = ml_engine_log_tail(&l->engine, id, 20);
+	char *tail = ml_engine_log_tail(&l->engine, id, 20), *line, *save = NULL;
 
-	if (tail)
-		ml_log(ML_LOG_WARN, "last lines of the %s's log:\n%s", what, tail);
+	if (!tail)
+		return;
+	ml_log(ML_LOG_WARN, "last lines of the %s's log:", what);
+	for (line = strtok_r(tail, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		ml_log(ML_LOG_WARN, "  | %s", line);
 	free(tail);
 }
 
@@ -438,7 +469,6 @@ static int local_release(void *state, const struct ml_plan *plan, struct ml_depl
 	struct local *l = state;
 	struct local_plan *lp = plan->priv;
 	char *old_name = ml_asprintf("%s-previous", l->service), *id = NULL;
-	struct ml_health h = { 0 };
 	int rc;
 
 	free(res->url);
@@ -452,7 +482,7 @@ static int local_release(void *state, const struct ml_plan *plan, struct ml_depl
 		rc = ml_engine_stop(&l->engine, lp->serving_id, err);
 	if (rc == 0)
 		rc = ml_engine_run(&l->engine, l->service, lp->final, &id, err);
-	if (rc == 0 && check(l, res->url, RELEASE_HEALTH_S, &h, err) < 0) {
+	if (rc == 0 && !lp->no_wait && check(l, res->url, lp->timeout_s, &res->health, err) < 0) {
 		show_log_tail(l, id, "new container");
 		rc = -ML_EHEALTH;
 	}
@@ -468,12 +498,14 @@ static int local_release(void *state, const struct ml_plan *plan, struct ml_depl
 	}
 	quietly_remove(l, lp->candidate_id);
 	rc = ml_engine_remove(&l->engine, lp->serving_id, err);
+	/* the image two revisions back is no rollback target any more */
+	if (rc == 0 && lp->old_image && strcmp(lp->old_image, lp->image) &&
+	    (!lp->serving_image || strcmp(lp->old_image, lp->serving_image)))
+		rc = ml_engine_image_remove(&l->engine, lp->old_image, err);
 	free(res->revision);
 	res->revision = ml_strdup(l->service);
 	res->previous_digest = ml_strdup(lp->serving_digest);
 out:
-	free(h.url);
-	free(h.detail);
 	free(id);
 	free(old_name);
 	return rc;
@@ -575,6 +607,7 @@ static int redeploy(struct local *l, const struct ml_deploy_request *req,
 	int rc;
 
 	ml_plan_init(&plan);
+	res->changed = 1;
 	rc = local_plan_make(l, req, &plan, err);
 	if (rc == 0)
 		rc = local_deploy(l, &plan, res, err);
@@ -712,6 +745,35 @@ static int predict(struct local *l, const char *url, const char *body, struct ml
 	return rc;
 }
 
+static int64_t exit_code(const ml_json *info)
+{
+	int64_t v = -1;
+
+	ml_json_get_int(ml_json_get(info, "State"), "ExitCode", &v);
+	return v;
+}
+
+/* Shows the log until Ctrl-C (success) or until the container stops by itself
+ * (a failure: a serving app should not exit). */
+static int follow(struct local *l, const char *id, int fd, struct ml_error *err)
+{
+	ml_json *info = NULL;
+	int rc = ml_engine_follow_logs(&l->engine, id, fd, l->ctx->interrupted, err);
+
+	if (rc == -ML_EINTR || (l->ctx->interrupted && *l->ctx->interrupted))
+		return 0;
+	if (rc < 0)
+		return rc;
+	if (ml_engine_inspect(&l->engine, id, &info, err) < 0)
+		return ml_error_set(err, ML_EPROTO, "the container stopped");
+	rc = ml_error_set(err, ML_EPROTO, "the container stopped by itself (%s, exit code %lld)",
+			  ml_json_get_str(ml_json_get(info, "State"), "Status")
+				  ? ml_json_get_str(ml_json_get(info, "State"), "Status") : "?",
+			  (long long)exit_code(info));
+	ml_json_free(info);
+	return rc;
+}
+
 static int local_run(void *state, const struct ml_deploy_request *req, const struct ml_run_opts *ro,
 		     struct ml_deploy_result *res, struct ml_error *err)
 {
@@ -721,9 +783,11 @@ static int local_run(void *state, const struct ml_deploy_request *req, const str
 	ml_json *hc = ml_json_get(body, "HostConfig");
 	int rc, port, loaded = 0;
 
-	/* a foreground run never restarts and is removed however it ends */
+	/* a foreground run never restarts, and is removed however it ends (the engine
+	 * removes it too once it stops, should mldeploy itself be killed) */
 	ml_json_set(hc, "RestartPolicy", NULL);
-	set_labels(l, body, req, "run", NULL);
+	ml_json_set(hc, "AutoRemove", ml_json_bool_new(1));
+	set_labels(l, body, req, "run", NULL, "");
 	res->digest = ml_strdup(req->digest);
 	rc = ml_engine_image_exists(&l->engine, req->config_digest, err);
 	if (rc == 0) {
@@ -755,9 +819,7 @@ static int local_run(void *state, const struct ml_deploy_request *req, const str
 	if (ro->predict)
 		rc = predict(l, res->url, ro->predict, res, err);
 	else
-		rc = ml_engine_follow_logs(&l->engine, id, ro->log_fd, l->ctx->interrupted, err);
-	if (rc == -ML_EINTR)
-		rc = 0;
+		rc = follow(l, id, ro->log_fd, err);
 out:
 	if (id) {
 		struct ml_error rerr = { 0 };

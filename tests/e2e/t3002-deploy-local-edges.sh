@@ -88,6 +88,44 @@ run_ok "$MLDEPLOY" -C "$T/ctx" destroy --yes
 assert_eq "$(ours)" 0 "destroy removed ours"
 assert_eq "$(engine_api GET '/images/json' | jq 'length')" 0 "and its image"
 
+say "settings: a port change is a change; the plan masks environment values"
+section() { echo "deploy: { local: { port: $1, env: { API_TOKEN: s3cr3t-value } } }"; }
+write_config /healthz "$(section "$port")"
+run_ok "$MLDEPLOY" -C "$T/ctx" deploy --json
+assert_eq "$(jq -r .changed "$T/out")" true "deployed"
+port2=$(free_port)
+write_config /healthz "$(section "$port2")"
+run_ok "$MLDEPLOY" -C "$T/ctx" -vv deploy --dry-run
+assert_contains "$T/out" 'API_TOKEN=***'
+assert_not_contains "$T/out" s3cr3t-value
+assert_not_contains "$T/err" s3cr3t-value
+run_ok "$MLDEPLOY" -C "$T/ctx" deploy --json
+assert_eq "$(jq -r .changed "$T/out")" true "a new port is a change"
+assert_eq "$(jq -r .url "$T/out")" "http://127.0.0.1:$port2" "the new port"
+run_ok curl -fsS "http://127.0.0.1:$port2/healthz"
+must_fail 7 curl -fsS -o /dev/null "http://127.0.0.1:$port/healthz"
+must_fail 2 "$MLDEPLOY" -C "$T/ctx" deploy --traffic 50
+assert_contains "$T/err" "cannot split traffic"
+must_fail 2 "$MLDEPLOY" -C "$T/ctx" render app.yaml
+assert_contains "$T/err" "no platform file"
+
+say "--no-traffic starts the new revision beside the serving one"
+echo '{"predictions": ["no-traffic"]}' >"$T/ctx/www/index.html"
+run_ok "$MLDEPLOY" -C "$T/ctx" deploy --no-traffic --json
+candidate=$(jq -r .candidate_url "$T/out")
+[ "$candidate" != null ] || fail "no candidate URL reported"
+run_ok curl -fsS "$candidate/"
+assert_contains "$T/out" no-traffic
+run_ok curl -fsS "http://127.0.0.1:$port2/"
+assert_not_contains "$T/out" no-traffic
+run_ok "$MLDEPLOY" -C "$T/ctx" deploy --json
+run_ok curl -fsS "http://127.0.0.1:$port2/"
+assert_contains "$T/out" no-traffic
+assert_eq "$(ours)" 1 "the checked candidate was replaced, not left beside"
+run_ok "$MLDEPLOY" -C "$T/ctx" destroy --yes
+write_config /healthz
+echo '{"predictions": ["static"]}' >"$T/ctx/www/index.html"
+
 say "run until interrupted"
 spawn "$T/run.out" "$T/run.err" "$MLDEPLOY" -C "$T/ctx" run
 run_pid=$SPAWNED_PID

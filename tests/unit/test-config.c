@@ -606,7 +606,7 @@ static void test_unknown_keys(void **state)
 		     "unknown key 'version' (it belongs in 'image.python'", NULL);
 	/* a real key at the wrong level */
 	expect_error("name: iris\nimage:\n  base: x\nport: 8080\n", 4, 1,
-		     "unknown key 'port' (it belongs in 'image'; check its indentation)", NULL);
+		     "unknown key 'port' (it belongs in 'image' or in 'deploy.local'; check its indentation)", NULL);
 	expect_error("name: iris\nimage:\n  base: x\n  deploy: {}\n", 4, 3,
 		     "unknown key 'deploy' in 'image' (it belongs at the top level;", NULL);
 	expect_error("name: iris\nimage: {base: x}\ndeploy:\n  region: r\n", 4, 3,
@@ -1397,7 +1397,7 @@ static void test_provider_keys_elsewhere(void **state)
 	expect_error("name: iris\nimage: {base: x}\ndeploy:\n  aws: {project: p}\n", 4, 9,
 		     "unknown key 'project' in 'deploy.aws' (it belongs in 'deploy.gcp';", NULL);
 	expect_error("name: iris\nimage: {base: x}\ndeploy:\n  azure: {port: 1}\n", 4, 11,
-		     "unknown key 'port' in 'deploy.azure' (it belongs in 'image';", NULL);
+		     "unknown key 'port' in 'deploy.azure' (it belongs in 'image' or in 'deploy.local';", NULL);
 	expect_error("name: iris\nimage: {base: x}\ngcp: {project: p}\n", 3, 1,
 		     "unknown key 'gcp' (it belongs in 'deploy';", NULL);
 }

@@ -83,12 +83,42 @@ static int want(const struct ml_rest_result *res, int array, const char *what, s
 	return ml_error_set(err, ML_EPROTO, "container engine: %s: unexpected answer", what);
 }
 
+/* PRE + ID (percent-encoded) + POST: "/containers/" id "/json". */
+static char *object_path(const char *pre, const char *id, const char *post)
+{
+	struct ml_buf b;
+
+	ml_buf_init(&b, 0);
+	ml_buf_adds(&b, pre);
+	ml_http_urlencode(&b, id);
+	ml_buf_adds(&b, post);
+	return ml_buf_detach(&b);
+}
+
+/* One call on an object's path; with res NULL the answer is dropped, with status
+ * non-NULL its status kept. */
+static int object_call(struct ml_engine *e, const char *method, const char *pre, const char *id,
+		       const char *post, const ml_json *body, unsigned flags,
+		       struct ml_rest_result *res, long *status, struct ml_error *err)
+{
+	struct ml_rest_result own;
+	char *path = object_path(pre, id, post);
+	int rc = ml_engine_call(e, method, path, body, flags, res ? res : &own, err);
+
+	if (status)
+		*status = (res ? res : &own)->status;
+	if (!res)
+		ml_rest_result_dispose(&own);
+	free(path);
+	return rc;
+}
+
 int ml_engine_list(struct ml_engine *e, const char *const *labels, size_t nlabels, ml_json **out,
 		   struct ml_error *err)
 {
 	ml_json *filters = ml_json_object_new(), *arr = ml_json_array_new();
 	struct ml_rest_result res;
-	struct ml_buf path, q;
+	struct ml_buf q;
 	size_t i;
 	int rc;
 
@@ -96,18 +126,15 @@ int ml_engine_list(struct ml_engine *e, const char *const *labels, size_t nlabel
 		ml_json_append(arr, ml_json_string_new(labels[i]));
 	ml_json_set(filters, "label", arr);
 	ml_buf_init(&q, 0);
-	ml_buf_init(&path, 0);
 	ml_json_dump(filters, &q);
-	ml_buf_adds(&path, "/containers/json?all=1&filters=");
-	ml_http_urlencode(&path, ml_buf_str(&q));
-	rc = ml_engine_call(e, "GET", ml_buf_str(&path), NULL, 0, &res, err);
+	rc = object_call(e, "GET", "/containers/json?all=1&filters=", ml_buf_str(&q), "", NULL, 0,
+			 &res, NULL, err);
 	if (rc == 0)
 		rc = want(&res, 1, "list containers", err);
 	if (rc == 0)
 		*out = ml_json_ref(res.body);
 	ml_rest_result_dispose(&res);
 	ml_buf_dispose(&q);
-	ml_buf_dispose(&path);
 	ml_json_free(filters);
 	return rc;
 }
@@ -115,45 +142,21 @@ int ml_engine_list(struct ml_engine *e, const char *const *labels, size_t nlabel
 int ml_engine_inspect(struct ml_engine *e, const char *id, ml_json **out, struct ml_error *err)
 {
 	struct ml_rest_result res;
-	struct ml_buf path;
-	int rc;
+	int rc = object_call(e, "GET", "/containers/", id, "/json", NULL, 0, &res, NULL, err);
 
-	ml_buf_init(&path, 0);
-	ml_buf_adds(&path, "/containers/");
-	ml_http_urlencode(&path, id);
-	ml_buf_adds(&path, "/json");
-	rc = ml_engine_call(e, "GET", ml_buf_str(&path), NULL, 0, &res, err);
 	if (rc == 0)
 		rc = want(&res, 0, "inspect container", err);
 	if (rc == 0)
 		*out = ml_json_ref(res.body);
 	ml_rest_result_dispose(&res);
-	ml_buf_dispose(&path);
-	return rc;
-}
-
-static int image_call(struct ml_engine *e, const char *method, const char *id, const char *suffix,
-		      unsigned flags, long *status, struct ml_error *err)
-{
-	struct ml_rest_result res;
-	struct ml_buf path;
-	int rc;
-
-	ml_buf_init(&path, 0);
-	ml_buf_adds(&path, "/images/");
-	ml_http_urlencode(&path, id);
-	ml_buf_adds(&path, suffix);
-	rc = ml_engine_call(e, method, ml_buf_str(&path), NULL, flags, &res, err);
-	*status = res.status;
-	ml_rest_result_dispose(&res);
-	ml_buf_dispose(&path);
 	return rc;
 }
 
 int ml_engine_image_exists(struct ml_engine *e, const char *id, struct ml_error *err)
 {
 	long status;
-	int rc = image_call(e, "GET", id, "/json", ML_REST_ALLOW_404, &status, err);
+	int rc = object_call(e, "GET", "/images/", id, "/json", NULL, ML_REST_ALLOW_404, NULL,
+			     &status, err);
 
 	if (rc < 0)
 		return rc;
@@ -162,10 +165,9 @@ int ml_engine_image_exists(struct ml_engine *e, const char *id, struct ml_error 
 
 int ml_engine_image_remove(struct ml_engine *e, const char *id, struct ml_error *err)
 {
-	long status;
-
 	/* 409: another container still uses it; 404: gone already. Both leave it be. */
-	return image_call(e, "DELETE", id, "", ML_REST_ALLOW_404 | ML_REST_ALLOW_409, &status, err);
+	return object_call(e, "DELETE", "/images/", id, "", NULL,
+			   ML_REST_ALLOW_404 | ML_REST_ALLOW_409, NULL, NULL, err);
 }
 
 /* The image tarball is produced by a thread into a pipe that the request body reads:
@@ -220,16 +222,25 @@ static long pipe_read(void *ud, char *buf, size_t size)
 	return n < 0 ? -ML_EIO : (long)n;
 }
 
-/* The load answer is a stream of JSON messages; an error arrives as errorDetail. */
+/* The load answer is a stream of JSON messages, one a line; a failure has "error". */
 static int load_failed(const struct ml_http_response *resp, struct ml_error *err)
 {
 	const char *p = resp->body.data, *end = p + resp->body.len;
-	const char *hit = memmem(p, resp->body.len, "\"error", 6);
+	int rc = 0;
 
-	(void)end;
-	if (!hit)
-		return 0;
-	return ml_error_set(err, ML_EPROTO, "container engine refused the image: %.300s", hit);
+	while (p && p < end && rc == 0) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		struct ml_error perr = { 0 };
+		ml_json *o = ml_json_parse(p, n, &perr);
+		const char *msg = ml_json_get_str(o, "error");
+
+		if (msg)
+			rc = ml_error_set(err, ML_EPROTO, "container engine refused the image: %.300s", msg);
+		ml_json_free(o);
+		p += n + 1;
+	}
+	return rc;
 }
 
 int ml_engine_image_load(struct ml_engine *e, const char *manifest_digest, struct ml_error *err)
@@ -266,17 +277,16 @@ int ml_engine_image_load(struct ml_engine *e, const char *manifest_digest, struc
 static int container_post(struct ml_engine *e, const char *id, const char *action, unsigned flags,
 			  struct ml_error *err)
 {
-	struct ml_rest_result res;
-	struct ml_buf path;
-	int rc;
+	return object_call(e, "POST", "/containers/", id, action, NULL, flags | ML_REST_IDEMPOTENT,
+			   NULL, NULL, err);
+}
 
-	ml_buf_init(&path, 0);
-	ml_buf_adds(&path, "/containers/");
-	ml_http_urlencode(&path, id);
-	ml_buf_adds(&path, action);
-	rc = ml_engine_call(e, "POST", ml_buf_str(&path), NULL, flags | ML_REST_IDEMPOTENT, &res, err);
-	ml_rest_result_dispose(&res);
-	ml_buf_dispose(&path);
+int ml_engine_rename(struct ml_engine *e, const char *id, const char *name, struct ml_error *err)
+{
+	char *action = object_path("/rename?name=", name, "");
+	int rc = container_post(e, id, action, 0, err);
+
+	free(action);
 	return rc;
 }
 
@@ -294,20 +304,15 @@ int ml_engine_run(struct ml_engine *e, const char *name, const ml_json *body, ch
 		  struct ml_error *err)
 {
 	struct ml_rest_result res;
-	struct ml_buf path;
 	const char *cid;
 	int rc;
 
-	ml_buf_init(&path, 0);
-	ml_buf_adds(&path, "/containers/create?name=");
-	ml_http_urlencode(&path, name);
-	rc = ml_engine_call(e, "POST", ml_buf_str(&path), body, 0, &res, err);
+	rc = object_call(e, "POST", "/containers/create?name=", name, "", body, 0, &res, NULL, err);
 	if (rc == 0 && !(cid = ml_json_get_str(res.body, "Id")))
 		rc = ml_error_set(err, ML_EPROTO, "container engine: create answered without an Id");
 	if (rc == 0)
 		*id = ml_strdup(cid);
 	ml_rest_result_dispose(&res);
-	ml_buf_dispose(&path);
 	if (rc == -ML_EPROTO && strstr(err->msg, "already in use"))
 		err->code = ML_ECONFLICT;
 	if (rc < 0)
@@ -325,21 +330,12 @@ int ml_engine_run(struct ml_engine *e, const char *name, const ml_json *body, ch
 
 int ml_engine_remove(struct ml_engine *e, const char *id, struct ml_error *err)
 {
-	struct ml_rest_result res;
-	struct ml_buf path;
-	int rc;
+	int rc = ml_engine_stop(e, id, err);
 
-	rc = ml_engine_stop(e, id, err);
 	if (rc < 0)
 		return rc;
-	ml_buf_init(&path, 0);
-	ml_buf_adds(&path, "/containers/");
-	ml_http_urlencode(&path, id);
-	ml_buf_adds(&path, "?v=1&force=1");
-	rc = ml_engine_call(e, "DELETE", ml_buf_str(&path), NULL, ML_REST_ALLOW_404, &res, err);
-	ml_rest_result_dispose(&res);
-	ml_buf_dispose(&path);
-	return rc;
+	return object_call(e, "DELETE", "/containers/", id, "?v=1&force=1", NULL, ML_REST_ALLOW_404,
+			   NULL, NULL, err);
 }
 
 int ml_engine_host_port(const ml_json *inspect, int port)
@@ -414,17 +410,14 @@ static int logs(struct ml_engine *e, const char *id, const char *query, struct d
 {
 	struct ml_http_sink sink = { .write = demux_write, .ud = d };
 	struct ml_rest_result res;
-	struct ml_buf path;
-	int rc;
+	char *post = ml_asprintf("/logs?stdout=1&stderr=1&%s", query);
+	char *path = object_path("/containers/", id, post);
+	int rc = ml_rest_call_stream(e->rest, "GET", path, NULL, NULL, &sink, flags | ML_REST_RAW,
+				     &res, err);
 
-	ml_buf_init(&path, 0);
-	ml_buf_adds(&path, "/containers/");
-	ml_http_urlencode(&path, id);
-	ml_buf_printf(&path, "/logs?stdout=1&stderr=1&%s", query);
-	rc = ml_rest_call_stream(e->rest, "GET", ml_buf_str(&path), NULL, NULL, &sink,
-				 flags | ML_REST_RAW, &res, err);
 	ml_rest_result_dispose(&res);
-	ml_buf_dispose(&path);
+	free(path);
+	free(post);
 	return rc;
 }
 

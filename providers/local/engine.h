@@ -46,6 +46,7 @@ int ml_engine_run(struct ml_engine *e, const char *name, const ml_json *body, ch
 int ml_engine_remove(struct ml_engine *e, const char *id, struct ml_error *err);
 int ml_engine_stop(struct ml_engine *e, const char *id, struct ml_error *err);
 int ml_engine_start(struct ml_engine *e, const char *id, struct ml_error *err);
+int ml_engine_rename(struct ml_engine *e, const char *id, const char *name, struct ml_error *err);
 /* The host port published for container port/tcp, from an inspect document. */
 int ml_engine_host_port(const ml_json *inspect, int port);
 /* The last lines of the container's log (stdout and stderr), for error messages. */

@@ -414,21 +414,6 @@ static int local_deploy(void *state, const struct ml_plan *plan, struct ml_deplo
 	return 0;
 }
 
-static int rename_container(struct local *l, const char *id, const char *name, struct ml_error *err)
-{
-	struct ml_rest_result res;
-	struct ml_buf path;
-	int rc;
-
-	ml_buf_init(&path, 0);
-	ml_buf_printf(&path, "/containers/%s/rename?name=", id);
-	ml_http_urlencode(&path, name);
-	rc = ml_engine_call(&l->engine, "POST", ml_buf_str(&path), NULL, ML_REST_IDEMPOTENT, &res, err);
-	ml_rest_result_dispose(&res);
-	ml_buf_dispose(&path);
-	return rc;
-}
-
 static void show_log_tail(struct local *l, const char *id, const char *what)
 {
 	char *tail = ml_engine_log_tail(&l->engine, id, 20), *line, *save = NULL;
@@ -477,7 +462,7 @@ static int local_release(void *state, const struct ml_plan *plan, struct ml_depl
 		free(old_name);
 		return 0;
 	}
-	rc = rename_container(l, lp->serving_id, old_name, err);
+	rc = ml_engine_rename(&l->engine, lp->serving_id, old_name, err);
 	if (rc == 0)
 		rc = ml_engine_stop(&l->engine, lp->serving_id, err);
 	if (rc == 0)
@@ -490,7 +475,7 @@ static int local_release(void *state, const struct ml_plan *plan, struct ml_depl
 		struct ml_error ignored = { 0 };
 
 		quietly_remove(l, id);
-		rename_container(l, lp->serving_id, l->service, &ignored);
+		ml_engine_rename(&l->engine, lp->serving_id, l->service, &ignored);
 		ml_engine_start(&l->engine, lp->serving_id, &ignored);
 		quietly_remove(l, lp->candidate_id);
 		ml_error_prefix(err, "the previous container serves again");

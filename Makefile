@@ -52,10 +52,18 @@ $(BIN): $(CMD_OBJ) $(BUILD)/libmldeploy.a
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(CMD_OBJ) $(BUILD)/libmldeploy.a $(LIBS)
 
-$(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libmldeploy.a
+# tests/unit/testutil.c: helpers every unit test binary is linked with
+$(BUILD)/tests/unit/testutil.o: tests/unit/testutil.c tests/unit/testutil.h
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests/unit -c -o $@ $<
+
+$(BUILD)/tests/unit/%: tests/unit/%.c tests/unit/testutil.h $(BUILD)/tests/unit/testutil.o \
+		$(BUILD)/libmldeploy.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  TEST    $@")
-	$(Q)$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libmldeploy.a $(ALL_LDFLAGS) $(LIBS) $(TEST_LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/tests/unit/testutil.o \
+		$(BUILD)/libmldeploy.a $(ALL_LDFLAGS) $(LIBS) $(TEST_LIBS)
 
 unit: $(UNIT_BIN)
 	$(Q)tests/run-unit.sh $(UNIT_BIN)

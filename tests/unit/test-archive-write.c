@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "testutil.h"
 #include "image/archive-read.h"
 #include "image/archive-write.h"
 #include "image/cache.h"
@@ -34,11 +35,9 @@
 #define MAX_PIECE (2u << 20)
 
 struct fixture {
-	char root[PATH_MAX];
-	char cache_dir[PATH_MAX + 8];
+	struct ut_tmpdir tmp;
 	char archive[PATH_MAX + 16];
 	struct ml_cache *cache;
-	char *old_cache_env;
 	char manifest[ML_DIGEST_LEN];
 	struct ml_blob layers[2];
 };
@@ -115,15 +114,10 @@ static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	struct ml_error err = { 0, "" };
-	char tmpl[] = "/tmp/test-archive-write-XXXXXX";
-	const char *old = getenv("MLDEPLOY_CACHE_DIR");
 
-	if (!f || !mkdtemp(tmpl) || !realpath(tmpl, f->root))
+	if (!f || ut_tmpdir_make(&f->tmp, "test-archive-write") < 0)
 		return -1;
-	snprintf(f->cache_dir, sizeof(f->cache_dir), "%s/cache", f->root);
-	snprintf(f->archive, sizeof(f->archive), "%s/image.tar", f->root);
-	f->old_cache_env = old ? strdup(old) : NULL;
-	setenv("MLDEPLOY_CACHE_DIR", f->cache_dir, 1);
+	snprintf(f->archive, sizeof(f->archive), "%s/image.tar", f->tmp.root);
 	if (ml_cache_open(&f->cache, &err) != 0)
 		return -1;
 	make_image(f);
@@ -134,18 +128,11 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	char *cmd = ml_asprintf("rm -rf '%s'", f->root);
-	int rc = system(cmd);
+	int rc = ut_tmpdir_remove(&f->tmp);
 
-	free(cmd);
-	if (f->old_cache_env)
-		setenv("MLDEPLOY_CACHE_DIR", f->old_cache_env, 1);
-	else
-		unsetenv("MLDEPLOY_CACHE_DIR");
-	free(f->old_cache_env);
 	ml_cache_free(f->cache);
 	free(f);
-	return rc == 0 ? 0 : -1;
+	return rc;
 }
 
 /* ---- the callback ---- */
@@ -274,11 +261,12 @@ static void test_docker_archive(void **state)
 	free(layer_path);
 
 	/* skopeo reads it as a docker-archive and copies it, checking every digest */
-	assert_int_equal(sh(SKOPEO " inspect docker-archive:'%s' >'%s/inspect.json'", f->root,
-			    f->root, f->archive, f->root), 0);
-	assert_int_equal(sh("grep -q '\"Architecture\": \"arm64\"' '%s/inspect.json'", f->root), 0);
-	assert_int_equal(sh(SKOPEO " copy --quiet docker-archive:'%s' oci:'%s/copy:x'", f->root,
-			    f->root, f->archive, f->root), 0);
+	assert_int_equal(sh(SKOPEO " inspect docker-archive:'%s' >'%s/inspect.json'", f->tmp.root,
+			    f->tmp.root, f->archive, f->tmp.root), 0);
+	assert_int_equal(sh("grep -q '\"Architecture\": \"arm64\"' '%s/inspect.json'", f->tmp.root),
+			 0);
+	assert_int_equal(sh(SKOPEO " copy --quiet docker-archive:'%s' oci:'%s/copy:x'", f->tmp.root,
+			    f->tmp.root, f->archive, f->tmp.root), 0);
 }
 
 static void test_oci_archive_round_trip(void **state)
@@ -288,17 +276,17 @@ static void test_oci_archive_round_trip(void **state)
 	struct ml_error err = { 0, "" };
 	struct ml_archive_image img;
 	struct ml_cache *other = NULL;
-	char *dir = ml_asprintf("%s/other-cache", f->root);
+	char *dir = ml_asprintf("%s/other-cache", f->tmp.root);
 
 	assert_int_equal(stream_to_file(f, ML_FORMAT_OCI, &s, &err), 0);
-	assert_int_equal(sh(SKOPEO " inspect oci-archive:'%s' >'%s/inspect.json'", f->root, f->root,
-			    f->archive, f->root), 0);
-	assert_int_equal(sh("grep -q '\"Digest\": \"%s\"' '%s/inspect.json'", f->manifest, f->root),
-			 0);
+	assert_int_equal(sh(SKOPEO " inspect oci-archive:'%s' >'%s/inspect.json'", f->tmp.root,
+			    f->tmp.root, f->archive, f->tmp.root), 0);
+	assert_int_equal(sh("grep -q '\"Digest\": \"%s\"' '%s/inspect.json'", f->manifest,
+			    f->tmp.root), 0);
 	/* what push reads: the same image, into an empty cache */
 	setenv("MLDEPLOY_CACHE_DIR", dir, 1);
 	assert_int_equal(ml_cache_open(&other, &err), 0);
-	setenv("MLDEPLOY_CACHE_DIR", f->cache_dir, 1);
+	setenv("MLDEPLOY_CACHE_DIR", f->tmp.cache_dir, 1);
 	assert_int_equal(ml_archive_import(&img, f->archive, other, &err), 0);
 	assert_string_equal(img.manifest_digest, f->manifest);
 	assert_null(img.ref_name);

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "testutil.h"
 #include "util/alloc.h"
 #include "util/error.h"
 #include "registry/credhelper.h"
@@ -61,12 +62,9 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char *cmd = ml_asprintf("rm -rf '%s'", dir);
-
 	(void)state;
-	if (system(cmd) != 0)
+	if (ut_rm_rf(dir) < 0)
 		fprintf(stderr, "cannot remove %s\n", dir);
-	free(cmd);
 	setenv("PATH", old_path, 1);
 	free(old_path);
 	return 0;

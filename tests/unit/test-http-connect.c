@@ -7,20 +7,18 @@
 
 #include <cmocka.h>
 
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "testutil.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/error.h"
 #include "wrap/http.h"
 
-static pid_t fake_pid;
-static int fake_port;
+static struct ut_fake fake;
 static char dir[64];
 
 static char *in_dir(const char *name)
@@ -63,17 +61,10 @@ static int make_certs(void)
 
 static int fake_start(void **state)
 {
-	static const char *const proxies[] = { "http_proxy", "HTTP_PROXY", "https_proxy",
-		"HTTPS_PROXY", "all_proxy", "ALL_PROXY", NULL };
-	const char *src = getenv("MLDEPLOY_SRCDIR");
-	const char *const *p;
-	char *script, *cert, *key, line[32];
-	int fds[2];
-	FILE *f;
+	char *cert, *key;
+	int rc;
 
 	(void)state;
-	for (p = proxies; *p; p++)
-		unsetenv(*p);
 	unsetenv("SSL_CERT_DIR");
 	unsetenv("MLDEPLOY_CONNECT_TO");
 	unsetenv("MLDEPLOY_CA_BUNDLE");
@@ -81,45 +72,21 @@ static int fake_start(void **state)
 	snprintf(dir, sizeof(dir), "/tmp/mldeploy-test-connect-XXXXXX");
 	if (!mkdtemp(dir) || make_certs() < 0)
 		return -1;
-	script = ml_asprintf("%s/tests/fakes/restfake.py", src && *src ? src : ".");
 	cert = in_dir("server.pem");
 	key = in_dir("server.key");
-	if (pipe(fds) < 0)
-		return -1;
-	fake_pid = fork();
-	if (fake_pid == 0) {
-		dup2(fds[1], 1);
-		close(fds[0]);
-		close(fds[1]);
-		execl("/usr/bin/python3", "python3", script, "--tls-cert", cert, "--tls-key", key,
-		      (char *)NULL);
-		_exit(127);
-	}
-	free(script);
+	rc = ut_fake_run(&fake, "restfake.py", "--tls-cert", cert, "--tls-key", key, NULL);
 	free(cert);
 	free(key);
-	close(fds[1]);
-	f = fdopen(fds[0], "r");
-	if (fake_pid < 0 || !f || !fgets(line, sizeof(line), f))
-		return -1;
-	fclose(f);
-	fake_port = atoi(line);
-	return fake_port > 0 && ml_http_global_init(NULL) == 0 ? 0 : -1;
+	return rc == 0 && ml_http_global_init(NULL) == 0 ? 0 : -1;
 }
 
 static int fake_stop(void **state)
 {
-	char *cmd = ml_asprintf("rm -rf '%s'", dir);
-
 	(void)state;
 	ml_http_global_cleanup();
-	if (fake_pid > 0) {
-		kill(fake_pid, SIGTERM);
-		waitpid(fake_pid, NULL, 0);
-	}
-	if (system(cmd) != 0)
+	ut_fake_kill(&fake);
+	if (ut_rm_rf(dir) < 0)
 		fprintf(stderr, "cannot remove %s\n", dir);
-	free(cmd);
 	return 0;
 }
 
@@ -146,7 +113,7 @@ static void env(const char *connect_to, const char *bundle, const char *cert_fil
 
 static char *mapping(const char *host)
 {
-	return ml_asprintf("%s:443:127.0.0.1:%d", host, fake_port);
+	return ml_asprintf("%s:443:127.0.0.1:%d", host, fake.port);
 }
 
 /* GET url with a client made now (it reads the environment); rc, status in *status. */
@@ -183,7 +150,7 @@ static void test_reached_by_name(void **state)
 	/* several entries, spaces around commas */
 	free(m);
 	m = ml_asprintf("example.test:80:127.0.0.1:1 , run.googleapis.com:443:127.0.0.1:%d,"
-			"[::1]:443:[::1]:8443", fake_port);
+			"[::1]:443:[::1]:8443", fake.port);
 	env(m, "ca1.pem", NULL);
 	assert_int_equal(get("https://run.googleapis.com/echo", &status, &err), 0);
 	assert_int_equal(status, 200);
@@ -238,11 +205,11 @@ static void test_other_names_not_mapped(void **state)
 	/* another host, or another port of the same host, goes where DNS says */
 	assert_int_equal(get("https://run.googleapis.invalid/echo", &status, &err), -ML_ENET);
 	assert_non_null(strstr(err.msg, "run.googleapis.invalid"));
-	url = ml_asprintf("https://run.googleapis.com:%d/echo", fake_port == 1 ? 2 : 1);
+	url = ml_asprintf("https://run.googleapis.com:%d/echo", fake.port == 1 ? 2 : 1);
 	assert_int_equal(get(url, &status, &err), -ML_ENET);
 	free(url);
 	/* and plain 127.0.0.1 is not the name the certificate holds */
-	url = ml_asprintf("https://127.0.0.1:%d/echo", fake_port);
+	url = ml_asprintf("https://127.0.0.1:%d/echo", fake.port);
 	assert_int_equal(get(url, &status, &err), -ML_ENET);
 	free(url);
 	free(m);

@@ -6,39 +6,26 @@
 
 #include <cmocka.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "testutil.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/error.h"
 #include "wrap/http.h"
 #include "util/log.h"
 
-static pid_t fake_pid;
-static int fake_port;
+static struct ut_fake fake;
 static struct ml_http *client;
 static struct ml_buf logged = ML_BUF_INIT;
 
-static void log_capture(int level, const char *msg, void *ud)
-{
-	(void)level;
-	(void)ud;
-	ml_buf_adds(&logged, msg);
-	ml_buf_addch(&logged, '\n');
-}
-
 static char *url_at(const char *host, const char *path)
 {
-	return ml_asprintf("http://%s:%d%s", host, fake_port, path);
+	return ml_asprintf("http://%s:%d%s", host, fake.port, path);
 }
 
 static char *url(const char *path)
@@ -46,54 +33,12 @@ static char *url(const char *path)
 	return url_at("127.0.0.1", path);
 }
 
-/* A port nobody listens on. */
-static int closed_port(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-	port = ntohs(sa.sin_port);
-	close(fd);
-	return port;
-}
-
 static int fake_start(void **state)
 {
-	static const char *const proxies[] = { "http_proxy", "HTTP_PROXY", "https_proxy",
-		"HTTPS_PROXY", "all_proxy", "ALL_PROXY", NULL };
-	const char *src = getenv("MLDEPLOY_SRCDIR");
-	const char *const *p;
-	char *script, line[32];
-	int fds[2];
-	FILE *f;
-
 	(void)state;
-	for (p = proxies; *p; p++)
-		unsetenv(*p);
-	script = ml_asprintf("%s/tests/fakes/httpfake.py", src && *src ? src : ".");
 	setenv("MLDEPLOY_RETRY_BASE_MS", "10", 1);
-	if (pipe(fds) < 0)
-		return -1;
-	fake_pid = fork();
-	if (fake_pid == 0) {
-		dup2(fds[1], 1);
-		close(fds[0]);
-		close(fds[1]);
-		execl("/usr/bin/python3", "python3", script, (char *)NULL);
-		_exit(127);
-	}
-	free(script);
-	close(fds[1]);
-	f = fdopen(fds[0], "r");
-	if (fake_pid < 0 || !f || !fgets(line, sizeof(line), f))
-		return -1;
-	fclose(f);
-	fake_port = atoi(line);
-	if (fake_port <= 0 || ml_http_global_init(NULL) < 0 || ml_http_new(&client, NULL) < 0)
+	if (ut_fake_run(&fake, "httpfake.py", NULL) < 0 || ml_http_global_init(NULL) < 0 ||
+	    ml_http_new(&client, NULL) < 0)
 		return -1;
 	return 0;
 }
@@ -103,10 +48,7 @@ static int fake_stop(void **state)
 	(void)state;
 	ml_http_free(client);
 	ml_http_global_cleanup();
-	if (fake_pid > 0) {
-		kill(fake_pid, SIGTERM);
-		waitpid(fake_pid, NULL, 0);
-	}
+	ut_fake_kill(&fake);
 	ml_buf_dispose(&logged);
 	return 0;
 }
@@ -116,18 +58,6 @@ static int run(struct ml_http_request *req, struct ml_http_response *resp,
 {
 	ml_error_clear(err);
 	return ml_http_do(client, req, resp, err);
-}
-
-static void assert_has(const char *haystack, const char *needle)
-{
-	if (!strstr(haystack, needle))
-		fail_msg("'%s' not found in:\n%s", needle, haystack);
-}
-
-static void assert_lacks(const char *haystack, const char *needle)
-{
-	if (strstr(haystack, needle))
-		fail_msg("'%s' found in:\n%s", needle, haystack);
 }
 
 static uint32_t pattern_sum(size_t n)
@@ -572,7 +502,7 @@ static void test_redirect_withholds_credentials(void **state)
 	int i;
 
 	(void)state;
-	ml_log_set_handler(log_capture, NULL, ML_LOG_TRACE);
+	ml_log_set_handler(ut_log_capture, &logged, ML_LOG_TRACE);
 	ml_buf_reset(&logged);
 	ml_buf_printf(&b, "/redirect?code=307&cookie=SETCOOKIE7&to=");
 	ml_http_urlencode(&b, target);
@@ -840,7 +770,7 @@ static void test_connect_refused(void **state)
 	struct ml_http_request req = { .flags = ML_HTTP_RETRY, .max_retries = 2 };
 	struct ml_http_response resp;
 	struct ml_error err;
-	char *u = ml_asprintf("http://127.0.0.1:%d/v2/", closed_port());
+	char *u = ml_asprintf("http://127.0.0.1:%d/v2/", ut_closed_port());
 
 	(void)state;
 	req.url = u;
@@ -986,10 +916,10 @@ static void test_log_redaction(void **state)
 	int i;
 
 	(void)state;
-	ml_log_set_handler(log_capture, NULL, ML_LOG_TRACE);
+	ml_log_set_handler(ut_log_capture, &logged, ML_LOG_TRACE);
 	ml_buf_reset(&logged);
 	ml_buf_printf(&b, "http://user:PASSWD1@127.0.0.1:%d/redirect?token=QTOKEN2&sig=SIG5&to=",
-		      fake_port);
+		      fake.port);
 	ml_http_urlencode(&b, "/echo?cookie=COOKIE4&access_token=LOCTOKEN6");
 	u = ml_buf_detach(&b);
 	req.url = u;
@@ -1000,7 +930,7 @@ static void test_log_redaction(void **state)
 	free(u);
 
 	/* a failure with secrets in the URL */
-	u = ml_asprintf("http://user:PASSWD1@127.0.0.1:%d/x?token=QTOKEN2", closed_port());
+	u = ml_asprintf("http://user:PASSWD1@127.0.0.1:%d/x?token=QTOKEN2", ut_closed_port());
 	req.url = u;
 	assert_int_equal(run(&req, &resp, &err), -ML_ENET);
 	ml_http_response_dispose(&resp);
@@ -1033,7 +963,7 @@ static void test_retry_log(void **state)
 	struct ml_error err;
 
 	(void)state;
-	ml_log_set_handler(log_capture, NULL, ML_LOG_INFO);
+	ml_log_set_handler(ut_log_capture, &logged, ML_LOG_INFO);
 	ml_buf_reset(&logged);
 	req.url = url("/flaky?id=retrylog&fail=1&code=503&token=T0KEN");
 	assert_int_equal(run(&req, &resp, &err), 0);

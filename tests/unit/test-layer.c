@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "testutil.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "image/cache.h"
@@ -34,13 +35,11 @@
 #define STAMP "2023-11-14 22:13:20"
 
 struct fixture {
-	char root[PATH_MAX];	/* real path of the test's temporary directory */
-	char cache_dir[PATH_MAX + 8];
+	struct ut_tmpdir tmp;
 	struct ml_cache *cache;
 	struct ml_ignore *ignore;
 	struct ml_ignore *allow;
 	struct ml_layer_opts opts;
-	char *old_cache_env;
 	char *ctx[8];		/* context directories, freed at teardown */
 	size_t nctx;
 };
@@ -49,19 +48,14 @@ static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	struct ml_error err = { 0, "" };
-	char tmpl[] = "/tmp/test-layer-XXXXXX";
-	const char *old = getenv("MLDEPLOY_CACHE_DIR");
 
-	if (!f || !mkdtemp(tmpl) || !realpath(tmpl, f->root))
+	if (!f || ut_tmpdir_make(&f->tmp, "test-layer") < 0)
 		return -1;
-	snprintf(f->cache_dir, sizeof(f->cache_dir), "%s/cache", f->root);
-	f->old_cache_env = old ? strdup(old) : NULL;
-	setenv("MLDEPLOY_CACHE_DIR", f->cache_dir, 1);
 	if (ml_cache_open(&f->cache, &err) != 0) {
 		print_error("cache: %s\n", err.msg);
 		return -1;
 	}
-	if (strcmp(ml_cache_root(f->cache), f->cache_dir) != 0)
+	if (strcmp(ml_cache_root(f->cache), f->tmp.cache_dir) != 0)
 		return -1;
 	f->ignore = ml_ignore_new();
 	f->allow = ml_ignore_new();
@@ -81,23 +75,15 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	char *cmd = ml_asprintf("rm -rf '%s'", f->root);
-	int rc;
+	int rc = ut_tmpdir_remove(&f->tmp);
 
-	rc = system(cmd);
-	free(cmd);
-	if (f->old_cache_env)
-		setenv("MLDEPLOY_CACHE_DIR", f->old_cache_env, 1);
-	else
-		unsetenv("MLDEPLOY_CACHE_DIR");
-	free(f->old_cache_env);
 	while (f->nctx)
 		free(f->ctx[--f->nctx]);
 	ml_cache_free(f->cache);
 	ml_ignore_free(f->ignore);
 	ml_ignore_free(f->allow);
 	free(f);
-	return rc == 0 ? 0 : -1;
+	return rc;
 }
 
 /* ---- building contexts ---- */
@@ -163,7 +149,7 @@ static void mklink(const char *dir, const char *rel, const char *target)
 /* A new, empty context directory root/name (freed at teardown). */
 static const char *context(struct fixture *f, const char *name)
 {
-	char *p = path_in(f->root, name);
+	char *p = path_in(f->tmp.root, name);
 
 	assert_true(f->nctx < sizeof(f->ctx) / sizeof(f->ctx[0]));
 	f->ctx[f->nctx++] = p;
@@ -671,7 +657,7 @@ static void test_src_escapes(void **state)
 {
 	struct fixture *f = *state;
 	const char *ctx = context(f, "ctx");
-	char *outside = path_in(f->root, "outside");
+	char *outside = path_in(f->tmp.root, "outside");
 	static const char *const words[] = { "outside the build context", "resolves to", NULL };
 	static const struct cp through_abs[] = { { "ext/secret.txt", "/x" } };
 	static const struct cp through_rel[] = { { "rel/", "/x/" } };
@@ -679,8 +665,8 @@ static void test_src_escapes(void **state)
 	static const struct cp file_link[] = { { "passwd", "/x" } };
 	static const struct cp nested[] = { { "sub/ext/deeper/", "/x/" } };
 
-	mkfile(f->root, "outside/secret.txt", "secret\n", 0644);
-	mkfile(f->root, "outside/deeper/y", "y\n", 0644);
+	mkfile(f->tmp.root, "outside/secret.txt", "secret\n", 0644);
+	mkfile(f->tmp.root, "outside/deeper/y", "y\n", 0644);
 	mkfile(ctx, "main.py", "m\n", 0644);
 	mklink(ctx, "ext", outside);
 	mklink(ctx, "rel", "../outside");
@@ -838,7 +824,7 @@ static void test_looks_secret_table(void **state)
 
 static int temp_with(struct fixture *f, const char *content)
 {
-	char *p = path_in(f->root, "sniff.json");
+	char *p = path_in(f->tmp.root, "sniff.json");
 	int fd = open(p, O_RDWR | O_CREAT | O_TRUNC, 0600);
 
 	assert_true(fd >= 0);
@@ -958,7 +944,7 @@ static void test_cache_same_size_same_second(void **state)
 /* The path of the one record the cache holds. */
 static char *only_record(struct fixture *f)
 {
-	char *dir = path_in(f->cache_dir, "records/layers"), *found = NULL;
+	char *dir = path_in(f->tmp.cache_dir, "records/layers"), *found = NULL;
 	struct dirent *de;
 	DIR *d = opendir(dir);
 
@@ -1119,8 +1105,8 @@ static void test_file_changes_during_build(void **state)
 	struct ml_error err = { 0, "" };
 	const char *ctx = context(f, "ctx");
 	struct grow g = { NULL, "" };
-	char *tmp_dir = path_in(f->cache_dir, "tmp");
-	char *rec_dir = path_in(f->cache_dir, "records/layers");
+	char *tmp_dir = path_in(f->tmp.cache_dir, "tmp");
+	char *rec_dir = path_in(f->tmp.cache_dir, "records/layers");
 	int rc;
 
 	mkfile(ctx, "app/a.py", "a\n", 0644);

@@ -13,27 +13,12 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "testutil.h"
 #include "deploy/poll.h"
 #include "util/buf.h"
 #include "util/log.h"
 
 static struct ml_buf logged = ML_BUF_INIT;
-
-static void log_capture(int level, const char *msg, void *ud)
-{
-	(void)level;
-	(void)ud;
-	ml_buf_adds(&logged, msg);
-	ml_buf_addch(&logged, '\n');
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 struct op {
 	int done_at;		/* the look that says done; -1: never */
@@ -50,7 +35,7 @@ static int look(void *ud, struct ml_poll_step *step, struct ml_error *err)
 	struct op *o = ud;
 
 	if (o->calls < 16) {
-		o->at[o->calls] = now_s();
+		o->at[o->calls] = ut_now_s();
 		o->attempts[o->calls] = step->attempt;
 	}
 	o->calls++;
@@ -170,11 +155,11 @@ static void test_deadline(void **state)
 	struct ml_poll_opts opts = { .what = "Cloud Run operation", .timeout_s = 1,
 				     .initial_ms = 300 };
 	struct ml_error err = { 0, "" };
-	double t0 = now_s(), took;
+	double t0 = ut_now_s(), took;
 
 	(void)state;
 	assert_int_equal(ml_poll(&opts, look, &o, &err), -ML_ETIMEDOUT);
-	took = now_s() - t0;
+	took = ut_now_s() - t0;
 	/* looks at 0, 0.3, 0.75 and one last at the deadline */
 	assert_true(took >= 1.0 && took < 1.5);
 	assert_int_equal(o.calls, 4);
@@ -187,11 +172,11 @@ static void test_deadline_beats_retry_after(void **state)
 	struct op o = { .done_at = -1, .fail_at = -1, .error_at = -1, .retry_after_ms = 60000 };
 	struct ml_poll_opts opts = { .what = "op", .timeout_s = 1 };
 	struct ml_error err = { 0, "" };
-	double t0 = now_s();
+	double t0 = ut_now_s();
 
 	(void)state;
 	assert_int_equal(ml_poll(&opts, look, &o, &err), -ML_ETIMEDOUT);
-	assert_true(now_s() - t0 < 1.5);
+	assert_true(ut_now_s() - t0 < 1.5);
 }
 
 static volatile int stop;
@@ -209,7 +194,7 @@ static void test_interrupted(void **state)
 	struct ml_error err = { 0, "" };
 	struct itimerval it = { { 0, 0 }, { 0, 200000 } };
 	struct sigaction sa;
-	double t0 = now_s();
+	double t0 = ut_now_s();
 
 	(void)state;
 	memset(&sa, 0, sizeof(sa));
@@ -218,7 +203,7 @@ static void test_interrupted(void **state)
 	stop = 0;
 	setitimer(ITIMER_REAL, &it, NULL);
 	assert_int_equal(ml_poll(&opts, look, &o, &err), -ML_EINTR);
-	assert_true(now_s() - t0 < 0.5);
+	assert_true(ut_now_s() - t0 < 0.5);
 	assert_int_equal(o.calls, 1);
 	assert_non_null(strstr(err.msg, "op: interrupted"));
 	/* a flag already raised stops before the first look */
@@ -242,7 +227,7 @@ int main(void)
 	};
 	int rc;
 
-	ml_log_set_handler(log_capture, NULL, ML_LOG_INFO);
+	ml_log_set_handler(ut_log_capture, &logged, ML_LOG_INFO);
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
 	ml_buf_dispose(&logged);
 	return rc;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "testutil.h"
 #include "util/alloc.h"
 #include "util/error.h"
 #include "wrap/http.h"
@@ -33,12 +34,6 @@ static void status_error(const char *content_type, const char *body, long status
 	assert_int_equal(ml_reg_status_error(r, ML_EPROTO, "blob x in y", &resp, err), -ML_EPROTO);
 	ml_buf_dispose(&resp.body);
 	ml_registry_free(r);
-}
-
-static void assert_lacks(const char *msg, const char *secret)
-{
-	if (strstr(msg, secret))
-		fail_msg("'%s' found in: %s", secret, msg);
 }
 
 static void test_errors_json(void **state)

@@ -10,14 +10,13 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "testutil.h"
 #include "util/alloc.h"
 #include "util/error.h"
 #include "wrap/http.h"
@@ -27,7 +26,7 @@
 #define NTHREADS 8
 #define DIGEST "sha256:0000000000000000000000000000000000000000000000000000000000000000"
 
-static pid_t fake_pid;
+static struct ut_fake fake;
 static char host[64];
 
 /* What the credential hook does and saw; guarded by hook_lock. */
@@ -99,38 +98,11 @@ static int failing_cred(const char *h, struct ml_credential *out, struct ml_erro
 
 static int fake_start(void **state)
 {
-	const char *src = getenv("MLDEPLOY_SRCDIR");
-	char *script, line[32];
-	int fds[2], port;
-	FILE *f;
-
 	(void)state;
-	unsetenv("http_proxy");
-	unsetenv("HTTP_PROXY");
-	unsetenv("all_proxy");
-	unsetenv("ALL_PROXY");
 	unsetenv("DOCKER_CONFIG");
-	script = ml_asprintf("%s/tests/fakes/basicauth.py", src && *src ? src : ".");
-	if (pipe(fds) < 0)
+	if (ut_fake_run(&fake, "basicauth.py", NULL) < 0)
 		return -1;
-	fake_pid = fork();
-	if (fake_pid == 0) {
-		dup2(fds[1], 1);
-		close(fds[0]);
-		close(fds[1]);
-		execl("/usr/bin/python3", "python3", script, (char *)NULL);
-		_exit(127);
-	}
-	free(script);
-	close(fds[1]);
-	f = fdopen(fds[0], "r");
-	if (fake_pid < 0 || !f || !fgets(line, sizeof(line), f))
-		return -1;
-	fclose(f);
-	port = (int)strtol(line, NULL, 10);
-	if (port <= 0)
-		return -1;
-	snprintf(host, sizeof(host), "127.0.0.1:%d", port);
+	snprintf(host, sizeof(host), "127.0.0.1:%d", fake.port);
 	/* plain HTTP, decided by the first contact */
 	setenv("MLDEPLOY_INSECURE_REGISTRIES", host, 1);
 	return ml_http_global_init(NULL) < 0 ? -1 : 0;
@@ -141,10 +113,7 @@ static int fake_stop(void **state)
 	(void)state;
 	ml_registry_set_hooks(NULL);
 	ml_http_global_cleanup();
-	if (fake_pid > 0) {
-		kill(fake_pid, SIGTERM);
-		waitpid(fake_pid, NULL, 0);
-	}
+	ut_fake_kill(&fake);
 	return 0;
 }
 

@@ -8,71 +8,31 @@
 
 #include <cmocka.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "testutil.h"
 #include "deploy/rest.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include "wrap/http.h"
 
-static pid_t fake_pid;
-static int fake_port;
+static struct ut_fake fake;
 static char sock_dir[64], sock_path[128];
 static struct ml_buf logged = ML_BUF_INIT;
 
-static void log_capture(int level, const char *msg, void *ud)
-{
-	(void)level;
-	(void)ud;
-	ml_buf_adds(&logged, msg);
-	ml_buf_addch(&logged, '\n');
-}
-
-static void assert_has(const char *haystack, const char *needle)
-{
-	if (!strstr(haystack, needle))
-		fail_msg("'%s' not found in:\n%s", needle, haystack);
-}
-
-static void assert_lacks(const char *haystack, const char *needle)
-{
-	if (strstr(haystack, needle))
-		fail_msg("'%s' found in:\n%s", needle, haystack);
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int fake_start(void **state)
 {
-	static const char *const proxies[] = { "http_proxy", "HTTP_PROXY", "https_proxy",
-		"HTTPS_PROXY", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY", NULL };
-	const char *src = getenv("MLDEPLOY_SRCDIR");
-	const char *const *p;
-	char *script, line[32];
-	int fds[2], i;
-	FILE *f;
+	int i;
 
 	(void)state;
-	for (p = proxies; *p; p++)
-		unsetenv(*p);
 	unsetenv("MLDEPLOY_CONNECT_TO");
 	unsetenv("MLDEPLOY_CA_BUNDLE");
 	setenv("MLDEPLOY_RETRY_BASE_MS", "10", 1);
@@ -80,39 +40,20 @@ static int fake_start(void **state)
 	if (!mkdtemp(sock_dir))
 		return -1;
 	snprintf(sock_path, sizeof(sock_path), "%s/engine.sock", sock_dir);
-	script = ml_asprintf("%s/tests/fakes/restfake.py", src && *src ? src : ".");
-	if (pipe(fds) < 0)
+	if (ut_fake_run(&fake, "restfake.py", "--unix", sock_path, NULL) < 0)
 		return -1;
-	fake_pid = fork();
-	if (fake_pid == 0) {
-		dup2(fds[1], 1);
-		close(fds[0]);
-		close(fds[1]);
-		execl("/usr/bin/python3", "python3", script, "--unix", sock_path, (char *)NULL);
-		_exit(127);
-	}
-	free(script);
-	close(fds[1]);
-	f = fdopen(fds[0], "r");
-	if (fake_pid < 0 || !f || !fgets(line, sizeof(line), f))
-		return -1;
-	fclose(f);
-	fake_port = atoi(line);
 	/* the unix socket is bound before the port is printed */
 	for (i = 0; i < 50 && access(sock_path, F_OK) < 0; i++)
 		usleep(20000);
-	ml_log_set_handler(log_capture, NULL, ML_LOG_TRACE);
-	return fake_port > 0 && ml_http_global_init(NULL) == 0 ? 0 : -1;
+	ml_log_set_handler(ut_log_capture, &logged, ML_LOG_TRACE);
+	return ml_http_global_init(NULL) == 0 ? 0 : -1;
 }
 
 static int fake_stop(void **state)
 {
 	(void)state;
 	ml_http_global_cleanup();
-	if (fake_pid > 0) {
-		kill(fake_pid, SIGTERM);
-		waitpid(fake_pid, NULL, 0);
-	}
+	ut_fake_kill(&fake);
 	unlink(sock_path);
 	rmdir(sock_dir);
 	ml_buf_dispose(&logged);
@@ -121,7 +62,7 @@ static int fake_stop(void **state)
 
 static char *base_url(void)
 {
-	return ml_asprintf("http://127.0.0.1:%d", fake_port);
+	return ml_asprintf("http://127.0.0.1:%d", fake.port);
 }
 
 static struct ml_rest *client_with(struct ml_rest_opts *o)
@@ -201,7 +142,7 @@ static void test_json_roundtrip(void **state)
 	ml_rest_free(r);
 	{
 		struct ml_rest_opts o = { 0 };
-		char *base = ml_asprintf("http://127.0.0.1:%d/api/v1.43/", fake_port);
+		char *base = ml_asprintf("http://127.0.0.1:%d/api/v1.43/", fake.port);
 
 		o.base_url = base;
 		o.service = "Fake API";
@@ -292,11 +233,11 @@ static void test_retry_after(void **state)
 {
 	struct ml_rest *r = client(NULL);
 	struct ml_error err = { 0, "" };
-	double t0 = now_s(), took;
+	double t0 = ut_now_s(), took;
 
 	(void)state;
 	assert_int_equal(call(r, "GET", "/flaky?id=after&fail=1&status=429&after=1", 0, &err), 0);
-	took = now_s() - t0;
+	took = ut_now_s() - t0;
 	/* the backoff alone would wait ~10 ms */
 	assert_true(took >= 1.0 && took < 3.0);
 	assert_int_equal(count(r, "after"), 2);
@@ -319,27 +260,12 @@ static void test_reset(void **state)
 	ml_rest_free(r);
 }
 
-/* A port nobody listens on. */
-static int closed_port(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-	port = ntohs(sa.sin_port);
-	close(fd);
-	return port;
-}
-
 static void test_refused_post_retried(void **state)
 {
 	struct ml_rest_opts o = { .max_retries = 2, .service = "Fake API" };
 	struct ml_rest *r;
 	struct ml_error err = { 0, "" };
-	char *base = ml_asprintf("http://127.0.0.1:%d", closed_port());
+	char *base = ml_asprintf("http://127.0.0.1:%d", ut_closed_port());
 
 	(void)state;
 	o.base_url = base;
@@ -408,7 +334,7 @@ static void test_sign_per_attempt(void **state)
 	/* nor a redirect to another origin */
 	{
 		char *path = ml_asprintf("/redirect?id=away&to=http://localhost:%d/echo?id=away2",
-					 fake_port);
+					 fake.port);
 
 		assert_int_equal(ml_rest_call(r, "GET", path, NULL, 0, &res, &err), 0);
 		assert_null(ml_json_get(ml_json_get(res.body, "headers"), "authorization"));
@@ -691,7 +617,7 @@ static void test_answers(void **state)
 	ml_rest_result_dispose(&res);
 	/* an absolute URL is taken as it is */
 	{
-		char *u = ml_asprintf("http://localhost:%d/echo", fake_port);
+		char *u = ml_asprintf("http://localhost:%d/echo", fake.port);
 
 		assert_int_equal(ml_rest_call(r, "GET", u, NULL, 0, &res, &err), 0);
 		assert_int_equal(strncmp(ml_json_get_str(ml_json_get(res.body, "headers"), "host"),
@@ -804,19 +730,19 @@ static void test_interrupt(void **state)
 	(void)state;
 	ml_rest_set_interrupt(r, &stop_flag);
 	stop_flag = 0;
-	t0 = now_s();
+	t0 = ut_now_s();
 	assert_int_equal(pthread_create(&t, NULL, raise_later, NULL), 0);
 	assert_int_equal(call(r, "GET", "/slow?s=5", 0, &err), -ML_EINTR);
 	pthread_join(t, NULL);
-	assert_true(now_s() - t0 < 2.5);
+	assert_true(ut_now_s() - t0 < 2.5);
 	/* a retry wait is cut short too */
 	stop_flag = 0;
-	t0 = now_s();
+	t0 = ut_now_s();
 	assert_int_equal(pthread_create(&t, NULL, raise_later, NULL), 0);
 	assert_int_equal(call(r, "GET", "/flaky?id=intr&fail=3&status=503&after=30", 0, &err),
 			 -ML_EINTR);
 	pthread_join(t, NULL);
-	assert_true(now_s() - t0 < 2.5);
+	assert_true(ut_now_s() - t0 < 2.5);
 	/* raised before: nothing is sent */
 	assert_int_equal(call(r, "GET", "/echo?id=never", 0, &err), -ML_EINTR);
 	stop_flag = 0;

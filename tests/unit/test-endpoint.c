@@ -71,36 +71,31 @@ static char *resolve(const struct ml_config *c, const char *service, const char 
 	return out;
 }
 
+static void expect_url(const struct ml_config *c, const char *service, const char *def,
+		       const char *want)
+{
+	char *u = resolve(c, service, def);
+
+	assert_string_equal(u, want);
+	free(u);
+}
+
 static void test_order(void **state)
 {
-	char *u;
-
 	(void)state;
 	clear_env();
 	/* deploy.yaml beats the default; the trailing '/' goes */
-	u = resolve(cfg, "RUN", "https://run.googleapis.com");
-	assert_string_equal(u, "http://127.0.0.1:8081/run");
-	free(u);
+	expect_url(cfg, "RUN", "https://run.googleapis.com", "http://127.0.0.1:8081/run");
 	/* the environment beats deploy.yaml */
 	setenv("MLDEPLOY_ENDPOINT_RUN", "https://run.example.test:8443/", 1);
-	u = resolve(cfg, "RUN", "https://run.googleapis.com");
-	assert_string_equal(u, "https://run.example.test:8443");
-	free(u);
+	expect_url(cfg, "RUN", "https://run.googleapis.com", "https://run.example.test:8443");
 	/* an empty variable counts as unset */
 	setenv("MLDEPLOY_ENDPOINT_RUN", "", 1);
-	u = resolve(cfg, "RUN", "https://run.googleapis.com");
-	assert_string_equal(u, "http://127.0.0.1:8081/run");
-	free(u);
+	expect_url(cfg, "RUN", "https://run.googleapis.com", "http://127.0.0.1:8081/run");
 	/* neither: the default */
-	u = resolve(cfg, "STS", "https://sts.googleapis.com/");
-	assert_string_equal(u, "https://sts.googleapis.com");
-	free(u);
-	u = resolve(NULL, "ARM", "https://management.azure.com");
-	assert_string_equal(u, "https://management.azure.com");
-	free(u);
-	u = resolve(cfg, "ARM", "https://management.azure.com");
-	assert_string_equal(u, "https://arm.example.test");
-	free(u);
+	expect_url(cfg, "STS", "https://sts.googleapis.com/", "https://sts.googleapis.com");
+	expect_url(NULL, "ARM", "https://management.azure.com", "https://management.azure.com");
+	expect_url(cfg, "ARM", "https://management.azure.com", "https://arm.example.test");
 	clear_env();
 }
 

@@ -73,14 +73,20 @@ static int blocking_cred(const char *h, struct ml_credential *out, struct ml_err
 	return found(out);
 }
 
-static int slow_cred(const char *h, struct ml_credential *out, struct ml_error *err)
+/* A lookup that takes 200 ms, counted. */
+static void slow_lookup(void)
 {
-	(void)h;
-	(void)err;
 	pthread_mutex_lock(&hook_lock);
 	calls++;
 	pthread_mutex_unlock(&hook_lock);
 	usleep(200 * 1000);
+}
+
+static int slow_cred(const char *h, struct ml_credential *out, struct ml_error *err)
+{
+	(void)h;
+	(void)err;
+	slow_lookup();
 	return found(out);
 }
 
@@ -88,10 +94,7 @@ static int failing_cred(const char *h, struct ml_credential *out, struct ml_erro
 {
 	(void)h;
 	(void)out;
-	pthread_mutex_lock(&hook_lock);
-	calls++;
-	pthread_mutex_unlock(&hook_lock);
-	usleep(200 * 1000);
+	slow_lookup();
 	return ml_error_set(err, ML_EAUTH, "credential helper docker-credential-test did not "
 			    "answer within 30 s");
 }
@@ -131,11 +134,13 @@ static void *exists_thread(void *ud)
 	return NULL;
 }
 
+/* A registry on the fake whose credential lookup is the hook's, counted afresh. */
 static struct ml_registry *open_registry(const struct ml_registry_hooks *hooks)
 {
 	struct ml_registry *r = NULL;
 	struct ml_error err = { 0 };
 
+	hook_reset();
 	ml_registry_set_hooks(hooks);
 	if (ml_registry_open(&r, host, 0, &err) < 0)
 		fail_msg("open: %s", err.msg);
@@ -156,7 +161,6 @@ static void test_lookup_outside_lock(void **state)
 	char *url;
 
 	(void)state;
-	hook_reset();
 	r = open_registry(&hooks);
 	p.r = r;
 	assert_int_equal(pthread_create(&t, NULL, exists_thread, &p), 0);
@@ -185,11 +189,13 @@ static void test_lookup_outside_lock(void **state)
 	ml_registry_free(r);
 }
 
+/* NTHREADS blob_exists at once, their outcomes into p. */
 static void run_threads(struct ml_registry *r, struct probe *p)
 {
 	pthread_t t[NTHREADS];
 	size_t i;
 
+	memset(p, 0, NTHREADS * sizeof(*p));
 	for (i = 0; i < NTHREADS; i++) {
 		p[i].r = r;
 		assert_int_equal(pthread_create(&t[i], NULL, exists_thread, &p[i]), 0);
@@ -206,8 +212,6 @@ static void test_one_lookup_for_many_requests(void **state)
 	size_t i;
 
 	(void)state;
-	hook_reset();
-	memset(p, 0, sizeof(p));
 	r = open_registry(&hooks);
 	run_threads(r, p);
 	for (i = 0; i < NTHREADS; i++)
@@ -227,8 +231,6 @@ static void test_failure_remembered(void **state)
 	size_t i;
 
 	(void)state;
-	hook_reset();
-	memset(p, 0, sizeof(p));
 	r = open_registry(&hooks);
 	run_threads(r, p);
 	for (i = 0; i < NTHREADS; i++) {

@@ -44,17 +44,26 @@ static int fresh(struct ml_token_cache *c, const char *key, const char *want)
 	return ok;
 }
 
+/* A token put at t0 with life seconds to live is served until t0 + stale - 1 and
+ * no longer at t0 + stale; the cache is the caller's. */
+static struct ml_token_cache *stale_at(int64_t t0, const char *token, int64_t life, int64_t stale)
+{
+	struct ml_token_cache *c = cache_at(t0);
+
+	ml_token_cache_put(c, "k", token, life);
+	fake_now = t0 + stale - 1;
+	assert_true(fresh(c, "k", token));
+	fake_now = t0 + stale;
+	assert_null(ml_token_cache_get(c, "k"));
+	return c;
+}
+
 static void test_margin_tenth(void **state)
 {
-	struct ml_token_cache *c = cache_at(1000);
+	/* 300 s of life: stale 30 s before the end */
+	struct ml_token_cache *c = stale_at(1000, "Bearer a", 300, 270);
 
 	(void)state;
-	/* 300 s of life: stale 30 s before the end */
-	ml_token_cache_put(c, "k", "Bearer a", 300);
-	fake_now = 1000 + 269;
-	assert_true(fresh(c, "k", "Bearer a"));
-	fake_now = 1000 + 270;
-	assert_null(ml_token_cache_get(c, "k"));
 	/* an expired entry is dropped when it is looked at */
 	assert_int_equal(ml_token_cache_count(c), 0);
 	ml_token_cache_free(c);
@@ -62,16 +71,9 @@ static void test_margin_tenth(void **state)
 
 static void test_margin_capped(void **state)
 {
-	struct ml_token_cache *c = cache_at(50);
-
 	(void)state;
 	/* an hour of life: stale 60 s (not 360 s) before the end */
-	ml_token_cache_put(c, "k", "t", 3600);
-	fake_now = 50 + 3539;
-	assert_true(fresh(c, "k", "t"));
-	fake_now = 50 + 3540;
-	assert_null(ml_token_cache_get(c, "k"));
-	ml_token_cache_free(c);
+	ml_token_cache_free(stale_at(50, "t", 3600, 3540));
 }
 
 static void test_no_expiry(void **state)

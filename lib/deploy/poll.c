@@ -1,17 +1,16 @@
 #include "deploy/poll.h"
 
-#include <errno.h>
 #include <string.h>
 #include <time.h>
 
 #include "util/log.h"
 #include "util/redact.h"
+#include "wrap/http.h"
 
 #define DEFAULT_TIMEOUT_S 600
 #define DEFAULT_INITIAL_MS 1000
 #define DEFAULT_MAX_MS 10000
 #define FACTOR 1.5
-#define SLICE_MS 100	/* how often a wait looks at the interrupt flag */
 
 static double now_s(void)
 {
@@ -24,26 +23,6 @@ static double now_s(void)
 static int interrupted(const struct ml_poll_opts *o)
 {
 	return o->interrupted && *o->interrupted;
-}
-
-/* Sleeps ms in slices; 1 when the flag was raised. */
-static int wait_ms(const struct ml_poll_opts *o, long ms)
-{
-	struct timespec ts;
-	long slice;
-
-	while (ms > 0) {
-		if (interrupted(o))
-			return 1;
-		slice = ms < SLICE_MS ? ms : SLICE_MS;
-		ts.tv_sec = 0;
-		ts.tv_nsec = slice * 1000000L;
-		/* a signal cuts the slice short: the flag is looked at again at once */
-		if (nanosleep(&ts, NULL) < 0 && errno != EINTR)
-			break;
-		ms -= slice;
-	}
-	return interrupted(o);
 }
 
 static void note_progress(const struct ml_poll_opts *o, struct ml_poll_step *step,
@@ -98,7 +77,7 @@ int ml_poll(const struct ml_poll_opts *o, ml_poll_fn fn, void *ud, struct ml_err
 		pause = step.retry_after_ms >= 0 ? step.retry_after_ms : (long)backoff;
 		if ((double)pause > left * 1000)
 			pause = (long)(left * 1000) + 1;
-		if (wait_ms(o, pause))
+		if (ml_http_pause_ms(pause, o->interrupted))
 			return ml_error_set(err, ML_EINTR, "%s: interrupted while waiting", what);
 		backoff *= FACTOR;
 		if (backoff > (double)max_ms)

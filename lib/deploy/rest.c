@@ -1,9 +1,7 @@
 #include "deploy/rest.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "deploy/rest-internal.h"
 #include "util/alloc.h"
@@ -16,7 +14,6 @@
 #define TRACE_BODY_MAX (64u << 10)	/* of a body shown at -vv */
 #define EXCERPT_MAX 300			/* of an undecoded error body in a message */
 #define DEFAULT_MAX_PAGES 100
-#define SLICE_MS 100			/* how often a retry wait looks at the interrupt flag */
 
 struct ml_rest {
 	char *service;
@@ -159,23 +156,6 @@ static int status_ok(const struct call *c, long s)
 static int interrupted(const struct ml_rest *r)
 {
 	return r->interrupt && *r->interrupt;
-}
-
-/* Sleeps ms in slices; 1 when the interrupt flag was raised. */
-static int pause_ms(const struct ml_rest *r, long ms)
-{
-	struct timespec ts;
-	long slice;
-
-	while (ms > 0 && !interrupted(r)) {
-		slice = ms < SLICE_MS ? ms : SLICE_MS;
-		ts.tv_sec = 0;
-		ts.tv_nsec = slice * 1000000L;
-		if (nanosleep(&ts, NULL) < 0 && errno != EINTR)
-			break;
-		ms -= slice;
-	}
-	return interrupted(r);
 }
 
 /* "SERVICE: METHOD path" with the path's secrets taken out. */
@@ -340,7 +320,7 @@ static int retry_wait(const struct ml_rest *r, const struct call *c, const char 
 		      int attempt, long wait, struct ml_error *err)
 {
 	log_retry(r, c, why, attempt, wait);
-	if (pause_ms(r, wait))
+	if (ml_http_pause_ms(wait, r->interrupt))
 		return ml_error_set(err, ML_EINTR, "%s: interrupted", r->service);
 	return 0;
 }

@@ -43,6 +43,7 @@
 
 #define CA_BUNDLE_MAX (8u << 20)
 #define DEFAULT_CA_FILE "/etc/ssl/certs/ca-certificates.crt"
+#define PAUSE_SLICE_MS 100	/* how often a pause looks at the interrupt flag */
 
 struct ml_http {
 	CURL *curl;
@@ -641,6 +642,23 @@ void ml_http_sleep_ms(long ms)
 
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
+}
+
+int ml_http_pause_ms(long ms, const volatile int *interrupt)
+{
+	struct timespec ts;
+	long slice;
+
+	while (ms > 0 && !(interrupt && *interrupt)) {
+		slice = ms < PAUSE_SLICE_MS ? ms : PAUSE_SLICE_MS;
+		ts.tv_sec = 0;
+		ts.tv_nsec = slice * 1000000L;
+		/* a signal cuts the slice short: the flag is looked at again at once */
+		if (nanosleep(&ts, NULL) < 0 && errno != EINTR)
+			break;
+		ms -= slice;
+	}
+	return interrupt && *interrupt;
 }
 
 static void format_size(char *out, size_t n, double bytes)

@@ -138,6 +138,9 @@ const char *ml_http_response_header(const struct ml_http_response *resp, const c
  * with the same backoff and jitter as ML_HTTP_RETRY; and the wait itself. */
 long ml_http_retry_delay_ms(const struct ml_http_response *resp, int retry);
 void ml_http_sleep_ms(long ms);
+/* Sleeps ms, looking at *interrupt (NULL: never raised) every 100 ms and at once
+ * after a signal; 1 when it was raised, else 0. */
+int ml_http_pause_ms(long ms, const volatile int *interrupt);
 
 /* Percent-encodes s for a query value (RFC 3986 unreserved kept) and appends it. */
 void ml_http_urlencode(struct ml_buf *out, const char *s);

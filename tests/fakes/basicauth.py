@@ -7,38 +7,21 @@ Prints its port on stdout; exits when its parent does. Routes:
             404 BLOB_UNKNOWN (so a HEAD of a blob reads "not there")
   /open     200 "ok", no authentication
 """
-from http.server import BaseHTTPRequestHandler
-
 import loopback
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, fmt, *args):
-        pass
-
-    def answer(self, code, body=b"", headers=()):
-        self.send_response(code)
-        for k, v in headers:
-            self.send_header(k, v)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
+class Handler(loopback.Handler):
     def route(self):
+        self.read_body()
         if self.path == "/open":
-            self.answer(200, b"ok")
+            self.reply(200, b"ok")
         elif not self.path.startswith("/v2/"):
-            self.answer(404)
+            self.reply(404)
         elif not self.headers.get("Authorization"):
-            self.answer(401, b'{"errors":[{"code":"UNAUTHORIZED"}]}',
-                        [("WWW-Authenticate", 'Basic realm="fake"')])
+            self.reply(401, b'{"errors":[{"code":"UNAUTHORIZED"}]}',
+                       [("WWW-Authenticate", 'Basic realm="fake"')])
         else:
-            self.answer(404, b'{"errors":[{"code":"BLOB_UNKNOWN"}]}')
-
-    do_GET = do_HEAD = route
+            self.reply(404, b'{"errors":[{"code":"BLOB_UNKNOWN"}]}')
 
 
 if __name__ == "__main__":

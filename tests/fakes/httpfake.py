@@ -18,69 +18,17 @@ does. Routes:
   /headers?n=N&size=S   N headers X-H<i> with values of S bytes
   /count?id=K           how many requests key K has seen
 """
-import socket
-import struct
-import threading
 import time
-import urllib.parse
-from http.server import BaseHTTPRequestHandler
 
 import loopback
-
-counters = {}
-lock = threading.Lock()
-
-
-def bump(key, add=1):
-    with lock:
-        counters[key] = counters.get(key, 0) + add
-        return counters[key]
+from loopback import bump
 
 
 def pattern(n):
     return bytes((i * 7 + 3) & 0xFF for i in range(n))
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, fmt, *args):
-        pass
-
-    def read_body(self):
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            data = b""
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip(), 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    return data
-                data += self.rfile.read(size)
-                self.rfile.readline()
-        n = int(self.headers.get("Content-Length", "0") or "0")
-        return self.rfile.read(n) if n else b""
-
-    def reply(self, code, body=b"", headers=()):
-        self.send_response(code)
-        for name, value in headers:
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-    def route(self):
-        url = urllib.parse.urlsplit(self.path)
-        q = {k: v[0] for k, v in urllib.parse.parse_qs(url.query).items()}
-        body = self.read_body()
-        getattr(self, "do_" + url.path.strip("/").replace("-", "_"), self.do_404)(q, body)
-
-    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = route
-
-    def do_404(self, q, body):
-        self.reply(404, b"not found\n")
-
+class Handler(loopback.Handler):
     def do_echo(self, q, body):
         lines = ["method " + self.command, "path " + self.path]
         for name, value in self.headers.items():
@@ -122,10 +70,7 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(pattern(500))
         self.wfile.flush()
         time.sleep(0.2)
-        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                   struct.pack("ii", 1, 0))
-        self.server.reset(self.connection)
-        self.close_connection = True
+        self.reset_connection()
 
     def do_big(self, q, body):
         size = int(q["size"])

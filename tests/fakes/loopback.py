@@ -5,14 +5,22 @@ and a life bound to the test that started it.
     loopback.serve(Handler, port=0, tls_cert=None, tls_key=None)
 
 prints the bound port on stdout and serves until the parent process exits.
-A handler resets its connection with self.server.reset(self.connection).
+A handler resets its connection with self.server.reset(self.connection), or
+with Handler.reset_connection() below.
+
+A subclass of loopback.Handler is a quiet HTTP/1.1 handler that sends every
+method to do_<route>(q, body) and answers with self.reply(code, body, headers);
+loopback.bump(key) counts per key across requests.
 """
 import os
+import socket
 import ssl
+import struct
 import sys
 import threading
 import time
-from http.server import ThreadingHTTPServer
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class Server(ThreadingHTTPServer):
@@ -52,6 +60,81 @@ class Server(ThreadingHTTPServer):
         # clients that give up on purpose (body caps, aborts, resets) are not errors
         if not isinstance(sys.exc_info()[1], (ConnectionError, ssl.SSLError, TimeoutError)):
             super().handle_error(request, client_address)
+
+
+class Handler(BaseHTTPRequestHandler):
+    """Every method goes to route(), which reads the body and calls
+    do_<route_name(path)>(q, body), q holding the first value of each query
+    parameter; do_404 when there is no such route."""
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def read_body(self):
+        """The request body, sent with Content-Length or chunked."""
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            data = b""
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return data
+                data += self.rfile.read(size)
+                self.rfile.readline()
+        n = int(self.headers.get("Content-Length", "0") or "0")
+        return self.rfile.read(n) if n else b""
+
+    def reply(self, code, body=b"", headers=()):
+        self.send_response(code)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def reset_connection(self):
+        """Ends the connection with an RST once this request is done (a unix
+        socket is just closed)."""
+        if self.connection.family != socket.AF_UNIX:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                       struct.pack("ii", 1, 0))
+        self.server.reset(self.connection)
+        self.close_connection = True
+
+    def route_name(self, path):
+        """The route of a path: /big-file is big_file."""
+        return path.strip("/").replace("-", "_")
+
+    def dispatch(self, name, q, body):
+        getattr(self, "do_" + name, self.do_404)(q, body)
+
+    def route(self):
+        url = urllib.parse.urlsplit(self.path)
+        q = {k: v[0] for k, v in urllib.parse.parse_qs(url.query).items()}
+        body = self.read_body()
+        self.dispatch(self.route_name(url.path), q, body)
+
+    def do_GET(self):
+        self.route()
+
+    do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
+
+    def do_404(self, q, body):
+        self.reply(404, b"not found\n")
+
+
+_counts = {}
+_counts_lock = threading.Lock()
+
+
+def bump(key, add=1):
+    """Adds add to the count of key and returns it (add=0 reads it)."""
+    with _counts_lock:
+        _counts[key] = _counts.get(key, 0) + add
+        return _counts[key]
 
 
 def watch_parent():

@@ -29,19 +29,15 @@ headers each request carried are remembered per key. Routes (any method):
   /redirect?to=U&status=C   C (302) with Location: U
 """
 import json
-import socket
 import socketserver
-import struct
 import sys
 import threading
 import time
-import urllib.parse
-from http.server import BaseHTTPRequestHandler
 
 import loopback
+from loopback import bump
 
-lock = threading.Lock()
-counts = {}
+lock = threading.Lock()  # guards seen
 seen = {}
 
 ERRORS = {
@@ -73,45 +69,23 @@ ERRORS = {
 }
 
 
-def bump(key, add=1):
-    with lock:
-        counts[key] = counts.get(key, 0) + add
-        return counts[key]
-
-
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, fmt, *args):
-        pass
-
+class Handler(loopback.Handler):
     def reply(self, code, body=b"", ctype="application/json", headers=()):
         if isinstance(body, (dict, list)):
             body = json.dumps(body).encode()
-        self.send_response(code)
-        if body:
-            self.send_header("Content-Type", ctype)
-        for name, value in headers:
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+        super().reply(code, body, ([("Content-Type", ctype)] if body else []) + list(headers))
 
-    def route(self):
-        url = urllib.parse.urlsplit(self.path)
-        q = {k: v[0] for k, v in urllib.parse.parse_qs(url.query).items()}
-        n = int(self.headers.get("Content-Length", "0") or "0")
-        body = self.rfile.read(n) if n else b""
-        name = url.path.rstrip("/").rsplit("/", 1)[-1]
+    def route_name(self, path):
+        # the last segment: /api/v1.43/echo is echo
+        return path.rstrip("/").rsplit("/", 1)[-1]
+
+    def dispatch(self, name, q, body):
         if "id" in q and name not in ("seen", "count"):
             with lock:
                 s = seen.setdefault(q["id"], {"auth": [], "token": []})
                 s["auth"].append(self.headers.get("Authorization"))
                 s["token"].append(self.headers.get("X-Amz-Security-Token"))
-        getattr(self, "do_" + name, self.do_404)(q, body)
-
-    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = route
+        super().dispatch(name, q, body)
 
     def do_404(self, q, body):
         self.reply(404, {"message": "no route " + self.path})
@@ -181,12 +155,7 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(b'{"half": "')
         self.wfile.flush()
         time.sleep(0.1)
-        if isinstance(self.connection, socket.socket) and \
-                self.connection.family != socket.AF_UNIX:
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                       struct.pack("ii", 1, 0))
-        self.server.reset(self.connection)
-        self.close_connection = True
+        self.reset_connection()
 
     def do_pages(self, q, body):
         n, mode = int(q.get("n", "3")), q.get("mode", "token")

@@ -655,19 +655,14 @@ int ml_registry_get_manifest(struct ml_registry *r, const char *repo, const char
 			     struct ml_error *err)
 {
 	struct ml_http_response resp;
-	struct ml_reg_req q = { 0 };
 	const char *header;
 	char *scope = pull_scope(repo);
 	char *what = ml_asprintf("manifest %s/%s%s%s", r->host, repo, ml_digest_valid(ref) ? "@" : ":", ref);
 	char *path = ml_asprintf("/v2/%s/manifests/%s", repo, ref);
+	struct ml_reg_req q = { .method = "GET", .path = path, .what = what, .scope = scope,
+				.accept = MANIFEST_ACCEPT, .max_body = ML_MANIFEST_MAX };
 	int rc;
 
-	q.method = "GET";
-	q.path = path;
-	q.what = what;
-	q.accept = MANIFEST_ACCEPT;
-	q.scope = scope;
-	q.max_body = ML_MANIFEST_MAX;
 	ml_http_response_init(&resp);
 	rc = ml_reg_do(r, &q, &resp, err);
 	if (rc < 0)
@@ -750,20 +745,15 @@ int ml_registry_fetch_blob(struct ml_registry *r, const char *repo, const char *
 	struct blob_sink s = { .fd = fd, .want = size, .digest = digest, .err = err };
 	struct ml_http_sink sink = { blob_write, blob_reset, &s };
 	struct ml_http_response resp;
-	struct ml_reg_req q = { 0 };
 	char *scope = pull_scope(repo);
 	char *what = ml_asprintf("blob %s in %s", digest, repo);
 	char *path = ml_asprintf("/v2/%s/blobs/%s", repo, digest);
+	struct ml_reg_req q = { .method = "GET", .path = path, .what = what, .scope = scope,
+				.sink = &sink, .max_body = 1 << 16 };
 	char got[ML_DIGEST_LEN];
 	int rc;
 
 	s.hash = ml_sha256_new();
-	q.method = "GET";
-	q.path = path;
-	q.what = what;
-	q.scope = scope;
-	q.sink = &sink;
-	q.max_body = 1 << 16;
 	ml_http_response_init(&resp);
 	rc = ml_reg_do(r, &q, &resp, err);
 	if (rc < 0)

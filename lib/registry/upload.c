@@ -32,18 +32,14 @@ int ml_registry_blob_exists(struct ml_registry *r, const char *repo, const char 
 			    int64_t size, struct ml_error *err)
 {
 	struct ml_http_response resp;
-	struct ml_reg_req q = { 0 };
 	char *scope = push_scope(repo);
 	char *path = ml_asprintf("/v2/%s/blobs/%s", repo, digest);
 	char *what = ml_asprintf("blob %s in %s", digest, repo);
+	struct ml_reg_req q = { .method = "HEAD", .path = path, .what = what, .scope = scope,
+				.flags = ML_HTTP_HEAD };
 	const char *len;
 	int rc;
 
-	q.method = "HEAD";
-	q.path = path;
-	q.what = what;
-	q.scope = scope;
-	q.flags = ML_HTTP_HEAD;
 	ml_http_response_init(&resp);
 	rc = ml_reg_do(r, &q, &resp, err);
 	if (rc == 0 && resp.status == 200) {
@@ -65,10 +61,10 @@ int ml_registry_mount_blob(struct ml_registry *r, const char *repo, const char *
 			   const char *from, char **location, struct ml_error *err)
 {
 	struct ml_http_response resp;
-	struct ml_reg_req q = { 0 };
 	struct ml_buf path = ML_BUF_INIT;
 	char *scope = ml_asprintf("repository:%s:pull,push repository:%s:pull", repo, from);
 	char *what = ml_asprintf("mount of %s from %s into %s", digest, from, repo);
+	struct ml_reg_req q = { .method = "POST", .what = what, .scope = scope, .no_retry = 1 };
 	const char *loc;
 	int rc;
 
@@ -76,11 +72,7 @@ int ml_registry_mount_blob(struct ml_registry *r, const char *repo, const char *
 	ml_http_urlencode(&path, digest);
 	ml_buf_adds(&path, "&from=");
 	ml_http_urlencode(&path, from);
-	q.method = "POST";
 	q.path = path.data;
-	q.what = what;
-	q.scope = scope;
-	q.no_retry = 1;
 	*location = NULL;
 	ml_http_response_init(&resp);
 	rc = ml_reg_do(r, &q, &resp, err);
@@ -150,27 +142,29 @@ struct session {
 	long retry_ms;		/* the registry's Retry-After, -1 if none */
 };
 
+/* The session now lives at loc (a Location header). */
+static void move_session(struct session *s, const char *loc)
+{
+	free(s->location);
+	s->location = absolute_location(s->r, loc);
+}
+
 static int new_session(struct session *s, struct ml_error *err)
 {
 	struct ml_http_response resp;
-	struct ml_reg_req q = { 0 };
 	char *path = ml_asprintf("/v2/%s/blobs/uploads/", s->repo);
+	struct ml_reg_req q = { .method = "POST", .path = path, .what = s->what,
+				.scope = s->scope };
 	const char *loc;
 	int rc;
 
-	q.method = "POST";
-	q.path = path;
-	q.what = s->what;
-	q.scope = s->scope;
 	ml_http_response_init(&resp);
 	rc = ml_reg_do(s->r, &q, &resp, err);
 	loc = ml_http_response_header(&resp, "Location");
 	if (rc == 0 && (resp.status != 202 || !loc))
 		rc = ml_reg_status_error(s->r, ML_EPROTO, s->what, &resp, err);
-	if (rc == 0) {
-		free(s->location);
-		s->location = absolute_location(s->r, loc);
-	}
+	if (rc == 0)
+		move_session(s, loc);
 	ml_http_response_dispose(&resp);
 	free(path);
 	return rc;
@@ -199,7 +193,9 @@ static int send_range(struct session *s, const char *method, int64_t from, int c
 	struct body b = { s->fd, from, s->size, from, s->digest, s->stats, (uint64_t)from };
 	struct ml_http_body hb = { 0 };
 	struct ml_http_response resp;
-	struct ml_reg_req q = { 0 };
+	struct ml_reg_req q = { .method = method, .what = s->what, .scope = s->scope,
+				.content_type = "Content-Type: application/octet-stream",
+				.body = &hb, .no_retry = 1 };
 	struct ml_buf url = ML_BUF_INIT;
 	char range[96];
 	const char *loc;
@@ -215,28 +211,20 @@ static int send_range(struct session *s, const char *method, int64_t from, int c
 	hb.rewind = body_rewind;
 	hb.ud = &b;
 	hb.size = s->size - from;
-	q.method = method;
 	q.url = url.data;
-	q.what = s->what;
-	q.scope = s->scope;
-	q.content_type = "Content-Type: application/octet-stream";
 	if (!close && from > 0 && from < s->size) {
 		snprintf(range, sizeof(range), "Content-Range: %lld-%lld", (long long)from,
 			 (long long)s->size - 1);
 		q.content_range = range;
 	}
-	q.body = &hb;
-	q.no_retry = 1;
 	ml_http_response_init(&resp);
 	rc = ml_reg_do(s->r, &q, &resp, err);
 	s->last_status = rc == 0 ? resp.status : 0;
 	s->retry_ms = rc == 0 ? ml_http_retry_delay_ms(&resp, 0) : -1;
 	loc = ml_http_response_header(&resp, "Location");
 	if (rc == 0 && resp.status == (close ? 201 : 202)) {
-		if (loc) {
-			free(s->location);
-			s->location = absolute_location(s->r, loc);
-		}
+		if (loc)
+			move_session(s, loc);
 	} else if (rc == 0 && close && resp.status == 400 && !local_copy_intact(s, err)) {
 		rc = -ML_EDIGEST;
 	} else if (rc == 0 && (resp.status == 416 || (close && resp.status == 400))) {
@@ -259,14 +247,11 @@ static int send_range(struct session *s, const char *method, int64_t from, int c
 static int64_t session_offset(struct session *s, struct ml_error *err)
 {
 	struct ml_http_response resp;
-	struct ml_reg_req q = { 0 };
+	struct ml_reg_req q = { .method = "GET", .url = s->location, .what = s->what,
+				.scope = s->scope };
 	const char *range, *loc;
 	int64_t got = -1;
 
-	q.method = "GET";
-	q.url = s->location;
-	q.what = s->what;
-	q.scope = s->scope;
 	ml_http_response_init(&resp);
 	if (ml_reg_do(s->r, &q, &resp, err) == 0 && resp.status == 204) {
 		range = ml_http_response_header(&resp, "Range");
@@ -276,10 +261,8 @@ static int64_t session_offset(struct session *s, struct ml_error *err)
 		 * empty; if a byte was there, the PATCH gets 416 and starts over */
 		if (range && strchr(range, '-') && strcmp(range, "0-0"))
 			got = strtoll(strchr(range, '-') + 1, NULL, 10) + 1;
-		if (loc) {
-			free(s->location);
-			s->location = absolute_location(s->r, loc);
-		}
+		if (loc)
+			move_session(s, loc);
 	}
 	ml_http_response_dispose(&resp);
 	return got;
@@ -365,20 +348,15 @@ int ml_registry_put_manifest(struct ml_registry *r, const char *repo, const char
 {
 	struct ml_http_body body = { data, len, NULL, NULL, NULL, (int64_t)len };
 	struct ml_http_response resp;
-	struct ml_reg_req q = { 0 };
 	char *scope = push_scope(repo);
 	char *path = ml_asprintf("/v2/%s/manifests/%s", repo, tag);
 	char *what = ml_asprintf("manifest %s:%s", repo, tag);
 	char *ct = ml_asprintf("Content-Type: %s", media_type);
+	struct ml_reg_req q = { .method = "PUT", .path = path, .what = what, .scope = scope,
+				.content_type = ct, .body = &body };
 	const char *got;
 	int rc;
 
-	q.method = "PUT";
-	q.path = path;
-	q.what = what;
-	q.scope = scope;
-	q.content_type = ct;
-	q.body = &body;
 	ml_http_response_init(&resp);
 	rc = ml_reg_do(r, &q, &resp, err);
 	got = ml_http_response_header(&resp, "Docker-Content-Digest");

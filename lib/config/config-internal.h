@@ -137,6 +137,10 @@ int ml_cfg_get_strv(struct walker *w, const struct ynode *map, const char *key,
  * the mapping. */
 int ml_cfg_get_kv(struct walker *w, const struct ynode *map, const char *key,
 		  str_check key_check, str_check value_check, struct ml_kv **arr, size_t *n);
+/* v, the value of key k; when v is null, an empty mapping at k's place, made in
+ * *empty, so that "gcp:" alone still reports what gcp needs. */
+const struct ynode *ml_cfg_map_or_empty(const struct ynode *k, const struct ynode *v,
+					struct ynode *empty);
 /* parent[key] as a mapping of keys, walked by walk; null stands for an empty
  * mapping. */
 int ml_cfg_walk_section(struct walker *w, const struct ynode *parent, const char *key,

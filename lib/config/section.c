@@ -226,8 +226,6 @@ static int parse_provider(struct walker *w, const char *name, const struct ynode
 	return 0;
 }
 
-/* null stands for an empty mapping, so that "gcp:" alone still reports what gcp
- * needs. */
 static int walk_provider(struct walker *w, const struct ynode *k, const struct ynode *v)
 {
 	const char *const *names = ml_cfg_provider_names();
@@ -237,15 +235,8 @@ static int walk_provider(struct walker *w, const struct ynode *k, const struct y
 
 	if (!ml_cfg_str_in(k->text, names))
 		return ml_cfg_unknown_key(w, k, names, NULL);
-	if (ml_cfg_is_null(v)) {
-		memset(&empty, 0, sizeof(empty));
-		empty.type = YN_MAP;
-		empty.line = k->line;
-		empty.column = k->column;
-		v = &empty;
-	}
 	old = ml_cfg_path_push(w, k->text);
-	rc = parse_provider(w, k->text, v);
+	rc = parse_provider(w, k->text, ml_cfg_map_or_empty(k, v, &empty));
 	ml_cfg_path_pop(w, old);
 	return rc;
 }

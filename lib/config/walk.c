@@ -409,38 +409,61 @@ static int parse_long(const char *s, long *out)
 	return *end || errno ? -1 : 0;
 }
 
-int ml_cfg_get_int(struct walker *w, const struct ynode *map, const char *key, long min,
-		   long max, int *out)
+/* Takes the text of scalar v (not empty, the path at its key) into ud. */
+typedef int (*scalar_fn)(struct walker *w, const struct ynode *v, const char *text, void *ud);
+
+/* map[key] as a scalar of the kind want, parsed by parse unless it is absent,
+ * null or empty. */
+static int get_scalar(struct walker *w, const struct ynode *map, const char *key, enum want want,
+		      scalar_fn parse, void *ud)
 {
 	const struct ynode *v = ml_cfg_map_get(map, key, NULL);
 	char *text = NULL;
 	size_t old;
-	long l = 0;
 	int rc;
 
 	if (!v || ml_cfg_is_null(v))
 		return 0;
 	old = ml_cfg_path_push(w, key);
-	rc = ml_cfg_scalar_text(w, v, W_INT, &text);
-	if (rc < 0 || !*text)
-		goto out;
-	if (parse_long(text, &l) < 0)
-		rc = ml_cfg_value_err(w, v, W_INT, text);
-	else if (l < min || l > max)
-		rc = max == INT_MAX ?
-		     ml_cfg_werr(w, v, "value %ld for '%s' is out of range (%ld or more)", l,
-				 ml_cfg_qpath(w), min) :
-		     ml_cfg_werr(w, v, "value %ld for '%s' is out of range (%ld to %ld)", l,
-				 ml_cfg_qpath(w), min, max);
-	else
-		*out = (int)l;
-out:
+	rc = ml_cfg_scalar_text(w, v, want, &text);
+	if (rc == 0 && *text)
+		rc = parse(w, v, text, ud);
 	ml_cfg_path_pop(w, old);
 	free(text);
 	return rc;
 }
 
-int ml_cfg_get_bool(struct walker *w, const struct ynode *map, const char *key, int *out)
+struct int_range {
+	long min, max;
+	int *out;
+};
+
+static int parse_int(struct walker *w, const struct ynode *v, const char *text, void *ud)
+{
+	const struct int_range *r = ud;
+	long l = 0;
+
+	if (parse_long(text, &l) < 0)
+		return ml_cfg_value_err(w, v, W_INT, text);
+	if (l < r->min || l > r->max)
+		return r->max == INT_MAX ?
+		       ml_cfg_werr(w, v, "value %ld for '%s' is out of range (%ld or more)", l,
+				   ml_cfg_qpath(w), r->min) :
+		       ml_cfg_werr(w, v, "value %ld for '%s' is out of range (%ld to %ld)", l,
+				   ml_cfg_qpath(w), r->min, r->max);
+	*r->out = (int)l;
+	return 0;
+}
+
+int ml_cfg_get_int(struct walker *w, const struct ynode *map, const char *key, long min,
+		   long max, int *out)
+{
+	struct int_range r = { min, max, out };
+
+	return get_scalar(w, map, key, W_INT, parse_int, &r);
+}
+
+static int parse_bool(struct walker *w, const struct ynode *v, const char *text, void *ud)
 {
 	static const char *const yes[] = { "true", "True", "TRUE", NULL };
 	static const char *const no[] = { "false", "False", "FALSE", NULL };
@@ -448,29 +471,22 @@ int ml_cfg_get_bool(struct walker *w, const struct ynode *map, const char *key, 
 		"yes", "Yes", "YES", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF",
 		"y", "Y", "n", "N", NULL,
 	};
-	const struct ynode *v = ml_cfg_map_get(map, key, NULL);
-	char *text = NULL;
-	size_t old;
-	int rc;
+	int *out = ud;
 
-	if (!v || ml_cfg_is_null(v))
-		return 0;
-	old = ml_cfg_path_push(w, key);
-	rc = ml_cfg_scalar_text(w, v, W_BOOL, &text);
-	if (rc < 0 || !*text)
-		goto out;
-	if (ml_cfg_str_in(text, yes) || ml_cfg_str_in(text, no))
+	if (ml_cfg_str_in(text, yes) || ml_cfg_str_in(text, no)) {
 		*out = ml_cfg_str_in(text, yes);
-	else if (ml_cfg_str_in(text, yaml11))
-		rc = ml_cfg_werr(w, v, "expected true or false for '%s', got '%s' (yaml 1.1 words "
-				 "such as yes, no, on and off are not booleans here; write true or "
-				 "false)", ml_cfg_qpath(w), ml_cfg_quote(w, text));
-	else
-		rc = ml_cfg_value_err(w, v, W_BOOL, text);
-out:
-	ml_cfg_path_pop(w, old);
-	free(text);
-	return rc;
+		return 0;
+	}
+	if (ml_cfg_str_in(text, yaml11))
+		return ml_cfg_werr(w, v, "expected true or false for '%s', got '%s' (yaml 1.1 "
+				   "words such as yes, no, on and off are not booleans here; write "
+				   "true or false)", ml_cfg_qpath(w), ml_cfg_quote(w, text));
+	return ml_cfg_value_err(w, v, W_BOOL, text);
+}
+
+int ml_cfg_get_bool(struct walker *w, const struct ynode *map, const char *key, int *out)
+{
+	return get_scalar(w, map, key, W_BOOL, parse_bool, out);
 }
 
 static size_t skip_digits(const char *s)
@@ -505,31 +521,22 @@ static int parse_number(const char *s, double *out)
 	return isfinite(*out) ? 0 : -1;
 }
 
+static int parse_positive(struct walker *w, const struct ynode *v, const char *text, void *ud)
+{
+	double d;
+
+	if (parse_number(text, &d) < 0)
+		return ml_cfg_value_err(w, v, W_NUMBER, text);
+	if (!(d > 0))
+		return ml_cfg_werr(w, v, "value %s for '%s' must be greater than 0",
+				   ml_cfg_quote(w, text), ml_cfg_qpath(w));
+	*(double *)ud = d;
+	return 0;
+}
+
 int ml_cfg_get_positive(struct walker *w, const struct ynode *map, const char *key, double *out)
 {
-	const struct ynode *v = ml_cfg_map_get(map, key, NULL);
-	char *text = NULL;
-	size_t old;
-	double d;
-	int rc;
-
-	if (!v || ml_cfg_is_null(v))
-		return 0;
-	old = ml_cfg_path_push(w, key);
-	rc = ml_cfg_scalar_text(w, v, W_NUMBER, &text);
-	if (rc < 0 || !*text)
-		goto out;
-	if (parse_number(text, &d) < 0)
-		rc = ml_cfg_value_err(w, v, W_NUMBER, text);
-	else if (!(d > 0))
-		rc = ml_cfg_werr(w, v, "value %s for '%s' must be greater than 0",
-				 ml_cfg_quote(w, text), ml_cfg_qpath(w));
-	else
-		*out = d;
-out:
-	ml_cfg_path_pop(w, old);
-	free(text);
-	return rc;
+	return get_scalar(w, map, key, W_NUMBER, parse_positive, out);
 }
 
 static void strv_add(struct ml_strv *sv, char *s)
@@ -662,8 +669,19 @@ int ml_cfg_get_kv(struct walker *w, const struct ynode *map, const char *key, st
 	return rc;
 }
 
-/* Walks parent[key] as a mapping of keys; null stands for an empty mapping, so
- * that "gcp:" alone still reports what gcp needs. */
+const struct ynode *ml_cfg_map_or_empty(const struct ynode *k, const struct ynode *v,
+					struct ynode *empty)
+{
+	if (!ml_cfg_is_null(v))
+		return v;
+	memset(empty, 0, sizeof(*empty));
+	empty->type = YN_MAP;
+	empty->line = k->line;
+	empty->column = k->column;
+	return empty;
+}
+
+/* Walks parent[key] as a mapping of keys; null stands for an empty mapping. */
 int ml_cfg_walk_section(struct walker *w, const struct ynode *parent, const char *key,
 			const char *const *keys, section_fn walk)
 {
@@ -674,13 +692,7 @@ int ml_cfg_walk_section(struct walker *w, const struct ynode *parent, const char
 
 	if (!v)
 		return 0;
-	if (ml_cfg_is_null(v)) {
-		memset(&empty, 0, sizeof(empty));
-		empty.type = YN_MAP;
-		empty.line = k->line;
-		empty.column = k->column;
-		v = &empty;
-	}
+	v = ml_cfg_map_or_empty(k, v, &empty);
 	old = ml_cfg_path_push(w, key);
 	rc = ml_cfg_check_map(w, v, keys);
 	if (rc == 0)

@@ -89,115 +89,154 @@ static ml_json *parse(const struct ml_http_response *resp)
 	return ml_json_parse(resp->body.data, resp->body.len, NULL);
 }
 
+/* What a JSON error body says: code and message point into the document or into
+ * code_buf; extra is a detail put in parentheses after the message. */
+struct fields {
+	const char *code, *message;
+	char code_buf[ML_REST_CODE_MAX];
+	struct ml_buf extra;
+};
+
+/* Finds the fields of one service's error body in doc (NULL: not JSON). */
+typedef void (*find_fn)(const struct ml_http_response *resp, const ml_json *doc,
+			struct fields *f);
+
+static int decode_json(const struct ml_http_response *resp, char *out, size_t cap,
+		       char *code_out, find_fn find)
+{
+	ml_json *doc = parse(resp);
+	struct fields f = { .extra = ML_BUF_INIT };
+	int ok;
+
+	find(resp, doc, &f);
+	ok = put_line(out, cap, code_out, f.code, f.message, ml_buf_str(&f.extra));
+	ml_buf_dispose(&f.extra);
+	ml_json_free(doc);
+	return ok;
+}
+
 /* OAuth 2.0 token endpoints (Google's and Entra ID's): {"error": "invalid_grant",
- * "error_description": "..."}. */
-static int oauth(const ml_json *doc, char *out, size_t cap, char *code_out)
+ * "error_description": "..."}; 1 when doc is one. */
+static int find_oauth(const ml_json *doc, struct fields *f)
 {
 	const char *e = ml_json_get_str(doc, "error");
+	const char *description = ml_json_get_str(doc, "error_description");
 
-	return e && put_line(out, cap, code_out, e, ml_json_get_str(doc, "error_description"),
-			     NULL);
+	if (!e || (!*e && (!description || !*description)))
+		return 0;
+	f->code = e;
+	f->message = description;
+	return 1;
 }
 
 /* Google: {"error": {"code": 404, "message": "...", "status": "NOT_FOUND", "details":
  * [{"@type": "...BadRequest", "fieldViolations": [{"field", "description"}]}]}}. */
-static int decode_google(const struct ml_http_response *resp, char *out, size_t cap,
-			 char *code_out)
+static void find_google(const struct ml_http_response *resp, const ml_json *doc,
+			struct fields *f)
 {
-	ml_json *doc = parse(resp), *e, *details, *v;
-	struct ml_buf extra = ML_BUF_INIT;
-	const char *message, *status;
+	ml_json *e = ml_json_get(doc, "error"), *details, *v;
 	size_t i;
-	int ok = 0;
 
-	e = ml_json_get(doc, "error");
+	(void)resp;
 	if (!ml_json_is_object(e)) {
-		ok = oauth(doc, out, cap, code_out);
-		goto done;
+		find_oauth(doc, f);
+		return;
 	}
-	message = ml_json_get_str(e, "message");
-	status = ml_json_get_str(e, "status");
-	if (!message && !status)
-		goto done;
+	f->code = ml_json_get_str(e, "status");
+	f->message = ml_json_get_str(e, "message");
 	details = ml_json_get(e, "details");
-	for (i = 0; i < ml_json_size(details) && !extra.len; i++) {
+	for (i = 0; i < ml_json_size(details) && !f->extra.len; i++) {
 		v = ml_json_at(ml_json_get(ml_json_at(details, i), "fieldViolations"), 0);
 		if (ml_json_get_str(v, "field") && ml_json_get_str(v, "description"))
-			ml_buf_printf(&extra, "%s: %s", ml_json_get_str(v, "field"),
+			ml_buf_printf(&f->extra, "%s: %s", ml_json_get_str(v, "field"),
 				      ml_json_get_str(v, "description"));
 	}
-	ok = put_line(out, cap, code_out, status, message, ml_buf_str(&extra));
-done:
-	ml_buf_dispose(&extra);
-	ml_json_free(doc);
-	return ok;
 }
 
 /* Azure Resource Manager: {"error": {"code": "ResourceNotFound", "message": "...",
  * "details": [{"code", "message"}]}}, some resource providers without the "error"
  * wrapper. */
-static int decode_azure(const struct ml_http_response *resp, char *out, size_t cap,
-			char *code_out)
+static void find_azure(const struct ml_http_response *resp, const ml_json *doc,
+		       struct fields *f)
 {
-	ml_json *doc = parse(resp), *e, *d;
-	struct ml_buf extra = ML_BUF_INIT;
-	const char *code;
-	int ok = 0;
+	const ml_json *e = ml_json_get(doc, "error"), *d;
+	const char *detail_code;
 
-	e = ml_json_get(doc, "error");
+	(void)resp;
 	if (!ml_json_is_object(e)) {
-		ok = oauth(doc, out, cap, code_out);
-		if (!ok && ml_json_get_str(doc, "code") && ml_json_get_str(doc, "message"))
-			e = doc;
-		if (ok || e != doc)
-			goto done;
+		if (find_oauth(doc, f) || !ml_json_get_str(doc, "code") ||
+		    !ml_json_get_str(doc, "message"))
+			return;
+		e = doc;
 	}
-	code = ml_json_get_str(e, "code");
-	if (!code)
-		goto done;
+	f->code = ml_json_get_str(e, "code");
+	if (!f->code)
+		return;
+	f->message = ml_json_get_str(e, "message");
 	d = ml_json_at(ml_json_get(e, "details"), 0);
+	detail_code = ml_json_get_str(d, "code");
 	if (ml_json_get_str(d, "message"))
-		ml_buf_printf(&extra, "%s%s%s", ml_json_get_str(d, "code") ?
-			      ml_json_get_str(d, "code") : "", ml_json_get_str(d, "code") ? ": " : "",
-			      ml_json_get_str(d, "message"));
-	ok = put_line(out, cap, code_out, code, ml_json_get_str(e, "message"), ml_buf_str(&extra));
-done:
-	ml_buf_dispose(&extra);
-	ml_json_free(doc);
-	return ok;
+		ml_buf_printf(&f->extra, "%s%s%s", detail_code ? detail_code : "",
+			      detail_code ? ": " : "", ml_json_get_str(d, "message"));
 }
 
 /* AWS JSON 1.0/1.1 protocols: {"__type": "com.amazonaws.ecr#RepositoryNotFoundException",
  * "message": "..."} ("Message" in some services); the type may also come alone in
  * the X-Amzn-ErrorType header, as "Code:http://internal.amazon.com/...". */
-static int decode_aws_json(const struct ml_http_response *resp, char *out, size_t cap,
-			   char *code_out)
+static void find_aws_json(const struct ml_http_response *resp, const ml_json *doc,
+			  struct fields *f)
 {
-	ml_json *doc = parse(resp);
-	const char *type = ml_json_get_str(doc, "__type"), *message, *hash;
-	char code[ML_REST_CODE_MAX];
+	const char *type = ml_json_get_str(doc, "__type"), *hash;
 	size_t n;
-	int ok = 0;
 
 	if (!type)
 		type = ml_http_response_header(resp, "X-Amzn-ErrorType");
 	if (!type || !*type)
-		goto done;
+		return;
 	hash = strrchr(type, '#');
 	if (hash)
 		type = hash + 1;
 	n = strcspn(type, ":");
-	if (n >= sizeof(code))
-		n = sizeof(code) - 1;
-	memcpy(code, type, n);
-	code[n] = '\0';
-	message = ml_json_get_str(doc, "message");
-	if (!message)
-		message = ml_json_get_str(doc, "Message");
-	ok = put_line(out, cap, code_out, code, message, NULL);
-done:
-	ml_json_free(doc);
-	return ok;
+	if (n >= sizeof(f->code_buf))
+		n = sizeof(f->code_buf) - 1;
+	memcpy(f->code_buf, type, n);
+	f->code_buf[n] = '\0';
+	f->code = f->code_buf;
+	f->message = ml_json_get_str(doc, "message");
+	if (!f->message)
+		f->message = ml_json_get_str(doc, "Message");
+}
+
+/* Docker Engine API: {"message": "No such container: iris"}. */
+static void find_docker(const struct ml_http_response *resp, const ml_json *doc,
+			struct fields *f)
+{
+	(void)resp;
+	f->message = ml_json_get_str(doc, "message");
+}
+
+static int decode_google(const struct ml_http_response *resp, char *out, size_t cap,
+			 char *code_out)
+{
+	return decode_json(resp, out, cap, code_out, find_google);
+}
+
+static int decode_azure(const struct ml_http_response *resp, char *out, size_t cap,
+			char *code_out)
+{
+	return decode_json(resp, out, cap, code_out, find_azure);
+}
+
+static int decode_aws_json(const struct ml_http_response *resp, char *out, size_t cap,
+			   char *code_out)
+{
+	return decode_json(resp, out, cap, code_out, find_aws_json);
+}
+
+static int decode_docker(const struct ml_http_response *resp, char *out, size_t cap,
+			 char *code_out)
+{
+	return decode_json(resp, out, cap, code_out, find_docker);
 }
 
 /* AWS Query APIs (STS, Elastic Beanstalk): <ErrorResponse><Error><Type>Sender</Type>
@@ -221,19 +260,6 @@ static int decode_aws_query(const struct ml_http_response *resp, char *out, size
 		ok = put_line(out, cap, code_out, ml_xml_text(ml_xml_find(e, "Code")),
 			      ml_xml_text(ml_xml_find(e, "Message")), NULL);
 	ml_xml_free(doc);
-	return ok;
-}
-
-/* Docker Engine API: {"message": "No such container: iris"}. */
-static int decode_docker(const struct ml_http_response *resp, char *out, size_t cap,
-			 char *code_out)
-{
-	ml_json *doc = parse(resp);
-	int ok = put_line(out, cap, NULL, NULL, ml_json_get_str(doc, "message"), NULL);
-
-	if (ok && code_out)
-		code_out[0] = '\0';
-	ml_json_free(doc);
 	return ok;
 }
 

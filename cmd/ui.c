@@ -5,6 +5,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/clock.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "cmd.h"
@@ -27,14 +28,6 @@ static struct {
 	struct item items[MAX_ITEMS];
 	int drawing;		/* a progress line is on screen */
 } ui;
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void clear_line(void)
 {
@@ -107,7 +100,7 @@ static void progress_start(void *ud, const char *id, const char *label, uint64_t
 	it->label = ml_strdup(label);
 	it->total = total;
 	it->done = 0;
-	it->start = now();
+	it->start = ml_now_s();
 	it->drawn = 0;
 }
 
@@ -115,7 +108,7 @@ static void progress_update(void *ud, const char *id, uint64_t done)
 {
 	struct item *it = find_item(id, 0);
 	char a[32], b[32], r[32], lb[32];
-	double t = now(), rate;
+	double t = ml_now_s(), rate;
 
 	(void)ud;
 	if (!it)
@@ -148,7 +141,7 @@ static void progress_finish(void *ud, const char *id, const char *status)
 			fprintf(stderr, "  %-24s %s\n", short_label(id, lb, sizeof(lb)), status);
 		return;
 	}
-	secs = now() - it->start;
+	secs = ml_now_s() - it->start;
 	human_size(a, sizeof(a), (double)(it->done > it->total ? it->done : it->total));
 	if (!it->done && strcmp(status, "failed")) {
 		/* nothing moved: "exists", "mounted", "cached" */

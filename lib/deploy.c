@@ -6,17 +6,10 @@
 
 #include "deploy/health.h"
 #include "publish.h"
+#include "util/clock.h"
 #include "util/alloc.h"
 #include "util/log.h"
 #include "wrap/codec.h"
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* The image, built into the cache and, for providers that run images from a
  * registry, pushed from there (not on a dry run). Fills the request's image fields
@@ -54,13 +47,13 @@ static int health(const struct ml_deploy_opts *o, const char *url, struct ml_dep
 {
 	struct ml_health_opts ho = { .base_url = url, .path = o->cfg->health.path,
 				     .timeout_s = o->req.timeout_s, .interrupted = o->interrupted };
-	double t0 = now_s();
+	double t0 = ml_now_s();
 	int rc;
 
 	free(res->health.url);
 	free(res->health.detail);
 	rc = ml_health_check(&ho, &res->health, err);
-	res->seconds_health += now_s() - t0;
+	res->seconds_health += ml_now_s() - t0;
 	return rc;
 }
 
@@ -71,7 +64,7 @@ static int deploy(const struct ml_deploy_opts *o, void *state, const struct ml_d
 {
 	const struct ml_provider *p = o->provider;
 	int gated = (p->caps & ML_PROVIDER_GATED) != 0;
-	double t0 = now_s();
+	double t0 = ml_now_s();
 	int rc;
 
 	rc = p->plan(state, req, plan, err);
@@ -79,7 +72,7 @@ static int deploy(const struct ml_deploy_opts *o, void *state, const struct ml_d
 		return rc;
 	ml_log(ML_LOG_INFO, "%s: %s", p->name, plan->summary ? plan->summary : "deploying");
 	rc = p->deploy(state, plan, res, err);
-	res->seconds_platform = now_s() - t0;
+	res->seconds_platform = ml_now_s() - t0;
 	if (rc < 0 && p->abort) {
 		struct ml_error aerr = { 0 };
 
@@ -104,9 +97,9 @@ static int deploy(const struct ml_deploy_opts *o, void *state, const struct ml_d
 	if (gated && res->candidate_url) {
 		if (req->no_traffic)
 			return 0;
-		t0 = now_s();
+		t0 = ml_now_s();
 		rc = p->release(state, plan, res, err);
-		res->seconds_platform += now_s() - t0;
+		res->seconds_platform += ml_now_s() - t0;
 		if (rc < 0)
 			return rc;
 	}

@@ -4,24 +4,17 @@
 #include <string.h>
 #include <time.h>
 
+#include "util/clock.h"
 #include "util/alloc.h"
 #include "util/log.h"
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static int build(const struct ml_publish_opts *opts, struct ml_publish_result *res,
 		 struct ml_error *err)
 {
-	double t0 = now();
+	double t0 = ml_now_s();
 	int rc = ml_build_run(&opts->build, &res->build, err);
 
-	res->seconds_build += now() - t0;
+	res->seconds_build += ml_now_s() - t0;
 	if (rc < 0)
 		return rc;
 	res->built = 1;
@@ -39,7 +32,7 @@ static int push(const struct ml_publish_opts *opts, struct ml_publish_result *re
 	const struct ml_config *cfg = opts->build.cfg;
 	struct ml_push_opts po = { 0 };
 	char **tags = ml_calloc(cfg->image.tags.n + 1, sizeof(*tags));
-	double t0 = now();
+	double t0 = ml_now_s();
 	size_t i;
 	int rc;
 
@@ -52,7 +45,7 @@ static int push(const struct ml_publish_opts *opts, struct ml_publish_result *re
 	po.ntags = cfg->image.tags.n + 1;
 	po.jobs = opts->jobs;
 	rc = ml_push_run(&po, &res->push, err);
-	res->seconds_push += now() - t0;
+	res->seconds_push += ml_now_s() - t0;
 	free(tags);
 	if (rc < 0)
 		return rc;

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "util/clock.h"
 #include "util/alloc.h"
 #include "util/log.h"
 #include "util/redact.h"
@@ -11,14 +12,6 @@
 
 #define ATTEMPT_TIMEOUT_S 10
 #define MAX_INTERVAL_MS 2000
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static char *join_url(const char *base, const char *path)
 {
@@ -37,7 +30,7 @@ static int attempt(struct ml_http *h, const char *url, struct ml_health *out, st
 	struct ml_http_request req = { .url = url, .timeout_s = ATTEMPT_TIMEOUT_S, .max_body = 4096 };
 	struct ml_http_response resp;
 	struct ml_error err = { 0 };
-	double t0 = now_s();
+	double t0 = ml_now_s();
 	int rc;
 
 	out->attempts++;
@@ -47,7 +40,7 @@ static int attempt(struct ml_http *h, const char *url, struct ml_health *out, st
 		ml_buf_adds(last, err.msg);
 	} else {
 		out->status = resp.status;
-		out->latency_ms = (now_s() - t0) * 1000.0;
+		out->latency_ms = (ml_now_s() - t0) * 1000.0;
 		if (resp.status >= 200 && resp.status < 300) {
 			ml_http_response_dispose(&resp);
 			return 1;
@@ -67,7 +60,7 @@ int ml_health_check(const struct ml_health_opts *o, struct ml_health *out, struc
 	struct ml_http *h = NULL;
 	struct ml_buf last;
 	long interval = o->interval_ms > 0 ? o->interval_ms : 250;
-	double start = now_s(), deadline = start + (o->timeout_s > 0 ? o->timeout_s : 120);
+	double start = ml_now_s(), deadline = start + (o->timeout_s > 0 ? o->timeout_s : 120);
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -90,12 +83,12 @@ int ml_health_check(const struct ml_health_opts *o, struct ml_health *out, struc
 			break;
 		}
 		ml_log(ML_LOG_INFO, "health: %s (attempt %d)", ml_buf_str(&last), out->attempts);
-		if (now_s() + interval / 1000.0 >= deadline) {
+		if (ml_now_s() + interval / 1000.0 >= deadline) {
 			out->detail = ml_strdup(ml_buf_str(&last));
 			rc = ml_error_set(err, ML_EHEALTH,
 					  "health check failed: %s (%d attempts in %.0f s); check that the "
 					  "app serves health.path on image.port", ml_buf_str(&last),
-					  out->attempts, now_s() - start);
+					  out->attempts, ml_now_s() - start);
 			break;
 		}
 		ml_http_sleep_ms(interval);

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "util/clock.h"
 #include "util/log.h"
 #include "util/redact.h"
 #include "wrap/http.h"
@@ -11,14 +12,6 @@
 #define DEFAULT_INITIAL_MS 1000
 #define DEFAULT_MAX_MS 10000
 #define FACTOR 1.5
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static int interrupted(const struct ml_poll_opts *o)
 {
@@ -41,7 +34,7 @@ int ml_poll(const struct ml_poll_opts *o, ml_poll_fn fn, void *ud, struct ml_err
 	long timeout_s = o->timeout_s > 0 ? o->timeout_s : DEFAULT_TIMEOUT_S;
 	long max_ms = o->max_ms > 0 ? o->max_ms : DEFAULT_MAX_MS;
 	double backoff = o->initial_ms > 0 ? (double)o->initial_ms : DEFAULT_INITIAL_MS;
-	double start = now_s(), left;
+	double start = ml_now_s(), left;
 	char last[ML_POLL_PROGRESS_MAX] = "";
 	struct ml_poll_step step;
 	const char *what = o->what ? o->what : "operation";
@@ -52,12 +45,12 @@ int ml_poll(const struct ml_poll_opts *o, ml_poll_fn fn, void *ud, struct ml_err
 	for (;;) {
 		if (interrupted(o))
 			return ml_error_set(err, ML_EINTR, "%s: interrupted while waiting", what);
-		step.elapsed_s = now_s() - start;
+		step.elapsed_s = ml_now_s() - start;
 		step.progress[0] = '\0';
 		step.retry_after_ms = -1;
 		ml_error_clear(err);
 		rc = fn(ud, &step, err);
-		note_progress(o, &step, last, now_s() - start);
+		note_progress(o, &step, last, ml_now_s() - start);
 		if (rc < 0)
 			return rc;
 		if (rc == ML_POLL_DONE)
@@ -68,7 +61,7 @@ int ml_poll(const struct ml_poll_opts *o, ml_poll_fn fn, void *ud, struct ml_err
 			return ml_error_set(err, ML_EPROTO, "%s failed%s%s", what,
 					    last[0] ? ": " : "", last);
 		}
-		left = (double)timeout_s - (now_s() - start);
+		left = (double)timeout_s - (ml_now_s() - start);
 		if (left <= 0)
 			return ml_error_set(err, ML_ETIMEDOUT, "%s: not finished after %ld s%s%s%s "
 					    "(hint: a longer --timeout, or --no-wait)", what,

@@ -16,6 +16,9 @@
 #                               stderr -> $R/NAME.err (of the last repetition; those
 #                               of the fastest are copied to $R/NAME.best.out/.err).
 #                               Keeps the fastest repetition: WALL[NAME] (s),
+#                               WALL_HR[NAME] (s, 4 decimals: bash's EPOCHREALTIME
+#                               around timeout + GNU time, so their start-up of
+#                               ~2 ms included; for sub-second commands),
 #                               CPU[NAME] (user + system s), RSS[NAME] (peak KiB),
 #                               OTHER[NAME] (CPUs kept busy by other processes of
 #                               the machine during that repetition)
@@ -29,7 +32,7 @@
 #   check DESC CMD...           run CMD quietly; print ok/FAIL; count failures in FAILS
 #   die MSG...                  print to stderr, exit 1
 
-declare -A WALL=() CPU=() RSS=() OTHER=() SIDE_CPU=() SIDE_READ=()
+declare -A WALL=() WALL_HR=() CPU=() RSS=() OTHER=() SIDE_CPU=() SIDE_READ=()
 FAILS=0
 CLK_TCK=$(getconf CLK_TCK)
 BENCH_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -108,7 +111,7 @@ warm() {
 # Busy CPU time of the whole machine, in clock ticks (user, nice, system, irq,
 # softirq, steal).
 cpu_busy() {
-	awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat
+	awk '/^cpu / { printf "%.0f\n", $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat
 }
 
 # "TICKS RCHAR" of process PID (CPU time of all its threads in clock ticks, bytes
@@ -118,23 +121,25 @@ side_stats() {
 	if [ -n "$pid" ] && t=$(cat "/proc/$pid/stat" "/proc/$pid/io" 2>/dev/null); then
 		# stat: after "PID (COMM) ", utime and stime are fields 12 and 13
 		awk 'NR == 1 { sub(/^.*\) /, ""); t = $12 + $13 } /^rchar:/ { r = $2 }
-			END { print t + 0, r + 0 }' <<<"$t"
+			END { printf "%.0f %.0f\n", t, r }' <<<"$t"
 	else
 		echo "0 0"
 	fi
 }
 
-measure_once() { # NAME CMD...: sets wall, cpu, rss, other, side_cpu, side_read
-	local name=$1 b0 b1 t utime stime s0t s0r s1t s1r
+measure_once() { # NAME CMD...: sets wall, wall_hr, cpu, rss, other, side_cpu, side_read
+	local name=$1 b0 b1 t utime stime s0t s0r s1t s1r e0 e1
 	shift
 	read -r s0t s0r <<<"$(side_stats "${BENCH_SIDE_PID:-}")"
 	b0=$(cpu_busy)
+	e0=$EPOCHREALTIME
 	if ! timeout "$BENCH_TIMEOUT" /usr/bin/time -f '%e %M %U %S' -o "$R/$name.time" "$@" \
 		>"$R/$name.out" 2>"$R/$name.err"; then
 		echo "bench: '$name' failed or timed out after ${BENCH_TIMEOUT}s: $*" >&2
 		tail -n 20 "$R/$name.err" >&2
 		exit 1
 	fi
+	e1=$EPOCHREALTIME
 	b1=$(cpu_busy)
 	read -r s1t s1r <<<"$(side_stats "${BENCH_SIDE_PID:-}")"
 	# a side process gone meanwhile counts as idle
@@ -143,6 +148,7 @@ measure_once() { # NAME CMD...: sets wall, cpu, rss, other, side_cpu, side_read
 	fi
 	t=$(tail -n 1 "$R/$name.time")
 	read -r wall rss utime stime <<<"$t"
+	wall_hr=$(calc "$e1 - $e0" %.4f)
 	cpu=$(calc "$utime + $stime")
 	side_cpu=$(calc "($s1t - $s0t) / $CLK_TCK")
 	side_read=$((s1r - s0r))
@@ -153,7 +159,7 @@ measure_once() { # NAME CMD...: sets wall, cpu, rss, other, side_cpu, side_read
 }
 
 measure() {
-	local name=$1 dir=$2 prep=$3 i wall cpu rss other side_cpu side_read
+	local name=$1 dir=$2 prep=$3 i wall wall_hr cpu rss other side_cpu side_read
 	shift 3
 	for ((i = 0; i < BENCH_REPEAT; i++)); do
 		"$prep"
@@ -161,6 +167,7 @@ measure() {
 		measure_once "$name" "$@"
 		if [ -z "${WALL[$name]:-}" ] || [ "$(calc "$wall < ${WALL[$name]}" %d)" = 1 ]; then
 			WALL[$name]=$wall
+			WALL_HR[$name]=$wall_hr
 			CPU[$name]=$cpu
 			RSS[$name]=$rss
 			OTHER[$name]=$other

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # bench/run.sh — build-speed benchmark of mldeploy against its peers, on one
-# context of real binaries, then the push benchmark (bench/push.sh) and the
-# Python dependencies benchmark (bench/pydeps.sh). See bench/README.md.
+# context of real binaries, then the push benchmark (bench/push.sh), the
+# Python dependencies benchmark (bench/pydeps.sh) and the deploy benchmark
+# (bench/deploy.sh). See bench/README.md.
 #
 # Environment:
-#   BENCH_ONLY      build, push, pydeps or all (default): which benchmarks to run
+#   BENCH_ONLY      build, push, pydeps, deploy or all (default): which benchmarks to run
 #   MLDEPLOY        binary under test (default: ../mldeploy next to this script)
 #   BENCH_SIZE_MB   context size in MiB (default 1024; 200 for a quick run)
 #   BENCH_DIR       work dir (default /tmp/mldeploy-bench); the context in
@@ -34,7 +35,8 @@ case $BENCH_ONLY in
 build | all) ;;
 push) exec "$here/push.sh" ;;
 pydeps) exec "$here/pydeps.sh" ;;
-*) die "BENCH_ONLY='$BENCH_ONLY' is not build, push, pydeps or all" ;;
+deploy) exec "$here/deploy.sh" ;;
+*) die "BENCH_ONLY='$BENCH_ONLY' is not build, push, pydeps, deploy or all" ;;
 esac
 for v in BENCH_SIZE_MB BENCH_TIMEOUT BENCH_REPEAT; do
 	case ${!v} in
@@ -293,7 +295,7 @@ echo
 echo "results also written to $BENCH_DIR/results.json"
 
 
-push_rc=0 pydeps_rc=0
+push_rc=0 pydeps_rc=0 deploy_rc=0
 if [ "$BENCH_ONLY" = all ]; then
 	# This run's scratch dir (GiBs of outputs and caches) goes before the next one.
 	bench_cleanup
@@ -304,7 +306,11 @@ if [ "$BENCH_ONLY" = all ]; then
 	echo
 	echo "=== Python dependencies benchmark (bench/pydeps.sh) ==="
 	MLDEPLOY=$MLDEPLOY "$here/pydeps.sh" || pydeps_rc=$?
+	echo
+	echo "=== deploy benchmark (bench/deploy.sh) ==="
+	MLDEPLOY=$MLDEPLOY "$here/deploy.sh" || deploy_rc=$?
 fi
 [ "$FAILS" = 0 ] || die "$FAILS correctness check(s) failed in the build benchmark"
 [ "$push_rc" = 0 ] || exit "$push_rc"
 [ "$pydeps_rc" = 0 ] || exit "$pydeps_rc"
+[ "$deploy_rc" = 0 ] || exit "$deploy_rc"

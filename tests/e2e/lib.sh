@@ -992,18 +992,13 @@ umoci_unpack() {
 
 # ---------------------------------------------------------------- podman
 
-# Everything podman writes goes under $T/podman: storage, run state, locks,
-# events, network configs, image copies' temporary files, and runc's state (runc
-# defaults to /run/runc; the wrapper adds --root). --network=none needs no network
-# backend; a published port uses CNI's default "podman" bridge (10.88.0.0/16,
-# cni-podman0, iptables rules that go with the container). Not movable: podman
-# (root) keeps its containers/image blob-info cache, a digest cache, in
-# /var/lib/containers/cache, and CNI its IP leases in /var/lib/cni; podman 4.3
-# has no setting for them.
+# Everything podman writes goes under $T/podman, configured by
+# tests/podman-conf.sh (shared with bench/deploy.sh; its header says what goes
+# where and what podman keeps elsewhere).
 # podman_setup [--driver vfs|overlay] [--image-store DIR]...: the storage driver
 # (default vfs) and read-only additional image stores (see start_engine).
 podman_setup() {
-	local p="$T/podman" runc driver=vfs stores=() s
+	local p="$T/podman" driver=vfs stores=() s args
 	while [ "$#" -gt 0 ]; do
 		case $1 in
 		--driver)
@@ -1027,48 +1022,11 @@ podman_setup() {
 		export CONTAINERS_REGISTRIES_CONF="$p/registries.conf"
 		return 0
 	fi
-	runc=$(command -v runc) || fail "podman_setup: runc is not installed"
-	mkdir -p "$p/root" "$p/runroot" "$p/tmp" "$p/net" "$p/volumes" "$p/bin" "$p/runc"
-	printf '#!/bin/sh\nexec %q --root %q "$@"\n' "$runc" "$p/runc" >"$p/bin/runc"
-	chmod 0755 "$p/bin/runc"
-	cat >"$p/containers.conf" <<EOF
-[containers]
-default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
-
-[network]
-network_config_dir = "$p/net"
-
-[engine]
-runtime = "runc"
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-events_logfile_path = "$p/events.log"
-lock_type = "file"
-tmp_dir = "$p/tmp"
-image_copy_tmp_dir = "$p/tmp"
-static_dir = "$p/root/libpod"
-volume_path = "$p/volumes"
-
-[engine.runtimes]
-runc = ["$p/bin/runc"]
-EOF
-	cat >"$p/storage.conf" <<EOF
-[storage]
-driver = "$driver"
-graphroot = "$p/root"
-runroot = "$p/runroot"
-EOF
-	if [ "${#stores[@]}" -gt 0 ]; then
-		printf '[storage.options]\nadditionalimagestores = [' >>"$p/storage.conf"
-		for s in "${stores[@]}"; do
-			printf '"%s", ' "$s" >>"$p/storage.conf"
-		done
-		printf ']\n' >>"$p/storage.conf"
-	fi
-	cat >"$p/registries.conf" <<EOF
-unqualified-search-registries = []
-short-name-mode = "disabled"
-EOF
+	args=(--driver "$driver")
+	for s in "${stores[@]}"; do
+		args+=(--image-store "$s")
+	done
+	"$SRCDIR/tests/podman-conf.sh" "$p" "${args[@]}" || fail "podman_setup: cannot write the podman configuration in $p"
 	export CONTAINERS_CONF="$p/containers.conf" CONTAINERS_STORAGE_CONF="$p/storage.conf"
 	export CONTAINERS_REGISTRIES_CONF="$p/registries.conf"
 }

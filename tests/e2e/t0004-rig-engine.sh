@@ -35,8 +35,11 @@ assert_eq "$(api GET /version)" 200 "GET /version"
 assert_eq "$(jq -r .ApiVersion "$T/body")" 1.41 "ApiVersion"
 assert_eq "$(jq -r .MinAPIVersion "$T/body")" 1.24 "MinAPIVersion"
 assert_eq "$(jq -r '.Components[0].Name' "$T/body")" "Podman Engine" "engine"
-assert_eq "$(head -n 1 "$ENGINE_LOG")" \
+assert_eq "$(head -n 1 "$ENGINE_LOG" | jq -c '{method, path, query, status}')" \
 	'{"method":"GET","path":"/v1.41/version","query":"","status":200}' "proxy log line"
+assert_eq "$(head -n 1 "$ENGINE_LOG" | jq -r --argjson now "$(date +%s)" \
+	'[(.t > $now - 60 and .t <= $now + 1), (.ms >= 0 and .ms < 60000), .bytes] | @tsv')" \
+	"$(printf 'true\ttrue\t0')" "proxy log line: arrival time, duration, no body"
 
 say "keep-alive through the proxy: several requests on one connection"
 /usr/bin/python3 - "$ENGINE_PROXY_SOCK" >"$T/keepalive" <<'EOF'
@@ -215,6 +218,9 @@ assert_eq "$(podman ps -a -q | wc -l)" 0 "containers left"
 say "the proxy counted every call"
 assert_eq "$(engine_count POST '/images/load$')" 4 "loads"
 assert_eq "$(engine_count POST '/images/load$' 500)" 1 "failed loads"
+# request body bytes: with Content-Length, then chunked (payload only)
+assert_eq "$(jq -rs '[.[] | select(.path | test("/images/load$")) | .bytes][0:2] | @tsv' "$ENGINE_LOG")" \
+	"$(printf '%s\t%s' "$(stat -c %s "$T/bb-docker.tar")" "$(stat -c %s "$T/bb-oci.tar")")" "loads' body bytes"
 assert_eq "$(engine_count POST '/containers/create$')" 4 "creates"
 assert_eq "$(engine_count POST '/containers/create$' 201)" 2 "successful creates"
 assert_eq "$(engine_count POST '/containers/[^/]+/attach$' 101)" 1 "attach"

@@ -20,11 +20,16 @@ back). The proxy follows the HTTP/1.1 framing only to know where each message en
 
 Each request's line is appended to the log (--log) when the engine's final answer
 head arrives, before the client sees it, as one compact JSON object:
-  {"method":"POST","path":"/v1.41/containers/create","query":"name=app","status":201}
+  {"method":"POST","path":"/v1.41/containers/create","query":"name=app","status":201,
+   "t":1733497200.123456,"ms":41.2,"bytes":512}
 path and query are the raw request target split at the first "?" (query "" when
 there is none, still percent-encoded); status is null when the engine closed the
 connection without answering (the proxy answers 502 itself when it cannot reach the
-engine at all, and logs that 502).
+engine at all, and logs that 502). t is when the request head arrived (seconds since
+the epoch), ms the time from then to the engine's final answer head (what the
+engine took, the request body's relay included; the answer body's relay is not),
+bytes the request body bytes relayed to the engine by then (an image load's archive;
+chunk framing not counted). The benchmark (bench/deploy.sh) reads t, ms and bytes.
 
 Prints "ready" on stdout once it listens; exits when its parent does.
 
@@ -38,6 +43,7 @@ import socket
 import socketserver
 import sys
 import threading
+import time
 
 import loopback
 
@@ -154,16 +160,19 @@ def send(sock, data):
         raise Broken("peer gone")
 
 
-def relay_length(src, dst, n):
+def relay_length(src, dst, n, req=None):
+    """Relays n body bytes; a request's (req) relayed bytes are counted in req[4]."""
     while n > 0:
         piece = src.some(min(n, PIECE))
         if not piece:
             raise Broken("stream ended inside a body")
         send(dst, piece)
         n -= len(piece)
+        if req is not None:
+            req[4] += len(piece)
 
 
-def relay_chunked(src, dst):
+def relay_chunked(src, dst, req=None):
     while True:
         line = src.line()
         send(dst, line)
@@ -177,7 +186,8 @@ def relay_chunked(src, dst):
                 send(dst, line)
                 if line == b"\r\n":
                     return
-        relay_length(src, dst, size + 2)
+        relay_length(src, dst, size, req)
+        relay_length(src, dst, 2)
 
 
 def relay_raw(src, dst):
@@ -195,10 +205,13 @@ def shut_write(sock):
         pass
 
 
-def log(method, target, status):
+def log(req, status):
+    """req: [method, target, settled, arrival time, request body bytes]."""
+    method, target, _, t0, nbytes = req
     path, _, query = target.partition("?")
-    line = json.dumps({"method": method, "path": path, "query": query, "status": status},
-                      separators=(",", ":"))
+    line = json.dumps({"method": method, "path": path, "query": query, "status": status,
+                       "t": round(t0, 6), "ms": round((time.time() - t0) * 1000, 3),
+                       "bytes": nbytes}, separators=(",", ":"))
     with log_lock:
         log_file.write(line + "\n")
         log_file.flush()
@@ -211,7 +224,7 @@ class Connection:
         self.client = client
         self.upstream = upstream
         self.cond = threading.Condition()
-        self.pending = []  # [method, target, settled] in request order
+        self.pending = []  # [method, target, settled, t, bytes] in request order
         self.raw = False
 
     def settle(self, req, raw=False):
@@ -234,19 +247,20 @@ class Connection:
                 head = src.head()
                 if head is None:
                     return
+                t0 = time.time()
                 start, fields = parse_head(head)
                 if len(start) != 3:
                     raise Broken("bad request line")
                 method, target = start[0], start[1]
-                req = [method, target, False]
+                req = [method, target, False, t0, 0]
                 with self.cond:
                     self.pending.append(req)
                 send(self.upstream, head)
                 kind, n = body_kind(fields)
                 if kind == "chunked":
-                    relay_chunked(src, self.upstream)
+                    relay_chunked(src, self.upstream, req)
                 elif kind == "length":
-                    relay_length(src, self.upstream, n)
+                    relay_length(src, self.upstream, n, req)
                 elif kind == "close":
                     relay_raw(src, self.upstream)
                     return
@@ -287,7 +301,7 @@ class Connection:
                     continue
                 with self.cond:
                     self.pending.pop(0)
-                log(req[0], req[1], status)
+                log(req, status)
                 send(self.client, head)
                 if status == 101:
                     self.settle(req, raw=True)
@@ -317,7 +331,7 @@ class Connection:
                     r[2] = True
                 self.cond.notify_all()
             for r in unanswered:
-                log(r[0], r[1], None)
+                log(r, None)
             shut_write(self.client)
 
 
@@ -346,9 +360,10 @@ class Handler(socketserver.BaseRequestHandler):
             return
         if head is None:
             return
+        t0 = time.time()
         start, _ = parse_head(head)
         target = start[1] if len(start) == 3 else ""
-        log(start[0], target, 502)
+        log([start[0], target, True, t0, 0], 502)
         body = json.dumps({"message": "engineproxy: cannot reach the engine: " + why}).encode()
         try:
             client.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Type: application/json\r\n"

@@ -210,6 +210,54 @@
 #   - POST /containers/ID/attach?stream=1&stdout=1&stderr=1 with "Connection: Upgrade",
 #     "Upgrade: tcp": "101 UPGRADED", then frames as above; without Upgrade: 200
 #     application/vnd.docker.raw-stream, no length, the connection hijacked.
+# Azure Resource Manager (tests/fakes/azurearm.py: Container Instances 2023-05-01 and
+# resource groups 2021-04-01, every request checked against the official swagger in
+# ../shared/api-models; it runs what it is given with podman; its docstring has the
+# request and answer shapes):
+#   start_azure_arm [--app-port N] [--registry-route HOST=ADDR]... [--subscription S]...
+#                   [--page-size N] [--retry-after S] [--min-polls N]
+#                   [--restart-backoff-ms MS]
+#       HTTPS on 127.0.0.1 with the rig CA (SAN DNS:management.azure.com), in
+#       $T/azurearm; podman as start_engine sets it up (podman_setup --driver overlay
+#       unless podman is set up already). Exports ARM_ADDR (127.0.0.1:PORT), ARM_PORT,
+#       ARM_CONNECT_TO (management.azure.com:443:127.0.0.1:PORT: append it to
+#       MLDEPLOY_CONNECT_TO, with MLDEPLOY_CA_BUNDLE=$RIG_CA), ARM_TOKENS (the accepted
+#       bearer tokens, one a line, re-read on every request; starts empty: add with
+#       arm_token or have the Entra fake write what it issues), ARM_RULES (fault rules,
+#       JSON list, starts [], re-read on every request), ARM_LOG (one JSON line per
+#       request: {"method","path","query","status","mutating","changed","code",
+#       "fault","auth","t"}), ARM_STATE (the container groups it runs: fqdn, ports
+#       {"CONTAINER_PORT": HOST_PORT}, podman names), ARM_APP_PORT (the host port of
+#       the first public port of a group, while free; a group created while another
+#       holds it gets a free port, see ARM_STATE), ARM_DIR, ARM_PID.
+#       --registry-route HOST=ADDR (or arm_registry_route later): podman's pulls of
+#       images named HOST/... (e.g. myacr.azurecr.io, with the credentials of the
+#       imageRegistryCredentials entry for HOST) connect to ADDR (127.0.0.1:PORT)
+#       through the fake's CONNECT proxy; TLS is verified for HOST with the rig CA, so
+#       ADDR serves a certificate for HOST (start_entra's ACR front does). An image
+#       on a rig registry itself (127.0.0.1:PORT/...) needs no route; ACI pulls over
+#       verified HTTPS only, so start that registry with tls. The FQDN of a group is
+#       {dnsNameLabel}.{location}.azurecontainer.io: map FQDN:PORT to
+#       127.0.0.1:$ARM_APP_PORT in MLDEPLOY_CONNECT_TO. Defaults: --page-size 2,
+#       --retry-after 1, --min-polls 1 (an operation answers non-terminal at least
+#       once), --restart-backoff-ms 500. Its containers go at teardown.
+#   arm_token [TOKEN]               add TOKEN (default: a new random one) to ARM_TOKENS;
+#                                   prints it
+#   arm_registry_route HOST ADDR    route podman's pulls from HOST to ADDR (see above)
+#   arm_rules 'JSON'                validate and swap in the fault rules (counts restart),
+#                                   e.g. '[{"method": "PUT", "path_regex": "/containerGroups/",
+#                                   "action": "status", "code": 429, "retry_after": 1}]';
+#                                   actions status, quota, fail_operation, reset, delay_ms
+#   arm_count METHOD PATH_REGEX [STATUS]
+#                                   number of requests (METHOD "*" = any; PATH_REGEX an
+#                                   awk ERE on the path alone, matched case-insensitively),
+#                                   e.g. arm_count PUT '/containerGroups/app$' 201
+#   arm_mutations                   number of PUT/PATCH/POST/DELETE requests, answered or
+#                                   not (0 after a --dry-run)
+#   arm_host_port RG NAME [CONTAINER_PORT]
+#                                   the host port that publishes the group's CONTAINER_PORT
+#                                   (default: its lowest published one); fails when none
+#   arm_show                        the fake's request log and stderr (last 40 lines)
 #
 # Rules: lib.sh owns the EXIT/INT/TERM/HUP/ERR traps (use at_exit for cleanup);
 # inherit_errexit is on; the teardown kills what spawn/start_registry/start_engine
@@ -538,12 +586,17 @@ rig_ca() {
 		fail "cannot create the test CA (see $T/ca/openssl.log)"
 }
 
-# rig_server_cert DIR: DIR/server.{crt,key} for 127.0.0.1 and localhost.
+# rig_server_cert DIR [DNSNAME...]: DIR/server.{crt,key} for 127.0.0.1, localhost
+# and each DNSNAME (a real host name reached through MLDEPLOY_CONNECT_TO).
 rig_server_cert() {
-	local dir=$1
+	local dir=$1 san="IP:127.0.0.1,DNS:localhost" name
+	shift
+	for name in "$@"; do
+		san="$san,DNS:$name"
+	done
 	rig_ca
 	mkdir -p "$dir"
-	printf '%s\n' "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+	printf '%s\n' "subjectAltName=$san" \
 		"extendedKeyUsage=serverAuth" "basicConstraints=CA:FALSE" \
 		"keyUsage=critical,digitalSignature,keyEncipherment" >"$dir/ext.cnf"
 	{
@@ -1462,4 +1515,111 @@ pyindex_count() {
 		return 0
 	fi
 	grep -cE -- "$1" "$log" || [ "$?" = 1 ] || fail "pyindex_count: bad pattern '$1'"
+}
+
+# ---------------------------------------------------------------- Azure Resource Manager
+
+# start_azure_arm [options]: see the header.
+start_azure_arm() {
+	local dir="$T/azurearm" args=() app_port='' routes=()
+	while [ "$#" -gt 0 ]; do
+		case $1 in
+		--app-port | --registry-route | --subscription | --page-size | --retry-after | \
+			--min-polls | --restart-backoff-ms)
+			[ "$#" -ge 2 ] || fail "start_azure_arm: $1 needs a value"
+			case $1 in
+			--app-port) app_port=$2 ;;
+			--registry-route)
+				case $2 in
+				?*=?*) routes+=("$2") ;;
+				*) fail "start_azure_arm: --registry-route takes HOST=ADDR, not '$2'" ;;
+				esac ;;
+			*) args+=("$1" "$2") ;;
+			esac
+			shift 2 ;;
+		*) fail "start_azure_arm: unknown option '$1'" ;;
+		esac
+	done
+	[ ! -e "$dir" ] || fail "start_azure_arm: already started"
+	local swagger=${RIG_API_MODELS:-$SRCDIR/../shared/api-models}/azure-containerinstance-2023-05-01.json
+	[ -f "$swagger" ] || fail "start_azure_arm: no ACI swagger at $swagger (set RIG_API_MODELS)"
+	[ "${CONTAINERS_CONF:-}" = "$T/podman/containers.conf" ] || podman_setup --driver overlay
+	[ -n "$app_port" ] || app_port=$(free_port)
+	mkdir -p "$dir/work"
+	rig_server_cert "$dir/tls" management.azure.com
+	: >"$dir/tokens"
+	: >"$dir/requests.log"
+	printf '[]\n' >"$dir/rules.json"
+	printf '%s\n' "${routes[@]}" >"$dir/registry-routes"
+	spawn_fake "$dir/port" "$dir/azurearm.err" "fake Azure Resource Manager" \
+		/usr/bin/python3 "$SRCDIR/tests/fakes/azurearm.py" --swagger "$swagger" \
+		--tls-cert "$dir/tls/server.crt" --tls-key "$dir/tls/server.key" \
+		--tokens "$dir/tokens" --log "$dir/requests.log" --rules "$dir/rules.json" \
+		--state "$dir/state.json" --work-dir "$dir/work" --app-port "$app_port" \
+		--registry-cert-dir "$RIG_CA_DIR" --registry-routes "$dir/registry-routes" "${args[@]}"
+	export ARM_PID=$SPAWNED_PID ARM_PORT=$SPAWNED_PORT ARM_ADDR=127.0.0.1:$SPAWNED_PORT
+	export ARM_CONNECT_TO=management.azure.com:443:127.0.0.1:$SPAWNED_PORT ARM_DIR="$dir"
+	export ARM_TOKENS="$dir/tokens" ARM_RULES="$dir/rules.json" ARM_LOG="$dir/requests.log"
+	export ARM_STATE="$dir/state.json" ARM_APP_PORT=$app_port
+}
+
+arm_token() {
+	[ -n "${ARM_TOKENS:-}" ] || fail "arm_token: no fake ARM (start_azure_arm first)"
+	local token=${1:-}
+	[ -n "$token" ] || token=$(head -c 24 /dev/urandom | base64 | tr '+/' '-_')
+	printf '%s\n' "$token" >>"$ARM_TOKENS"
+	printf '%s\n' "$token"
+}
+
+arm_registry_route() {
+	[ "$#" = 2 ] || fail "arm_registry_route: usage: arm_registry_route HOST ADDR"
+	[ -n "${ARM_DIR:-}" ] || fail "arm_registry_route: no fake ARM (start_azure_arm first)"
+	printf '%s=%s\n' "$1" "$2" >>"$ARM_DIR/registry-routes"
+}
+
+# arm_rules JSON: validated, then swapped in whole (rename), so the fake never
+# reads half a file and every rule's count starts again.
+arm_rules() {
+	[ "$#" = 1 ] || fail "arm_rules: usage: arm_rules 'JSON'"
+	[ -n "${ARM_RULES:-}" ] || fail "arm_rules: no fake ARM (start_azure_arm first)"
+	printf '%s\n' "$1" >"$ARM_RULES.new"
+	if ! /usr/bin/python3 "$SRCDIR/tests/fakes/azurearm.py" --check-rules "$ARM_RULES.new" \
+		2>"$ARM_RULES.err"; then
+		fail "arm_rules: $(cat "$ARM_RULES.err")"
+	fi
+	mv -f "$ARM_RULES.new" "$ARM_RULES"
+}
+
+arm_count() {
+	case $# in
+	2 | 3) ;;
+	*) fail "arm_count: usage: arm_count METHOD PATH_REGEX [STATUS]" ;;
+	esac
+	[ -n "${ARM_LOG:-}" ] || fail "arm_count: no fake ARM (start_azure_arm first)"
+	jq -r '[.method, .path, (.status | tostring)] | @tsv' "$ARM_LOG" |
+		awk -F'\t' -v m="$1" -v re="$2" -v st="${3:-}" '
+			BEGIN { re = tolower(re) }
+			(m == "*" || $1 == m) && tolower($2) ~ re && (st == "" || $3 == st) { n++ }
+			END { print n + 0 }'
+}
+
+arm_mutations() {
+	[ -n "${ARM_LOG:-}" ] || fail "arm_mutations: no fake ARM (start_azure_arm first)"
+	jq -r 'select(.mutating) | .method' "$ARM_LOG" | awk 'END { print NR + 0 }'
+}
+
+arm_host_port() {
+	[ "$#" -ge 2 ] || fail "arm_host_port: usage: arm_host_port RG NAME [CONTAINER_PORT]"
+	[ -n "${ARM_STATE:-}" ] || fail "arm_host_port: no fake ARM (start_azure_arm first)"
+	jq -er --arg rg "${1,,}" --arg n "${2,,}" --arg p "${3:-}" '
+		[.groups[] | select((.resourceGroup | ascii_downcase) == $rg and
+			(.name | ascii_downcase) == $n)][0].ports as $ports
+		| if $p == "" then ($ports | to_entries | sort_by(.key | tonumber) | .[0].value)
+		  else $ports[$p] end' "$ARM_STATE" ||
+		fail "arm_host_port: group $1/$2 publishes no port${3:+ $3}"
+}
+
+arm_show() {
+	[ -z "${ARM_LOG:-}" ] || _rig_show "fake ARM requests" "$ARM_LOG"
+	[ -z "${ARM_DIR:-}" ] || _rig_show "fake ARM stderr" "$ARM_DIR/azurearm.err"
 }

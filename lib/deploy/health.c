@@ -11,7 +11,7 @@
 #include "wrap/http.h"
 
 #define ATTEMPT_TIMEOUT_S 10
-#define MAX_INTERVAL_MS 2000
+#define MAX_INTERVAL_MS 1000
 
 static char *join_url(const char *base, const char *path)
 {
@@ -59,7 +59,7 @@ int ml_health_check(const struct ml_health_opts *o, struct ml_health *out, struc
 {
 	struct ml_http *h = NULL;
 	struct ml_buf last;
-	long interval = o->interval_ms > 0 ? o->interval_ms : 250;
+	long interval = o->interval_ms > 0 ? o->interval_ms : 100;
 	double start = ml_now_s(), deadline = start + (o->timeout_s > 0 ? o->timeout_s : 120);
 	int rc;
 

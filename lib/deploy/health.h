@@ -10,7 +10,7 @@ struct ml_health_opts {
 	const char *base_url;		/* "http://127.0.0.1:32768" */
 	const char *path;		/* "/healthz"; NULL: "/" */
 	long timeout_s;			/* overall deadline; 0: 120 */
-	long interval_ms;		/* between attempts; 0: 250, growing to 2 s */
+	long interval_ms;		/* between attempts; 0: 100 ms, growing to 1 s */
 	volatile int *interrupted;	/* may be NULL */
 };
 

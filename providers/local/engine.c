@@ -328,14 +328,19 @@ int ml_engine_run(struct ml_engine *e, const char *name, const ml_json *body, ch
 	return rc;
 }
 
+int ml_engine_discard(struct ml_engine *e, const char *id, struct ml_error *err)
+{
+	return object_call(e, "DELETE", "/containers/", id, "?v=1&force=1", NULL, ML_REST_ALLOW_404,
+			   NULL, NULL, err);
+}
+
 int ml_engine_remove(struct ml_engine *e, const char *id, struct ml_error *err)
 {
 	int rc = ml_engine_stop(e, id, err);
 
 	if (rc < 0)
 		return rc;
-	return object_call(e, "DELETE", "/containers/", id, "?v=1&force=1", NULL, ML_REST_ALLOW_404,
-			   NULL, NULL, err);
+	return ml_engine_discard(e, id, err);
 }
 
 int ml_engine_host_port(const ml_json *inspect, int port)

@@ -45,6 +45,8 @@ int ml_engine_run(struct ml_engine *e, const char *name, const ml_json *body, ch
 /* Stops (with a grace period) and removes it with its anonymous volumes. */
 int ml_engine_remove(struct ml_engine *e, const char *id, struct ml_error *err);
 int ml_engine_stop(struct ml_engine *e, const char *id, struct ml_error *err);
+/* Removes it at once, running or not (a container that never served). */
+int ml_engine_discard(struct ml_engine *e, const char *id, struct ml_error *err);
 int ml_engine_start(struct ml_engine *e, const char *id, struct ml_error *err);
 int ml_engine_rename(struct ml_engine *e, const char *id, const char *name, struct ml_error *err);
 /* The host port published for container port/tcp, from an inspect document. */

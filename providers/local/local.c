@@ -385,7 +385,7 @@ static int local_deploy(void *state, const struct ml_plan *plan, struct ml_deplo
 	}
 	res->changed = 1;
 	for (i = 0; i < lp->nstale; i++) {
-		rc = ml_engine_remove(&l->engine, lp->stale[i], err);
+		rc = ml_engine_discard(&l->engine, lp->stale[i], err);
 		if (rc < 0)
 			return rc;
 	}
@@ -426,13 +426,14 @@ static void show_log_tail(struct local *l, const char *id, const char *what)
 	free(tail);
 }
 
-/* Best effort on a path that already failed: the first error is the one reported. */
-static void quietly_remove(struct local *l, const char *id)
+/* A container that never served goes at once; best effort, on paths where another
+ * error is the one reported. */
+static void quietly_discard(struct local *l, const char *id)
 {
 	struct ml_error ignored = { 0 };
 
 	if (id)
-		ml_engine_remove(&l->engine, id, &ignored);
+		ml_engine_discard(&l->engine, id, &ignored);
 }
 
 static int check(struct local *l, const char *url, long timeout_s, struct ml_health *h,
@@ -474,14 +475,14 @@ static int local_release(void *state, const struct ml_plan *plan, struct ml_depl
 	if (rc < 0) {
 		struct ml_error ignored = { 0 };
 
-		quietly_remove(l, id);
+		quietly_discard(l, id);
 		ml_engine_rename(&l->engine, lp->serving_id, l->service, &ignored);
 		ml_engine_start(&l->engine, lp->serving_id, &ignored);
-		quietly_remove(l, lp->candidate_id);
+		quietly_discard(l, lp->candidate_id);
 		ml_error_prefix(err, "the previous container serves again");
 		goto out;
 	}
-	quietly_remove(l, lp->candidate_id);
+	quietly_discard(l, lp->candidate_id);
 	rc = ml_engine_remove(&l->engine, lp->serving_id, err);
 	/* the image two revisions back is no rollback target any more */
 	if (rc == 0 && lp->old_image && strcmp(lp->old_image, lp->image) &&
@@ -507,7 +508,7 @@ static int local_abort(void *state, const struct ml_plan *plan, struct ml_deploy
 	(void)res;
 	if (lp->candidate_id) {
 		show_log_tail(l, lp->candidate_id, "new container");
-		rc = ml_engine_remove(&l->engine, lp->candidate_id, err);
+		rc = ml_engine_discard(&l->engine, lp->candidate_id, err);
 	}
 	/* an image this deploy loaded goes with it (the engine keeps one still in use) */
 	if (rc == 0 && lp->load)

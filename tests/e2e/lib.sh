@@ -90,6 +90,34 @@
 #                                   range (answer's Range), conn, ms, e.g.
 #                                   proxy_count front PATCH '/blobs/uploads/' status=reset
 #   proxy_show NAME                 the proxy's log (last 40 lines) on stderr
+# Microsoft Entra ID, managed identity and Azure Container Registry (tests/fakes/entra.py;
+# its docstring has the routes, the checks and the error bodies):
+#   start_entra [acr NAME REGNAME]...
+#       two instances of the fake sharing one config and signing key, in $T/entra:
+#       HTTPS with the rig CA (SAN DNS:login.microsoftonline.com and each
+#       DNS:NAME.azurecr.io), and plain HTTP for managed identity. acr NAME REGNAME:
+#       NAME.azurecr.io fronts rig registry REGNAME (started with token auth; tls or
+#       not): /oauth2/exchange, /oauth2/token (registry tokens signed with REGNAME's
+#       token key) and /v2/ proxied, its challenge pointing at NAME.azurecr.io.
+#       Appends login.microsoftonline.com:443 and NAME.azurecr.io:443 to
+#       MLDEPLOY_CONNECT_TO and sets MLDEPLOY_CA_BUNDLE=$RIG_CA (exported: every
+#       mldeploy of the test reaches the fakes by the real host names). Exports
+#       ENTRA_TENANT, ENTRA_CLIENT_ID and its credentials ENTRA_SECRET, ENTRA_CERT (a PEM
+#       file with the key and the certificate) and ENTRA_FEDERATED_TOKEN_FILE (an OIDC
+#       token from another issuer), ENTRA_MI_CLIENT_ID, ENTRA_IDENTITY_ENDPOINT and
+#       ENTRA_IDENTITY_HEADER (App Service managed identity), ENTRA_IMDS_URL (give it
+#       to mldeploy as MLDEPLOY_ENDPOINT_IMDS), ENTRA_ACR_ADMIN_PASS (the admin user of
+#       every ACR is NAME), ENTRA_ADDR and ENTRA_MI_ADDR (127.0.0.1:PORT of each),
+#       ENTRA_CONFIG (the JSON config, re-read on every request: edit it with jq to
+#       rotate a secret or take the managed identity away), ENTRA_LOG (one JSON object
+#       per request, see the fake), ENTRA_SECRETS (every client assertion received and
+#       token issued, one a line: look for them in what mldeploy printed), ENTRA_DIR.
+#       With ARM_TOKENS set (start_azure_arm first), every access token issued is
+#       added there, so the ARM fake takes it.
+#   entra_count JQ_CONDITION        number of log lines for which the jq condition holds,
+#                                   e.g. entra_count '.route == "token" and
+#                                   .proof == "certificate" and .status == 200'
+#   entra_show                      the fake's log and stderr (last 40 lines) on stderr
 # Images (skopeo, umoci; no mldeploy involved):
 #   busybox_layout                  build (or reuse from $RIG_CACHE) the busybox OCI layout;
 #                                   sets BUSYBOX_LAYOUT (read-only: copy it before changing it)
@@ -1407,6 +1435,116 @@ proxy_show() {
 	local var="PROXY_${1^^}_LOG"
 	[ -n "${!var:-}" ] || fail "proxy_show: no fault proxy '$1'"
 	_rig_show "fault proxy $1" "${!var}"
+}
+
+# ---------------------------------------------------------------- Entra ID and ACR
+
+_rig_random() {
+	head -c "$1" /dev/urandom | base64 -w0 | tr '+/' '-_' | tr -d '='
+}
+
+# _rig_b64url_json JSON: the URL-safe unpadded base64 of JSON, a part of a JWT.
+_rig_b64url_json() {
+	printf '%s' "$1" | base64 -w0 | tr '+/' '-_' | tr -d '='
+}
+
+# _rig_entra_acr NAME REGNAME: the config's entry for NAME.azurecr.io (JSON).
+_rig_entra_acr() {
+	local name=$1 var="REG_${2^^}"
+	local url="${var}_URL" service="${var}_TOKEN_SERVICE" cert="${var}_TOKEN_CERT" dir="${var}_DIR"
+	[ -n "${!url:-}" ] || fail "start_entra: no registry '$2'"
+	[ -n "${!service:-}" ] || fail "start_entra: registry '$2' was not started with token auth"
+	jq -n --arg upstream "${!url}" --arg service "${!service}" --arg key "${!dir}/token/signing.key" \
+		--arg cert "${!cert}" --arg user "$name" --arg pass "$ENTRA_ACR_ADMIN_PASS" \
+		--arg ca "${RIG_CA:-}" \
+		'{upstream: $upstream, service: $service, issuer: "mldeploy-test-issuer", key: $key,
+		  cert: $cert, admin: {username: $user, password: $pass}, upstream_ca: $ca}'
+}
+
+start_entra() {
+	local dir="$T/entra" names=() acrs='{}' now fed hosts=() i
+	[ ! -e "$dir" ] || fail "start_entra: already started"
+	while [ "$#" -gt 0 ]; do
+		case $1 in
+		acr)
+			[ "$#" -ge 3 ] || fail "start_entra: acr needs NAME REGNAME"
+			case $2 in
+			'' | *[!a-z0-9]*) fail "start_entra: ACR name '$2' must be [a-z0-9]+" ;;
+			esac
+			names+=("$2" "$3")
+			shift 3 ;;
+		*) fail "start_entra: unknown option '$1'" ;;
+		esac
+	done
+	mkdir -p "$dir"
+	for ((i = 0; i < ${#names[@]}; i += 2)); do
+		hosts+=("${names[i]}.azurecr.io")
+	done
+	rig_server_cert "$dir/tls" login.microsoftonline.com "${hosts[@]}"
+	{
+		openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$dir/issuer.key" &&
+			openssl req -x509 -new -nodes -newkey rsa:2048 -keyout "$dir/client.key" \
+				-out "$dir/client.crt" -days 2 -subj "/CN=mldeploy test app registration"
+	} 2>"$dir/openssl.log" || fail "cannot create the Entra fake's keys (see $dir/openssl.log)"
+	cat "$dir/client.key" "$dir/client.crt" >"$dir/client.pem"
+	chmod 0600 "$dir/client.pem" "$dir/client.key" "$dir/issuer.key"
+	now=$(date +%s)
+	fed="$(_rig_b64url_json '{"alg":"RS256","typ":"JWT","kid":"gha"}').$(_rig_b64url_json \
+		"{\"iss\":\"https://token.actions.githubusercontent.com\",\"sub\":\"repo:example/app:ref:refs/heads/main\",\"aud\":\"api://AzureADTokenExchange\",\"iat\":$now,\"exp\":$((now + 3600))}").$(_rig_random 64)"
+	printf '%s' "$fed" >"$dir/federated-token"
+	export ENTRA_DIR="$dir" ENTRA_TENANT ENTRA_CLIENT_ID ENTRA_MI_CLIENT_ID \
+		ENTRA_SECRET="Ent8Q~$(_rig_random 30)" ENTRA_CERT="$dir/client.pem" \
+		ENTRA_FEDERATED_TOKEN_FILE="$dir/federated-token" \
+		ENTRA_IDENTITY_HEADER="$(_rig_random 24)" ENTRA_ACR_ADMIN_PASS="$(_rig_random 24)" \
+		ENTRA_CONFIG="$dir/config.json" ENTRA_LOG="$dir/requests.log" \
+		ENTRA_SECRETS="$dir/secrets"
+	: >"$ENTRA_SECRETS"
+	ENTRA_TENANT=$(cat /proc/sys/kernel/random/uuid)
+	ENTRA_CLIENT_ID=$(cat /proc/sys/kernel/random/uuid)
+	ENTRA_MI_CLIENT_ID=$(cat /proc/sys/kernel/random/uuid)
+	for ((i = 0; i < ${#names[@]}; i += 2)); do
+		acrs=$(jq --arg h "${names[i]}.azurecr.io" --argjson e "$(_rig_entra_acr "${names[i]}" "${names[i + 1]}")" \
+			'. + {($h): $e}' <<<"$acrs")
+	done
+	jq -n --arg tenant "$ENTRA_TENANT" --arg client "$ENTRA_CLIENT_ID" --arg secret "$ENTRA_SECRET" \
+		--arg cert "$dir/client.crt" --arg fed "$fed" --arg mi "$ENTRA_MI_CLIENT_ID" \
+		--arg header "$ENTRA_IDENTITY_HEADER" --argjson acr "$acrs" --arg arm "${ARM_TOKENS:-}" \
+		--arg secrets "$ENTRA_SECRETS" \
+		'{tenant: $tenant,
+		  clients: {($client): {secret: $secret, certificate: $cert, federated_token: $fed}},
+		  managed_identity: {identity_header: $header, client_id: $mi, imds: true},
+		  acr: $acr, secrets_file: $secrets} +
+		 (if $arm == "" then {} else {arm_tokens_file: $arm} end)' \
+		>"$ENTRA_CONFIG" || fail "start_entra: cannot write $ENTRA_CONFIG"
+	spawn_fake "$dir/tls.port" "$dir/tls.err" "Entra fake (TLS)" /usr/bin/python3 \
+		"$SRCDIR/tests/fakes/entra.py" --config "$ENTRA_CONFIG" --key "$dir/issuer.key" \
+		--log "$ENTRA_LOG" --tls-cert "$dir/tls/server.crt" --tls-key "$dir/tls/server.key"
+	export ENTRA_ADDR="127.0.0.1:$SPAWNED_PORT"
+	spawn_fake "$dir/plain.port" "$dir/plain.err" "Entra fake (managed identity)" /usr/bin/python3 \
+		"$SRCDIR/tests/fakes/entra.py" --config "$ENTRA_CONFIG" --key "$dir/issuer.key" \
+		--log "$ENTRA_LOG"
+	export ENTRA_MI_ADDR="127.0.0.1:$SPAWNED_PORT"
+	export ENTRA_IDENTITY_ENDPOINT="http://$ENTRA_MI_ADDR/msi/token" \
+		ENTRA_IMDS_URL="http://$ENTRA_MI_ADDR"
+	local to="login.microsoftonline.com:443:$ENTRA_ADDR" h
+	for h in "${hosts[@]}"; do
+		to="$to,$h:443:$ENTRA_ADDR"
+	done
+	export MLDEPLOY_CONNECT_TO="${MLDEPLOY_CONNECT_TO:+$MLDEPLOY_CONNECT_TO,}$to"
+	export MLDEPLOY_CA_BUNDLE="$RIG_CA"
+}
+
+entra_count() {
+	[ "$#" = 1 ] || fail "entra_count: usage: entra_count JQ_CONDITION"
+	[ -n "${ENTRA_LOG:-}" ] || fail "entra_count: the Entra fake is not started"
+	jq -c "select($1)" "$ENTRA_LOG" | wc -l
+}
+
+entra_show() {
+	[ -n "${ENTRA_DIR:-}" ] || fail "entra_show: the Entra fake is not started"
+	_rig_show "Entra fake log" "$ENTRA_LOG"
+	_rig_show "Entra fake stderr (TLS)" "$ENTRA_DIR/tls.err"
+	_rig_show "Entra fake stderr (managed identity)" "$ENTRA_DIR/plain.err"
 }
 
 # ---------------------------------------------------------------- Python package index

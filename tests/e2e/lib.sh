@@ -1492,12 +1492,13 @@ start_entra() {
 	fed="$(_rig_b64url_json '{"alg":"RS256","typ":"JWT","kid":"gha"}').$(_rig_b64url_json \
 		"{\"iss\":\"https://token.actions.githubusercontent.com\",\"sub\":\"repo:example/app:ref:refs/heads/main\",\"aud\":\"api://AzureADTokenExchange\",\"iat\":$now,\"exp\":$((now + 3600))}").$(_rig_random 64)"
 	printf '%s' "$fed" >"$dir/federated-token"
-	export ENTRA_DIR="$dir" ENTRA_TENANT ENTRA_CLIENT_ID ENTRA_MI_CLIENT_ID \
-		ENTRA_SECRET="Ent8Q~$(_rig_random 30)" ENTRA_CERT="$dir/client.pem" \
-		ENTRA_FEDERATED_TOKEN_FILE="$dir/federated-token" \
-		ENTRA_IDENTITY_HEADER="$(_rig_random 24)" ENTRA_ACR_ADMIN_PASS="$(_rig_random 24)" \
-		ENTRA_CONFIG="$dir/config.json" ENTRA_LOG="$dir/requests.log" \
-		ENTRA_SECRETS="$dir/secrets"
+	ENTRA_SECRET="Ent8Q~$(_rig_random 30)"
+	ENTRA_IDENTITY_HEADER=$(_rig_random 24)
+	ENTRA_ACR_ADMIN_PASS=$(_rig_random 24)
+	export ENTRA_DIR="$dir" ENTRA_TENANT ENTRA_CLIENT_ID ENTRA_MI_CLIENT_ID ENTRA_SECRET \
+		ENTRA_CERT="$dir/client.pem" ENTRA_FEDERATED_TOKEN_FILE="$dir/federated-token" \
+		ENTRA_IDENTITY_HEADER ENTRA_ACR_ADMIN_PASS ENTRA_CONFIG="$dir/config.json" \
+		ENTRA_LOG="$dir/requests.log" ENTRA_SECRETS="$dir/secrets"
 	: >"$ENTRA_SECRETS"
 	ENTRA_TENANT=$(cat /proc/sys/kernel/random/uuid)
 	ENTRA_CLIENT_ID=$(cat /proc/sys/kernel/random/uuid)

@@ -6,17 +6,34 @@
 
 #include "deploy/health.h"
 #include "publish.h"
+#include "registry/reference.h"
 #include "util/clock.h"
 #include "util/alloc.h"
 #include "util/log.h"
 #include "wrap/codec.h"
 
+/* Where a push would put the image, for a plan made without pushing (a dry run,
+ * render): "host/repository@digest". */
+static int would_push_as(const char *repository, const char *digest, char **out,
+			 struct ml_error *err)
+{
+	struct ml_ref ref = { 0 };
+	int rc = ml_ref_parse(&ref, repository, 0, err);
+
+	if (rc == 0) {
+		ref.digest = ml_strdup(digest);
+		*out = ml_ref_string(&ref);
+	}
+	ml_ref_dispose(&ref);
+	return rc;
+}
+
 /* The image, built into the cache and, for providers that run images from a
  * registry, pushed from there (not on a dry run). Fills the request's image fields
- * with strings owned by pub. */
+ * with strings owned by pub, or by *image. */
 static int prepare_image(const struct ml_deploy_opts *o, struct ml_deploy_request *req,
 			 struct ml_publish_result *pub, struct ml_deploy_result *res,
-			 struct ml_error *err)
+			 char **image, struct ml_error *err)
 {
 	struct ml_publish_opts po = { 0 };
 	int rc;
@@ -38,6 +55,12 @@ static int prepare_image(const struct ml_deploy_opts *o, struct ml_deploy_reques
 	req->digest = pub->manifest_digest;
 	req->config_digest = pub->config_digest;
 	req->image = pub->reference;
+	if (!req->image && (o->provider->caps & ML_PROVIDER_NEEDS_REGISTRY) && o->cfg->image.repository)
+		rc = would_push_as(o->cfg->image.repository, pub->manifest_digest, image, err);
+	if (rc < 0)
+		return rc;
+	if (*image)
+		req->image = *image;
 	req->revision = pub->build.git.present ? pub->build.git.revision : NULL;
 	return 0;
 }
@@ -125,6 +148,7 @@ int ml_deploy_run(const struct ml_deploy_opts *o, struct ml_deploy_result *res,
 	struct ml_deploy_request req = o->req;
 	struct ml_publish_result pub;
 	void *state = NULL;
+	char *image = NULL;
 	int rc, mutations = 0;
 
 	memset(&pub, 0, sizeof(pub));
@@ -145,7 +169,7 @@ int ml_deploy_run(const struct ml_deploy_opts *o, struct ml_deploy_result *res,
 		req.port = o->cfg->image.port ? o->cfg->image.port : 8080;
 	req.health_path = o->cfg->health.path;
 	if (needs_image(o->op)) {
-		rc = prepare_image(o, &req, &pub, res, err);
+		rc = prepare_image(o, &req, &pub, res, &image, err);
 		if (rc == 0 && o->interrupted && *o->interrupted)
 			rc = ml_error_set(err, ML_EINTR, "interrupted after the build; nothing deployed");
 		if (rc < 0)
@@ -180,5 +204,6 @@ out:
 	if (state)
 		p->cleanup(state);
 	ml_publish_result_dispose(&pub);
+	free(image);
 	return rc;
 }

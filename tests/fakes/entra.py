@@ -561,7 +561,13 @@ class Handler(loopback.Handler):
             conn = http.client.HTTPSConnection(up.hostname, up.port, timeout=120, context=ctx)
         else:
             conn = http.client.HTTPConnection(up.hostname, up.port, timeout=120)
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+        # repeated fields (podman sends one Accept per media type) are joined, as
+        # RFC 9110 section 5.3 allows; a dict would keep only the last one
+        headers = {}
+        for k, v in self.headers.items():
+            if k.lower() in HOP_BY_HOP:
+                continue
+            headers[k] = headers[k] + ", " + v if k in headers else v
         headers["Host"] = host
         headers["X-Forwarded-Proto"] = "https"
         if body or self.command in ("POST", "PUT", "PATCH"):

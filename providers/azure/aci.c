@@ -1,0 +1,748 @@
+#include "azure/aci.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "azure/acr.h"
+#include "azure/azure.h"
+#include "azure/entra.h"
+#include "deploy/endpoint.h"
+#include "deploy/health.h"
+#include "deploy/poll.h"
+#include "deploy/rest.h"
+#include "registry/auth.h"
+#include "registry/reference.h"
+#include "util/alloc.h"
+#include "util/log.h"
+#include "wrap/digest.h"
+
+#define ACI_API "2023-05-01"
+#define GROUP_API "2021-04-01"
+#define TAG_MANAGED "managed-by"
+#define TAG_SETTINGS "mldeploy-settings"
+#define TAG_DIGEST "mldeploy-digest"
+#define TAG_IMAGE "mldeploy-image"
+#define TAG_PREV_IMAGE "mldeploy-previous-image"
+#define TAG_PREV_DIGEST "mldeploy-previous-digest"
+#define OPERATION_TIMEOUT_S 900
+
+struct aci {
+	const struct ml_deploy_ctx *ctx;
+	const struct ml_azure_conf *conf;
+	struct ml_entra *entra;
+	struct ml_rest *arm;
+	char *subscription;
+	char *group_path;	/* /subscriptions/S/resourceGroups/RG */
+	char *cg_path;		/* .../providers/Microsoft.ContainerInstance/containerGroups/NAME */
+	char *dns_label;
+};
+
+/* What a plan found; deploy carries it out. */
+struct aci_plan {
+	int create_group;
+	ml_json *group_body;	/* resource group, when created */
+	ml_json *body;		/* the container group, secrets in it */
+	char *digest, *image;
+	int port;
+};
+
+static void aci_plan_free(void *p)
+{
+	struct aci_plan *ap = p;
+
+	ml_json_free(ap->group_body);
+	ml_json_free(ap->body);
+	free(ap->digest);
+	free(ap->image);
+	free(ap);
+}
+
+static int sign(void *ud, const struct ml_rest_sign *req, char ***headers, size_t *nheaders,
+		struct ml_error *err)
+{
+	struct aci *a = ud;
+	char *token = NULL;
+	int rc;
+
+	(void)req;
+	rc = ml_entra_token(a->entra, ML_AZURE_ARM_SCOPE, &token, err);
+	if (rc < 0)
+		return rc;
+	*headers = ml_calloc(1, sizeof(**headers));
+	(*headers)[0] = ml_asprintf("Authorization: Bearer %s", token);
+	*nheaders = 1;
+	ml_free_secret(token);
+	return 0;
+}
+
+static const char *first_set(const char *a, const char *b)
+{
+	return a && *a ? a : b && *b ? b : NULL;
+}
+
+int ml_aci_init(void **state, const struct ml_deploy_ctx *ctx, struct ml_error *err)
+{
+	const struct ml_azure_conf *conf = ctx->conf;
+	struct ml_rest_opts o = { .service = "Azure Resource Manager", .decode = ml_rest_decode_azure,
+				  .sign = sign };
+	struct aci *a;
+	char *base = NULL;
+	const char *sub;
+	int rc;
+
+	if (!conf || !conf->resource_group)
+		return ml_error_set(err, ML_ECONFIG, "%s: deploy.azure.resource_group is required "
+				    "(the resource group of the container group)", ctx->cfg->path);
+	sub = first_set(conf->subscription, getenv("AZURE_SUBSCRIPTION_ID"));
+	if (!sub)
+		return ml_error_set(err, ML_ECONFIG, "%s: no Azure subscription: set "
+				    "deploy.azure.subscription or AZURE_SUBSCRIPTION_ID", ctx->cfg->path);
+	a = ml_calloc(1, sizeof(*a));
+	a->ctx = ctx;
+	a->conf = conf;
+	a->subscription = ml_strdup(sub);
+	a->dns_label = ml_strdup(conf->dns_label ? conf->dns_label : ctx->service);
+	a->group_path = ml_asprintf("/subscriptions/%s/resourceGroups/%s", sub, conf->resource_group);
+	a->cg_path = ml_asprintf("%s/providers/Microsoft.ContainerInstance/containerGroups/%s",
+				 a->group_path, ctx->service);
+	rc = ml_endpoint(&base, ctx->cfg, "ARM", "https://management.azure.com", err);
+	if (rc == 0)
+		rc = ml_entra_new(&a->entra, ctx->cfg, err);
+	o.base_url = base;
+	o.ud = a;
+	if (rc == 0)
+		rc = ml_rest_new(&a->arm, &o, err);
+	free(base);
+	if (rc < 0) {
+		ml_aci_cleanup(a);
+		return rc;
+	}
+	*state = a;
+	return 0;
+}
+
+void ml_aci_cleanup(void *state)
+{
+	struct aci *a = state;
+
+	if (!a)
+		return;
+	ml_rest_free(a->arm);
+	ml_entra_free(a->entra);
+	free(a->subscription);
+	free(a->group_path);
+	free(a->cg_path);
+	free(a->dns_label);
+	free(a);
+}
+
+int ml_aci_api_calls(void *state, int *mutations)
+{
+	struct aci *a = state;
+
+	return ml_rest_calls(a->arm, mutations);
+}
+
+/* GET path?api-version=API; *out NULL when it does not exist. */
+static int arm_get(struct aci *a, const char *path, const char *api, ml_json **out,
+		   struct ml_error *err)
+{
+	struct ml_rest_result res;
+	char *p = ml_asprintf("%s?api-version=%s", path, api);
+	int rc = ml_rest_call(a->arm, "GET", p, NULL, ML_REST_ALLOW_404, &res, err);
+
+	*out = rc == 0 && res.status != 404 ? ml_json_ref(res.body) : NULL;
+	ml_rest_result_dispose(&res);
+	free(p);
+	return rc;
+}
+
+static const char *tag(const ml_json *resource, const char *key)
+{
+	return ml_json_get_str(ml_json_get(resource, "tags"), key);
+}
+
+static const ml_json *first_container(const ml_json *group)
+{
+	return ml_json_at(ml_json_get(ml_json_get(group, "properties"), "containers"), 0);
+}
+
+/* The credential ACI pulls with: a user-assigned identity, the ACR token exchange,
+ * or the registry credential this machine has (docker config, environment). */
+static int registry_credential(struct aci *a, const char *image, ml_json **out,
+			       struct ml_error *err)
+{
+	struct ml_credential cred = { 0 };
+	struct ml_ref ref = { 0 };
+	ml_json *c;
+	int rc;
+
+	*out = NULL;
+	rc = ml_ref_parse(&ref, image, 1, err);
+	if (rc < 0)
+		return rc;
+	c = ml_json_object_new();
+	ml_json_set_str(c, "server", ref.host);
+	if (a->conf->identity) {
+		ml_json_set_str(c, "identity", a->conf->identity);
+		*out = c;
+		goto out;
+	}
+	if (ml_acr_scope(ref.host) && ml_entra_configured(a->entra)) {
+		cred.username = ml_strdup(ML_ACR_USER);
+		cred.source = ml_asprintf("the ACR token exchange (Entra ID: %s)",
+					  ml_entra_source(a->entra));
+		rc = ml_acr_refresh_token(a->entra, ref.host, &cred.secret, NULL, err);
+		rc = rc < 0 ? rc : 1;
+	} else {
+		rc = ml_auth_credential(ref.host, &cred, err);
+	}
+	if (rc > 0) {
+		ml_log(ML_LOG_INFO, "ACI pulls from %s with credentials from %s", ref.host,
+		       cred.source ? cred.source : "the registry login");
+		ml_json_set_str(c, "username", cred.username ? cred.username : "");
+		ml_json_set_str(c, "password", cred.secret ? cred.secret : "");
+		*out = c;
+		c = NULL;
+		rc = 0;
+	}
+	ml_json_free(c);
+out:
+	ml_credential_dispose(&cred);
+	ml_ref_dispose(&ref);
+	return rc < 0 ? rc : 0;
+}
+
+static void add_env(ml_json *arr, const struct ml_azure_conf *conf, const char *name,
+		    const char *value)
+{
+	ml_json *e = ml_json_object_new();
+
+	ml_json_set_str(e, "name", name);
+	ml_json_set_str(e, ml_azure_is_secure(conf, name) ? "secureValue" : "value", value);
+	ml_json_append(arr, e);
+}
+
+static ml_json *probe(const char *path, int port, int initial_delay)
+{
+	ml_json *p = ml_json_object_new(), *g = ml_json_object_new();
+
+	ml_json_set_str(g, "path", path ? path : "/");
+	ml_json_set_int(g, "port", port);
+	ml_json_set_str(g, "scheme", "http");
+	ml_json_set(p, "httpGet", g);
+	ml_json_set_int(p, "initialDelaySeconds", initial_delay);
+	ml_json_set_int(p, "periodSeconds", 10);
+	ml_json_set_int(p, "failureThreshold", 3);
+	return p;
+}
+
+static ml_json *port_list(int port, int with_protocol)
+{
+	ml_json *arr = ml_json_array_new(), *p = ml_json_object_new();
+
+	ml_json_set_int(p, "port", port);
+	if (with_protocol)
+		ml_json_set_str(p, "protocol", "TCP");
+	ml_json_append(arr, p);
+	return arr;
+}
+
+/* The container group's body, credentials and secure values in it. */
+static ml_json *group_body(struct aci *a, const struct ml_deploy_request *req, const char *location)
+{
+	const struct ml_config *cfg = a->ctx->cfg;
+	const struct ml_azure_conf *conf = a->conf;
+	ml_json *b = ml_json_object_new(), *props = ml_json_object_new();
+	ml_json *c = ml_json_object_new(), *cp = ml_json_object_new(), *res, *req_o, *env, *arr, *ip;
+	size_t i;
+
+	ml_json_set_str(b, "location", location);
+	ml_json_set_str(c, "name", a->ctx->service);
+	ml_json_set_str(cp, "image", req->image);
+	ml_json_set(cp, "ports", port_list(req->port, 1));
+	env = ml_json_array_new();
+	for (i = 0; i < cfg->image.nenv; i++)
+		add_env(env, conf, cfg->image.env[i].key, cfg->image.env[i].value);
+	for (i = 0; i < conf->nenv; i++)
+		add_env(env, conf, conf->env[i].key, conf->env[i].value);
+	ml_json_set(cp, "environmentVariables", env);
+	res = ml_json_object_new();
+	req_o = ml_json_object_new();
+	ml_json_set(req_o, "cpu", ml_json_real_new(conf->cpu > 0 ? conf->cpu : 1));
+	ml_json_set(req_o, "memoryInGB", ml_json_real_new(conf->memory_gb > 0 ? conf->memory_gb : 1.5));
+	ml_json_set(res, "requests", req_o);
+	ml_json_set(cp, "resources", res);
+	ml_json_set(cp, "readinessProbe", probe(req->health_path, req->port, 5));
+	ml_json_set(cp, "livenessProbe", probe(req->health_path, req->port, 30));
+	ml_json_set(c, "properties", cp);
+	arr = ml_json_array_new();
+	ml_json_append(arr, c);
+	ml_json_set(props, "containers", arr);
+	ml_json_set_str(props, "osType", "Linux");
+	ml_json_set_str(props, "restartPolicy", conf->restart_policy ? conf->restart_policy : "Always");
+	ip = ml_json_object_new();
+	ml_json_set_str(ip, "type", "Public");
+	ml_json_set_str(ip, "dnsNameLabel", a->dns_label);
+	ml_json_set(ip, "ports", port_list(req->port, 1));
+	ml_json_set(props, "ipAddress", ip);
+	ml_json_set(b, "properties", props);
+	return b;
+}
+
+/* What makes two deployments the same: the body without the registry credential
+ * (a fresh token every run), secure values included as their hash only. */
+static void settings_hash(const ml_json *body, char out[ML_DIGEST_LEN])
+{
+	ml_json *copy = ml_json_deep_copy(body);
+	struct ml_buf b;
+
+	ml_json_set(ml_json_get(copy, "properties"), "imageRegistryCredentials", NULL);
+	ml_json_set(copy, "tags", NULL);
+	ml_buf_init(&b, 0);
+	ml_json_dump(copy, &b);
+	ml_sha256_digest(b.data, b.len, out);
+	ml_wipe(b.data, b.len);
+	ml_buf_dispose(&b);
+	ml_json_free(copy);
+}
+
+/* A copy fit to print: secure values and registry passwords masked. */
+static ml_json *masked(const ml_json *body)
+{
+	ml_json *copy = ml_json_deep_copy(body), *props = ml_json_get(copy, "properties");
+	ml_json *creds = ml_json_get(props, "imageRegistryCredentials");
+	ml_json *containers = ml_json_get(props, "containers");
+	size_t i, k;
+
+	for (i = 0; creds && i < ml_json_size(creds); i++)
+		if (ml_json_get(ml_json_at(creds, i), "password"))
+			ml_json_set_str(ml_json_at(creds, i), "password", "***");
+	for (i = 0; containers && i < ml_json_size(containers); i++) {
+		ml_json *env = ml_json_get(ml_json_get(ml_json_at(containers, i), "properties"),
+					   "environmentVariables");
+
+		for (k = 0; env && k < ml_json_size(env); k++)
+			if (ml_json_get(ml_json_at(env, k), "secureValue"))
+				ml_json_set_str(ml_json_at(env, k), "secureValue", "***");
+	}
+	return copy;
+}
+
+static int check_secure_names(struct aci *a, const ml_json *body, struct ml_error *err)
+{
+	const ml_json *env = ml_json_get(ml_json_get(first_container(body), "properties"),
+					 "environmentVariables");
+	size_t i, k;
+
+	for (i = 0; i < a->conf->secure_env.n; i++) {
+		const char *name = a->conf->secure_env.v[i];
+
+		for (k = 0; k < ml_json_size(env); k++)
+			if (!strcmp(ml_json_get_str(ml_json_at(env, k), "name"), name))
+				break;
+		if (k == ml_json_size(env))
+			return ml_error_set(err, ML_ECONFIG, "%s: deploy.azure.secure_env names '%s', "
+					    "which neither image.env nor deploy.azure.env sets",
+					    a->ctx->cfg->path, name);
+	}
+	return 0;
+}
+
+static int resource_group_step(struct aci *a, struct aci_plan *ap, struct ml_plan *plan,
+			       const char **location, ml_json **group, struct ml_error *err)
+{
+	int rc = arm_get(a, a->group_path, GROUP_API, group, err);
+	char *url;
+
+	if (rc < 0)
+		return rc;
+	if (*group) {
+		*location = first_set(a->conf->location, ml_json_get_str(*group, "location"));
+		return 0;
+	}
+	if (!a->conf->create_resource_group)
+		return ml_error_set(err, ML_ENOTFOUND, "resource group '%s' does not exist in "
+				    "subscription %s: create it, or set "
+				    "deploy.azure.create_resource_group: true", a->conf->resource_group,
+				    a->subscription);
+	if (!a->conf->location)
+		return ml_error_set(err, ML_ECONFIG, "%s: deploy.azure.location is needed to create "
+				    "resource group '%s'", a->ctx->cfg->path, a->conf->resource_group);
+	*location = a->conf->location;
+	ap->create_group = 1;
+	ap->group_body = ml_json_object_new();
+	ml_json_set_str(ap->group_body, "location", a->conf->location);
+	ml_json_set(ap->group_body, "tags", ml_json_object_new());
+	ml_json_set_str(ml_json_get(ap->group_body, "tags"), TAG_MANAGED, "mldeploy");
+	url = ml_asprintf("%s?api-version=%s", a->group_path, GROUP_API);
+	ml_plan_add(plan, "create the resource group", "PUT", url, ml_json_deep_copy(ap->group_body), 1);
+	free(url);
+	return 0;
+}
+
+static void set_tags(ml_json *body, const struct ml_deploy_request *req, const char *hash,
+		     const ml_json *live)
+{
+	ml_json *tags = ml_json_object_new();
+	const char *live_image = tag(live, TAG_IMAGE);
+
+	ml_json_set_str(tags, TAG_MANAGED, "mldeploy");
+	ml_json_set_str(tags, TAG_SETTINGS, hash);
+	ml_json_set_str(tags, TAG_DIGEST, req->digest);
+	ml_json_set_str(tags, TAG_IMAGE, req->image);
+	if (live_image && strcmp(live_image, req->image)) {
+		ml_json_set_str(tags, TAG_PREV_IMAGE, live_image);
+		if (tag(live, TAG_DIGEST))
+			ml_json_set_str(tags, TAG_PREV_DIGEST, tag(live, TAG_DIGEST));
+	} else if (tag(live, TAG_PREV_IMAGE)) {
+		ml_json_set_str(tags, TAG_PREV_IMAGE, tag(live, TAG_PREV_IMAGE));
+		if (tag(live, TAG_PREV_DIGEST))
+			ml_json_set_str(tags, TAG_PREV_DIGEST, tag(live, TAG_PREV_DIGEST));
+	}
+	ml_json_set(body, "tags", tags);
+}
+
+int ml_aci_plan(void *state, const struct ml_deploy_request *req, struct ml_plan *plan,
+		struct ml_error *err)
+{
+	struct aci *a = state;
+	struct aci_plan *ap = ml_calloc(1, sizeof(*ap));
+	ml_json *rg = NULL, *live = NULL, *cred = NULL;
+	const char *location = NULL, *state_s;
+	char hash[ML_DIGEST_LEN], *url;
+	int rc;
+
+	plan->priv = ap;
+	plan->priv_free = aci_plan_free;
+	if (!req->image)
+		return ml_error_set(err, ML_ECONFIG, "%s: ACI runs images from a registry: set "
+				    "image.repository", a->ctx->cfg->path);
+	ap->digest = ml_strdup(req->digest);
+	ap->image = ml_strdup(req->image);
+	ap->port = req->port;
+	rc = resource_group_step(a, ap, plan, &location, &rg, err);
+	if (rc == 0 && !ap->create_group)
+		rc = arm_get(a, a->cg_path, ACI_API, &live, err);
+	if (rc < 0)
+		goto out;
+	if (live && (!tag(live, TAG_MANAGED) || strcmp(tag(live, TAG_MANAGED), "mldeploy"))) {
+		rc = ml_error_set(err, ML_ECONFLICT, "container group '%s' in resource group '%s' was "
+				  "not created by mldeploy (no managed-by: mldeploy tag); choose "
+				  "another name or remove it", a->ctx->service, a->conf->resource_group);
+		goto out;
+	}
+	ap->body = group_body(a, req, location ? location : ml_json_get_str(live, "location"));
+	rc = check_secure_names(a, ap->body, err);
+	if (rc < 0)
+		goto out;
+	settings_hash(ap->body, hash);
+	set_tags(ap->body, req, hash, live);
+	state_s = ml_json_get_str(ml_json_get(live, "properties"), "provisioningState");
+	plan->live = live != NULL;
+	if (live && tag(live, TAG_SETTINGS) && !strcmp(tag(live, TAG_SETTINGS), hash) &&
+	    tag(live, TAG_IMAGE) && !strcmp(tag(live, TAG_IMAGE), req->image) && state_s &&
+	    !strcmp(state_s, "Succeeded")) {
+		plan->noop = 1;
+		plan->summary = ml_asprintf("no change: container group %s already runs %s",
+					    a->ctx->service, req->digest);
+		goto out;
+	}
+	rc = registry_credential(a, req->image, &cred, err);
+	if (rc < 0)
+		goto out;
+	if (cred) {
+		ml_json *arr = ml_json_array_new();
+
+		ml_json_append(arr, cred);
+		ml_json_set(ml_json_get(ap->body, "properties"), "imageRegistryCredentials", arr);
+	}
+	url = ml_asprintf("%s?api-version=%s", a->cg_path, ACI_API);
+	ml_plan_add(plan, live ? "update the container group (its containers restart: ACI "
+			   "replaces them in place)" : "create the container group", "PUT", url,
+		    masked(ap->body), 1);
+	free(url);
+	ml_plan_add(plan, "wait for the operation (Azure-AsyncOperation)", "GET", "{operation}", NULL, 0);
+	plan->summary = ml_asprintf("%s container group %s running %s", live ? "update" : "create",
+				    a->ctx->service, req->digest);
+out:
+	ml_json_free(rg);
+	ml_json_free(live);
+	return rc;
+}
+
+/* Polling an Azure-AsyncOperation URL. */
+struct op {
+	struct aci *a;
+	const char *url;
+};
+
+static int look_at_operation(void *ud, struct ml_poll_step *step, struct ml_error *err)
+{
+	struct op *op = ud;
+	struct ml_rest_result res;
+	const char *status, *ra;
+	int rc = ml_rest_call(op->a->arm, "GET", op->url, NULL, 0, &res, err);
+
+	if (rc < 0) {
+		ml_rest_result_dispose(&res);
+		return rc;
+	}
+	status = ml_json_get_str(res.body, "status");
+	snprintf(step->progress, sizeof(step->progress), "container group %s: %s",
+		 op->a->ctx->service, status ? status : "?");
+	ra = ml_http_response_header(&res.resp, "Retry-After");
+	if (ra)
+		step->retry_after_ms = strtol(ra, NULL, 10) * 1000;
+	if (status && !strcmp(status, "Succeeded"))
+		rc = ML_POLL_DONE;
+	else if (status && (!strcmp(status, "Failed") || !strcmp(status, "Canceled"))) {
+		const ml_json *e = ml_json_get(res.body, "error");
+
+		ml_error_set(err, ML_EPROTO, "Azure: the operation on container group %s %s: %s%s%s",
+			     op->a->ctx->service, status,
+			     ml_json_get_str(e, "code") ? ml_json_get_str(e, "code") : "",
+			     ml_json_get_str(e, "code") ? ": " : "",
+			     ml_json_get_str(e, "message") ? ml_json_get_str(e, "message") : "no detail");
+		rc = ML_POLL_FAILED;
+	} else {
+		rc = ML_POLL_PENDING;
+	}
+	ml_rest_result_dispose(&res);
+	return rc;
+}
+
+static int wait_operation(struct aci *a, const struct ml_rest_result *res, const char *what,
+			  struct ml_error *err)
+{
+	const char *url = ml_http_response_header(&res->resp, "Azure-AsyncOperation");
+	struct op op = { a, url };
+	struct ml_poll_opts po = { .what = what, .timeout_s = OPERATION_TIMEOUT_S,
+				   .interrupted = a->ctx->interrupted };
+
+	if (!url)
+		return 0;	/* done at once */
+	return ml_poll(&po, look_at_operation, &op, err);
+}
+
+/* The container's events, for an error: "Pulling: ...; Failed: ...". */
+static void describe_events(const ml_json *group, struct ml_buf *out)
+{
+	const ml_json *iv = ml_json_get(ml_json_get(first_container(group), "properties"),
+					"instanceView");
+	const ml_json *events = ml_json_get(iv, "events");
+	size_t i, n = events ? ml_json_size(events) : 0;
+
+	for (i = n > 5 ? n - 5 : 0; i < n; i++) {
+		const ml_json *e = ml_json_at(events, i);
+
+		ml_buf_printf(out, "%s%s: %s", ml_buf_str(out)[0] ? "; " : "",
+			      ml_json_get_str(e, "name") ? ml_json_get_str(e, "name") : "event",
+			      ml_json_get_str(e, "message") ? ml_json_get_str(e, "message") : "");
+	}
+}
+
+static const char *container_state(const ml_json *group, int64_t *restarts)
+{
+	const ml_json *iv = ml_json_get(ml_json_get(first_container(group), "properties"),
+					"instanceView");
+
+	*restarts = 0;
+	ml_json_get_int(iv, "restartCount", restarts);
+	return ml_json_get_str(ml_json_get(iv, "currentState"), "state");
+}
+
+static char *url_of(const ml_json *group, int port)
+{
+	const char *fqdn = ml_json_get_str(ml_json_get(ml_json_get(group, "properties"), "ipAddress"),
+					   "fqdn");
+
+	return fqdn ? ml_asprintf("http://%s:%d", fqdn, port) : NULL;
+}
+
+static int put(struct aci *a, const char *path, const char *api, const ml_json *body,
+	       const char *what, struct ml_error *err)
+{
+	struct ml_rest_result res;
+	char *p = ml_asprintf("%s?api-version=%s", path, api);
+	int rc = ml_rest_call(a->arm, "PUT", p, body, 0, &res, err);
+
+	if (rc == -ML_EPROTO && res.status == 409 && strstr(err->msg, "update"))
+		ml_error_prefix(err, "ACI cannot change this in place: run 'mldeploy destroy "
+				"--provider azure --yes', then deploy again");
+	if (rc == 0)
+		rc = wait_operation(a, &res, what, err);
+	ml_rest_result_dispose(&res);
+	free(p);
+	return rc;
+}
+
+int ml_aci_deploy(void *state, const struct ml_plan *plan, struct ml_deploy_result *res,
+		  struct ml_error *err)
+{
+	struct aci *a = state;
+	struct aci_plan *ap = plan->priv;
+	struct ml_buf events;
+	ml_json *group = NULL;
+	const char *st;
+	int64_t restarts;
+	int rc = 0;
+
+	res->digest = ml_strdup(ap->digest);
+	res->revision = ml_strdup(a->ctx->service);
+	res->changed = !plan->noop;
+	if (!plan->noop && ap->create_group)
+		rc = put(a, a->group_path, GROUP_API, ap->group_body, "resource group", err);
+	if (!plan->noop && rc == 0)
+		rc = put(a, a->cg_path, ACI_API, ap->body, "container group", err);
+	if (rc == 0)
+		rc = arm_get(a, a->cg_path, ACI_API, &group, err);
+	if (rc < 0)
+		return rc;
+	if (!group)
+		return ml_error_set(err, ML_EPROTO, "Azure: container group %s is gone after the deploy",
+				    a->ctx->service);
+	ml_buf_init(&events, 4096);
+	st = container_state(group, &restarts);
+	if (!st || strcmp(st, "Running")) {
+		describe_events(group, &events);
+		rc = ml_error_set(err, ML_EPROTO, "container %s is %s (restarts: %lld)%s%s",
+				  a->ctx->service, st ? st : "not running", (long long)restarts,
+				  events.len ? "; events: " : "", ml_buf_str(&events));
+	} else if (!(res->url = url_of(group, ap->port))) {
+		rc = ml_error_set(err, ML_EPROTO, "Azure: container group %s has no public FQDN",
+				  a->ctx->service);
+	}
+	ml_buf_dispose(&events);
+	ml_json_free(group);
+	return rc;
+}
+
+int ml_aci_status(void *state, struct ml_deploy_result *res, struct ml_error *err)
+{
+	struct aci *a = state;
+	ml_json *group = NULL, *x;
+	struct ml_buf events;
+	int64_t restarts;
+	int rc = arm_get(a, a->cg_path, ACI_API, &group, err);
+	int port = a->ctx->cfg->image.port ? a->ctx->cfg->image.port : 8080;
+
+	if (rc < 0)
+		return rc;
+	if (!group) {
+		res->state = ml_strdup("absent");
+		return 0;
+	}
+	res->state = ml_strdup(container_state(group, &restarts));
+	res->digest = ml_strdup(tag(group, TAG_DIGEST));
+	res->previous_digest = ml_strdup(tag(group, TAG_PREV_DIGEST));
+	res->revision = ml_strdup(a->ctx->service);
+	res->url = url_of(group, port);
+	x = ml_json_object_new();
+	ml_json_set_int(x, "restart_count", restarts);
+	ml_json_set_str(x, "provisioning_state",
+			ml_json_get_str(ml_json_get(group, "properties"), "provisioningState"));
+	ml_buf_init(&events, 4096);
+	describe_events(group, &events);
+	ml_json_set_str(x, "events", ml_buf_str(&events));
+	ml_buf_dispose(&events);
+	res->extra = x;
+	if (res->url) {
+		struct ml_health_opts ho = { .base_url = res->url, .path = a->ctx->cfg->health.path,
+					     .timeout_s = 5 };
+		struct ml_error herr = { 0 };
+
+		ml_health_check(&ho, &res->health, &herr);
+	}
+	ml_json_free(group);
+	return 0;
+}
+
+int ml_aci_rollback(void *state, const struct ml_deploy_request *req,
+		    struct ml_deploy_result *res, struct ml_error *err)
+{
+	struct aci *a = state;
+	struct ml_deploy_request back = *req;
+	struct ml_plan plan;
+	ml_json *group = NULL;
+	int rc = arm_get(a, a->cg_path, ACI_API, &group, err);
+
+	if (rc == 0 && !group)
+		rc = ml_error_set(err, ML_ENOTFOUND, "%s is not deployed on Azure Container Instances",
+				  a->ctx->service);
+	if (rc == 0 && (!tag(group, TAG_PREV_IMAGE) || !tag(group, TAG_PREV_DIGEST)))
+		rc = ml_error_set(err, ML_ENOTFOUND, "nothing to roll back to: %s has run only %s",
+				  a->ctx->service, tag(group, TAG_DIGEST) ? tag(group, TAG_DIGEST) : "one image");
+	if (rc < 0) {
+		ml_json_free(group);
+		return rc;
+	}
+	back.image = tag(group, TAG_PREV_IMAGE);
+	back.digest = tag(group, TAG_PREV_DIGEST);
+	back.port = a->ctx->cfg->image.port ? a->ctx->cfg->image.port : 8080;
+	back.health_path = a->ctx->cfg->health.path;
+	ml_plan_init(&plan);
+	rc = ml_aci_plan(a, &back, &plan, err);
+	if (rc == 0)
+		rc = ml_aci_deploy(a, &plan, res, err);
+	if (rc == 0 && res->url) {
+		struct ml_health_opts ho = { .base_url = res->url, .path = back.health_path,
+					     .timeout_s = req->timeout_s, .interrupted = a->ctx->interrupted };
+
+		rc = ml_health_check(&ho, &res->health, err);
+	}
+	ml_plan_dispose(&plan);
+	ml_json_free(group);
+	return rc;
+}
+
+static int look_at_group(void *ud, struct ml_poll_step *step, struct ml_error *err)
+{
+	struct aci *a = ud;
+	ml_json *group = NULL;
+	int rc = arm_get(a, a->cg_path, ACI_API, &group, err);
+
+	if (rc < 0)
+		return rc;
+	snprintf(step->progress, sizeof(step->progress), "container group %s: %s", a->ctx->service,
+		 group ? "deleting" : "deleted");
+	ml_json_free(group);
+	return group ? ML_POLL_PENDING : ML_POLL_DONE;
+}
+
+int ml_aci_destroy(void *state, struct ml_deploy_result *res, struct ml_error *err)
+{
+	struct aci *a = state;
+	struct ml_poll_opts po = { .what = "deleting the container group",
+				   .timeout_s = OPERATION_TIMEOUT_S, .interrupted = a->ctx->interrupted };
+	struct ml_rest_result rr;
+	ml_json *group = NULL;
+	char *p;
+	int rc = arm_get(a, a->cg_path, ACI_API, &group, err);
+
+	res->removed = ml_json_array_new();
+	res->state = ml_strdup("absent");
+	if (rc < 0 || !group)
+		return rc;
+	if (!tag(group, TAG_MANAGED) || strcmp(tag(group, TAG_MANAGED), "mldeploy")) {
+		ml_json_free(group);
+		return ml_error_set(err, ML_ECONFLICT, "container group '%s' was not created by "
+				    "mldeploy (no managed-by: mldeploy tag): left alone",
+				    a->ctx->service);
+	}
+	ml_json_free(group);
+	p = ml_asprintf("%s?api-version=%s", a->cg_path, ACI_API);
+	rc = ml_rest_call(a->arm, "DELETE", p, NULL, ML_REST_ALLOW_404, &rr, err);
+	ml_rest_result_dispose(&rr);
+	free(p);
+	if (rc == 0)
+		rc = ml_poll(&po, look_at_group, a, err);
+	if (rc == 0) {
+		ml_json *o = ml_json_object_new();
+
+		ml_json_set_str(o, "kind", "container group");
+		ml_json_set_str(o, "name", a->ctx->service);
+		ml_json_append(res->removed, o);
+	}
+	return rc;
+}

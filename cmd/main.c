@@ -39,14 +39,16 @@ static const struct cmd_entry commands[] = {
 	{ "validate", cmd_validate, "check deploy.yaml and print the resolved plan", "", "" },
 	{ "deploy", cmd_deploy, "build, push and deploy the image by digest, health-checked",
 	  "[--provider P] [--target T] [--dry-run] [--no-traffic] [--traffic N]\n"
-	  "                      [--no-wait] [--timeout DUR]",
+	  "                      [--no-wait] [--timeout DUR] [--recreate]",
 	  DEPLOY_SELECT_HELP
 	  "  --dry-run             print the plan (request bodies, secrets masked); change nothing\n"
 	  "  --no-traffic          start the new revision but give it no traffic\n"
 	  "  --traffic N           percent of traffic for the new revision (where the platform splits)\n"
 	  "  --no-wait             return once the platform accepted the change\n"
 	  "  --timeout DUR         how long the new revision may take to pass its health\n"
-	  "                        check (\"90s\", \"10m\"; default 120s)\n" },
+	  "                        check (\"90s\", \"10m\"; default 120s)\n"
+	  "  --recreate            delete and create again what the platform cannot change in\n"
+	  "                        place (Azure Container Instances: osType, restartPolicy, ...)\n" },
 	{ "status", cmd_status, "show what serves: revision, digest, URL, health",
 	  "[--provider P] [--target T]", DEPLOY_SELECT_HELP },
 	{ "rollback", cmd_rollback, "serve the digest that served before the current one again",
@@ -54,9 +56,11 @@ static const struct cmd_entry commands[] = {
 	  DEPLOY_SELECT_HELP
 	  "  --timeout DUR         health-check deadline of the revision rolled back to\n" },
 	{ "destroy", cmd_destroy, "remove what mldeploy deployed for this service, nothing else",
-	  "[--provider P] [--target T] [--yes]",
+	  "[--provider P] [--target T] [--yes] [--all]",
 	  DEPLOY_SELECT_HELP
-	  "  -y, --yes             do not ask (required without a terminal)\n" },
+	  "  -y, --yes             do not ask (required without a terminal)\n"
+	  "  --all                 also what holds the service, when mldeploy created it\n"
+	  "                        (Azure: the resource group)\n" },
 	{ "render", cmd_render, "write a platform file for users of native tools",
 	  "[--provider P] [--target T] [-o OUT] FILE",
 	  DEPLOY_SELECT_HELP

@@ -189,7 +189,7 @@ int ml_deploy_run(const struct ml_deploy_opts *o, struct ml_deploy_result *res,
 		rc = p->rollback(state, &req, res, err);
 		break;
 	case ML_OP_DESTROY:
-		rc = p->destroy(state, res, err);
+		rc = p->destroy(state, &req, res, err);
 		break;
 	case ML_OP_RENDER:
 		rc = p->render(state, &req, o->render_file, o->render_out, err);

@@ -73,7 +73,8 @@ struct ml_provider {
 			struct ml_deploy_result *res, struct ml_error *err);
 	/* Removes what carries mldeploy's managed-by label/tag for this service,
 	 * nothing else; lists what it removed in res->removed. */
-	int (*destroy)(void *state, struct ml_deploy_result *res, struct ml_error *err);
+	int (*destroy)(void *state, const struct ml_deploy_request *req, struct ml_deploy_result *res,
+		       struct ml_error *err);
 	/* Writes a platform file (app.yaml, Dockerrun.aws.json) for users of native
 	 * tools; -ML_ENOTFOUND when the provider has no such file. */
 	int (*render)(void *state, const struct ml_deploy_request *req, const char *file,

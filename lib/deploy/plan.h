@@ -35,6 +35,9 @@ struct ml_deploy_request {
 	int no_wait;			/* --no-wait: return once the platform accepted the change */
 	long timeout_s;			/* --timeout, 0: the provider's default */
 	int assume_yes;			/* destroy --yes */
+	int destroy_all;		/* destroy --all: what holds the service too, when
+					   mldeploy created it (Azure's resource group) */
+	int recreate;			/* deploy --recreate: replace what cannot change in place */
 };
 
 /* The plan: an ordered list of steps. Each step is {"action", "method", "url",

@@ -37,6 +37,12 @@ struct aci {
 	char *dns_label;
 };
 
+/* A resource whose deletion is awaited. */
+struct gone {
+	struct aci *a;
+	const char *path, *api, *what;
+};
+
 /* What a plan found; deploy carries it out. */
 struct aci_plan {
 	int create_group;
@@ -44,6 +50,7 @@ struct aci_plan {
 	ml_json *body;		/* the container group, secrets in it */
 	char *digest, *image;
 	int port;
+	int recreate;		/* --recreate: delete the group when ARM cannot update it */
 };
 
 static void aci_plan_free(void *p)
@@ -421,6 +428,7 @@ int ml_aci_plan(void *state, const struct ml_deploy_request *req, struct ml_plan
 	ap->digest = ml_strdup(req->digest);
 	ap->image = ml_strdup(req->image);
 	ap->port = req->port;
+	ap->recreate = req->recreate;
 	rc = resource_group_step(a, ap, plan, &location, &rg, err);
 	if (rc == 0 && !ap->create_group)
 		rc = arm_get(a, a->cg_path, ACI_API, &live, err);
@@ -560,20 +568,60 @@ static char *url_of(const ml_json *group, int port)
 	return fqdn ? ml_asprintf("http://%s:%d", fqdn, port) : NULL;
 }
 
+/* PUT, then wait for its operation. *cannot_update is set when ARM refuses to change
+ * the resource in place (409 InvalidContainerGroupUpdate). */
 static int put(struct aci *a, const char *path, const char *api, const ml_json *body,
-	       const char *what, struct ml_error *err)
+	       const char *what, int *cannot_update, struct ml_error *err)
 {
 	struct ml_rest_result res;
 	char *p = ml_asprintf("%s?api-version=%s", path, api);
 	int rc = ml_rest_call(a->arm, "PUT", p, body, 0, &res, err);
 
-	if (rc == -ML_EPROTO && res.status == 409 && strstr(err->msg, "update"))
-		ml_error_prefix(err, "ACI cannot change this in place: run 'mldeploy destroy "
-				"--provider azure --yes', then deploy again");
+	if (cannot_update)
+		*cannot_update = rc < 0 && res.status == 409 &&
+				 !strcmp(res.code, "InvalidContainerGroupUpdate");
 	if (rc == 0)
 		rc = wait_operation(a, &res, what, err);
 	ml_rest_result_dispose(&res);
 	free(p);
+	return rc;
+}
+
+static int look_at_deletion(void *ud, struct ml_poll_step *step, struct ml_error *err);
+
+/* DELETE path and wait until a GET says 404. */
+static int delete_and_wait(struct aci *a, const char *path, const char *api, const char *what,
+			   struct ml_error *err)
+{
+	struct ml_poll_opts po = { .what = what, .timeout_s = OPERATION_TIMEOUT_S,
+				   .interrupted = a->ctx->interrupted };
+	struct ml_rest_result rr;
+	struct gone g = { a, path, api, what };
+	char *p = ml_asprintf("%s?api-version=%s", path, api);
+	int rc = ml_rest_call(a->arm, "DELETE", p, NULL, ML_REST_ALLOW_404, &rr, err);
+
+	ml_rest_result_dispose(&rr);
+	free(p);
+	return rc < 0 ? rc : ml_poll(&po, look_at_deletion, &g, err);
+}
+
+/* The container group, created or updated; with --recreate, deleted first when ARM
+ * cannot update it in place. */
+static int put_group(struct aci *a, const struct aci_plan *ap, struct ml_error *err)
+{
+	int cannot_update = 0;
+	int rc = put(a, a->cg_path, ACI_API, ap->body, "container group", &cannot_update, err);
+
+	if (rc < 0 && cannot_update && ap->recreate) {
+		ml_log(ML_LOG_INFO, "ARM cannot update container group %s in place: deleting it "
+		       "and creating it again (--recreate)", a->ctx->service);
+		rc = delete_and_wait(a, a->cg_path, ACI_API, "container group", err);
+		if (rc == 0)
+			rc = put(a, a->cg_path, ACI_API, ap->body, "container group", NULL, err);
+	} else if (rc < 0 && cannot_update) {
+		ml_error_prefix(err, "ACI cannot change this in place: deploy again with --recreate "
+				"(the container group is deleted first: downtime)");
+	}
 	return rc;
 }
 
@@ -592,9 +640,9 @@ int ml_aci_deploy(void *state, const struct ml_plan *plan, struct ml_deploy_resu
 	res->revision = ml_strdup(a->ctx->service);
 	res->changed = !plan->noop;
 	if (!plan->noop && ap->create_group)
-		rc = put(a, a->group_path, GROUP_API, ap->group_body, "resource group", err);
+		rc = put(a, a->group_path, GROUP_API, ap->group_body, "resource group", NULL, err);
 	if (!plan->noop && rc == 0)
-		rc = put(a, a->cg_path, ACI_API, ap->body, "container group", err);
+		rc = put_group(a, ap, err);
 	if (rc == 0)
 		rc = arm_get(a, a->cg_path, ACI_API, &group, err);
 	if (rc < 0)
@@ -696,32 +744,60 @@ int ml_aci_rollback(void *state, const struct ml_deploy_request *req,
 	return rc;
 }
 
-static int look_at_group(void *ud, struct ml_poll_step *step, struct ml_error *err)
+static int look_at_deletion(void *ud, struct ml_poll_step *step, struct ml_error *err)
 {
-	struct aci *a = ud;
-	ml_json *group = NULL;
-	int rc = arm_get(a, a->cg_path, ACI_API, &group, err);
+	struct gone *g = ud;
+	ml_json *still = NULL;
+	int rc = arm_get(g->a, g->path, g->api, &still, err);
 
 	if (rc < 0)
 		return rc;
-	snprintf(step->progress, sizeof(step->progress), "container group %s: %s", a->ctx->service,
-		 group ? "deleting" : "deleted");
-	ml_json_free(group);
-	return group ? ML_POLL_PENDING : ML_POLL_DONE;
+	snprintf(step->progress, sizeof(step->progress), "%s: %s", g->what,
+		 still ? "deleting" : "deleted");
+	ml_json_free(still);
+	return still ? ML_POLL_PENDING : ML_POLL_DONE;
 }
 
-int ml_aci_destroy(void *state, struct ml_deploy_result *res, struct ml_error *err)
+static void add_removed(ml_json *arr, const char *kind, const char *name)
+{
+	ml_json *o = ml_json_object_new();
+
+	ml_json_set_str(o, "kind", kind);
+	ml_json_set_str(o, "name", name);
+	ml_json_append(arr, o);
+}
+
+/* --all: the resource group too, when mldeploy created it (its managed-by tag). */
+static int destroy_group(struct aci *a, struct ml_deploy_result *res, struct ml_error *err)
+{
+	ml_json *rg = NULL;
+	int rc = arm_get(a, a->group_path, GROUP_API, &rg, err);
+
+	if (rc < 0 || !rg)
+		return rc;
+	if (!tag(rg, TAG_MANAGED) || strcmp(tag(rg, TAG_MANAGED), "mldeploy")) {
+		ml_log(ML_LOG_WARN, "resource group %s was not created by mldeploy: left alone",
+		       a->conf->resource_group);
+	} else {
+		rc = delete_and_wait(a, a->group_path, GROUP_API, "resource group", err);
+		if (rc == 0)
+			add_removed(res->removed, "resource group", a->conf->resource_group);
+	}
+	ml_json_free(rg);
+	return rc;
+}
+
+int ml_aci_destroy(void *state, const struct ml_deploy_request *req, struct ml_deploy_result *res,
+		   struct ml_error *err)
 {
 	struct aci *a = state;
-	struct ml_poll_opts po = { .what = "deleting the container group",
-				   .timeout_s = OPERATION_TIMEOUT_S, .interrupted = a->ctx->interrupted };
-	struct ml_rest_result rr;
 	ml_json *group = NULL;
-	char *p;
 	int rc = arm_get(a, a->cg_path, ACI_API, &group, err);
 
 	res->removed = ml_json_array_new();
 	res->state = ml_strdup("absent");
+	if (rc == 0 && !group && req->destroy_all)
+		return destroy_group(a, res, err);
 	if (rc < 0 || !group)
 		return rc;
 	if (!tag(group, TAG_MANAGED) || strcmp(tag(group, TAG_MANAGED), "mldeploy")) {
@@ -731,18 +807,10 @@ int ml_aci_destroy(void *state, struct ml_deploy_result *res, struct ml_error *e
 				    a->ctx->service);
 	}
 	ml_json_free(group);
-	p = ml_asprintf("%s?api-version=%s", a->cg_path, ACI_API);
-	rc = ml_rest_call(a->arm, "DELETE", p, NULL, ML_REST_ALLOW_404, &rr, err);
-	ml_rest_result_dispose(&rr);
-	free(p);
+	rc = delete_and_wait(a, a->cg_path, ACI_API, "container group", err);
 	if (rc == 0)
-		rc = ml_poll(&po, look_at_group, a, err);
-	if (rc == 0) {
-		ml_json *o = ml_json_object_new();
-
-		ml_json_set_str(o, "kind", "container group");
-		ml_json_set_str(o, "name", a->ctx->service);
-		ml_json_append(res->removed, o);
-	}
+		add_removed(res->removed, "container group", a->ctx->service);
+	if (rc == 0 && req->destroy_all)
+		rc = destroy_group(a, res, err);
 	return rc;
 }

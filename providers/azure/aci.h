@@ -15,7 +15,8 @@ int ml_aci_deploy(void *state, const struct ml_plan *plan, struct ml_deploy_resu
 int ml_aci_status(void *state, struct ml_deploy_result *res, struct ml_error *err);
 int ml_aci_rollback(void *state, const struct ml_deploy_request *req,
 		    struct ml_deploy_result *res, struct ml_error *err);
-int ml_aci_destroy(void *state, struct ml_deploy_result *res, struct ml_error *err);
+int ml_aci_destroy(void *state, const struct ml_deploy_request *req, struct ml_deploy_result *res,
+		   struct ml_error *err);
 int ml_aci_api_calls(void *state, int *mutations);
 
 #endif

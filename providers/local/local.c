@@ -658,7 +658,8 @@ static void add_removed(ml_json *arr, const char *kind, const char *name)
 	ml_json_append(arr, o);
 }
 
-static int local_destroy(void *state, struct ml_deploy_result *res, struct ml_error *err)
+static int local_destroy(void *state, const struct ml_deploy_request *req,
+			 struct ml_deploy_result *res, struct ml_error *err)
 {
 	struct local *l = state;
 	ml_json *list = NULL, *images = ml_json_object_new();
@@ -667,6 +668,7 @@ static int local_destroy(void *state, struct ml_deploy_result *res, struct ml_er
 	void *it;
 	int rc;
 
+	(void)req;
 	res->removed = ml_json_array_new();
 	rc = list_ours(l, &list, err);
 	for (i = 0; rc == 0 && i < ml_json_size(list); i++) {

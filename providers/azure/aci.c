@@ -294,6 +294,15 @@ static ml_json *group_body(struct aci *a, const struct ml_deploy_request *req, c
 	ml_json_set(ip, "ports", port_list(req->port, 1));
 	ml_json_set(props, "ipAddress", ip);
 	ml_json_set(b, "properties", props);
+	if (conf->identity) {
+		/* ACI pulls as this user-assigned identity, which the group must carry */
+		ml_json *id = ml_json_object_new(), *ids = ml_json_object_new();
+
+		ml_json_set_str(id, "type", "UserAssigned");
+		ml_json_set(ids, conf->identity, ml_json_object_new());
+		ml_json_set(id, "userAssignedIdentities", ids);
+		ml_json_set(b, "identity", id);
+	}
 	return b;
 }
 

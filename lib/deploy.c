@@ -168,6 +168,10 @@ int ml_deploy_run(const struct ml_deploy_opts *o, struct ml_deploy_result *res,
 	if (!req.port)
 		req.port = o->cfg->image.port ? o->cfg->image.port : 8080;
 	req.health_path = o->cfg->health.path;
+	/* before the build: a provider's configuration error costs no build or push */
+	rc = p->init(&state, &ctx, err);
+	if (rc < 0)
+		goto out;
 	if (needs_image(o->op)) {
 		rc = prepare_image(o, &req, &pub, res, &image, err);
 		if (rc == 0 && o->interrupted && *o->interrupted)
@@ -175,9 +179,6 @@ int ml_deploy_run(const struct ml_deploy_opts *o, struct ml_deploy_result *res,
 		if (rc < 0)
 			goto out;
 	}
-	rc = p->init(&state, &ctx, err);
-	if (rc < 0)
-		goto out;
 	switch (o->op) {
 	case ML_OP_DEPLOY:
 		rc = deploy(o, state, &req, res, plan, err);

@@ -13,6 +13,7 @@
 #include "registry/auth.h"
 #include "registry/reference.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "wrap/digest.h"
 
@@ -25,6 +26,8 @@
 #define TAG_PREV_IMAGE "mldeploy-previous-image"
 #define TAG_PREV_DIGEST "mldeploy-previous-digest"
 #define OPERATION_TIMEOUT_S 900
+#define HEALTH_TIMEOUT_S 120	/* the core's default, without --timeout */
+#define HEALTH_SLICE_S 2	/* health attempts between two looks at the container */
 
 struct aci {
 	const struct ml_deploy_ctx *ctx;
@@ -51,6 +54,8 @@ struct aci_plan {
 	char *digest, *image;
 	int port;
 	int recreate;		/* --recreate: delete the group when ARM cannot update it */
+	int no_wait;		/* --no-wait: no health wait */
+	long timeout_s;		/* --timeout of the health wait */
 };
 
 static void aci_plan_free(void *p)
@@ -438,6 +443,8 @@ int ml_aci_plan(void *state, const struct ml_deploy_request *req, struct ml_plan
 	ap->image = ml_strdup(req->image);
 	ap->port = req->port;
 	ap->recreate = req->recreate;
+	ap->no_wait = req->no_wait;
+	ap->timeout_s = req->timeout_s;
 	rc = resource_group_step(a, ap, plan, &location, &rg, err);
 	if (rc == 0 && !ap->create_group)
 		rc = arm_get(a, a->cg_path, ACI_API, &live, err);
@@ -494,6 +501,8 @@ struct op {
 	const char *url;
 };
 
+static void describe_container(struct aci *a, const ml_json *group, struct ml_buf *out);
+
 static int look_at_operation(void *ud, struct ml_poll_step *step, struct ml_error *err)
 {
 	struct op *op = ud;
@@ -515,12 +524,25 @@ static int look_at_operation(void *ud, struct ml_poll_step *step, struct ml_erro
 		rc = ML_POLL_DONE;
 	else if (status && (!strcmp(status, "Failed") || !strcmp(status, "Canceled"))) {
 		const ml_json *e = ml_json_get(res.body, "error");
+		struct ml_error gerr = { 0 };
+		struct ml_buf why;
+		ml_json *group = NULL;
 
-		ml_error_set(err, ML_EPROTO, "Azure: the operation on container group %s %s: %s%s%s",
+		/* why, as the container shows it (a pull or start that failed) */
+		ml_buf_init(&why, 8192);
+		if (arm_get(op->a, op->a->cg_path, ACI_API, &group, &gerr) == 0 &&
+		    first_container(group)) {
+			ml_buf_adds(&why, "; ");
+			describe_container(op->a, group, &why);
+		}
+		ml_json_free(group);
+		ml_error_set(err, ML_EPROTO, "Azure: the operation on container group %s %s: %s%s%s%s",
 			     op->a->ctx->service, status,
 			     ml_json_get_str(e, "code") ? ml_json_get_str(e, "code") : "",
 			     ml_json_get_str(e, "code") ? ": " : "",
-			     ml_json_get_str(e, "message") ? ml_json_get_str(e, "message") : "no detail");
+			     ml_json_get_str(e, "message") ? ml_json_get_str(e, "message") : "no detail",
+			     ml_buf_str(&why));
+		ml_buf_dispose(&why);
 		rc = ML_POLL_FAILED;
 	} else {
 		rc = ML_POLL_PENDING;
@@ -634,12 +656,95 @@ static int put_group(struct aci *a, const struct aci_plan *ap, struct ml_error *
 	return rc;
 }
 
+/* The container's state for an error: "container web is Terminated (exit code 1,
+ * Error; restarts: 0); events: ...". */
+static void describe_container(struct aci *a, const ml_json *group, struct ml_buf *out)
+{
+	const ml_json *iv = ml_json_get(ml_json_get(first_container(group), "properties"),
+					"instanceView");
+	const ml_json *cur = ml_json_get(iv, "currentState");
+	const char *detail = ml_json_get_str(cur, "detailStatus");
+	struct ml_buf events;
+	int64_t restarts, code;
+	const char *st = container_state(group, &restarts);
+
+	ml_buf_printf(out, "container %s is %s (", a->ctx->service, st ? st : "not running");
+	if (ml_json_get_int(cur, "exitCode", &code) == 0)
+		ml_buf_printf(out, "exit code %lld, ", (long long)code);
+	if (detail && *detail)
+		ml_buf_printf(out, "%s; ", detail);
+	ml_buf_printf(out, "restarts: %lld)", (long long)restarts);
+	ml_buf_init(&events, 4096);
+	describe_events(group, &events);
+	if (events.len)
+		ml_buf_printf(out, "; events: %s", ml_buf_str(&events));
+	ml_buf_dispose(&events);
+}
+
+static int container_error(struct aci *a, const ml_json *group, struct ml_error *err)
+{
+	struct ml_buf b;
+	int rc;
+
+	ml_buf_init(&b, 8192);
+	describe_container(a, group, &b);
+	rc = ml_error_set(err, ML_EPROTO, "%s", ml_buf_str(&b));
+	ml_buf_dispose(&b);
+	return rc;
+}
+
+/* ARM's operation succeeds once the container has started: it may exit right after.
+ * Health attempts until health.path answers, looking at the container between them;
+ * one that stopped running or restarted fails the deploy with its state and events. */
+static int wait_serving(struct aci *a, const struct aci_plan *ap, const char *url,
+			int64_t restarts0, struct ml_error *err)
+{
+	long timeout_s = ap->timeout_s > 0 ? ap->timeout_s : HEALTH_TIMEOUT_S;
+	double start = ml_now_s(), left;
+	struct ml_health h;
+	ml_json *group;
+	const char *st;
+	int64_t restarts;
+	int rc, attempts = 0;
+
+	for (;;) {
+		struct ml_health_opts ho = { .base_url = url, .path = a->ctx->cfg->health.path,
+					     .interrupted = a->ctx->interrupted };
+
+		left = start + (double)timeout_s - ml_now_s();
+		ho.timeout_s = left > HEALTH_SLICE_S ? HEALTH_SLICE_S : left < 1 ? 1 : (long)left;
+		rc = ml_health_check(&ho, &h, err);
+		attempts += h.attempts;
+		if (rc != -ML_EHEALTH) {	/* passed, or interrupted */
+			free(h.url);
+			free(h.detail);
+			return rc;
+		}
+		rc = arm_get(a, a->cg_path, ACI_API, &group, err);
+		if (rc == 0 && !group)
+			rc = ml_error_set(err, ML_EPROTO, "Azure: container group %s is gone after "
+					  "the deploy", a->ctx->service);
+		st = rc == 0 ? container_state(group, &restarts) : NULL;
+		if (rc == 0 && (!st || strcmp(st, "Running") || restarts > restarts0))
+			rc = container_error(a, group, err);
+		else if (rc == 0 && ml_now_s() - start >= (double)timeout_s)
+			rc = ml_error_set(err, ML_EHEALTH, "health check failed: %s (%d attempts in "
+					  "%.0f s); check that the app serves health.path on image.port",
+					  h.detail ? h.detail : "no answer", attempts,
+					  ml_now_s() - start);
+		ml_json_free(group);
+		free(h.url);
+		free(h.detail);
+		if (rc < 0)
+			return rc;
+	}
+}
+
 int ml_aci_deploy(void *state, const struct ml_plan *plan, struct ml_deploy_result *res,
 		  struct ml_error *err)
 {
 	struct aci *a = state;
 	struct aci_plan *ap = plan->priv;
-	struct ml_buf events;
 	ml_json *group = NULL;
 	const char *st;
 	int64_t restarts;
@@ -659,18 +764,14 @@ int ml_aci_deploy(void *state, const struct ml_plan *plan, struct ml_deploy_resu
 	if (!group)
 		return ml_error_set(err, ML_EPROTO, "Azure: container group %s is gone after the deploy",
 				    a->ctx->service);
-	ml_buf_init(&events, 4096);
 	st = container_state(group, &restarts);
-	if (!st || strcmp(st, "Running")) {
-		describe_events(group, &events);
-		rc = ml_error_set(err, ML_EPROTO, "container %s is %s (restarts: %lld)%s%s",
-				  a->ctx->service, st ? st : "not running", (long long)restarts,
-				  events.len ? "; events: " : "", ml_buf_str(&events));
-	} else if (!(res->url = url_of(group, ap->port))) {
+	if (!st || strcmp(st, "Running"))
+		rc = container_error(a, group, err);
+	else if (!(res->url = url_of(group, ap->port)))
 		rc = ml_error_set(err, ML_EPROTO, "Azure: container group %s has no public FQDN",
 				  a->ctx->service);
-	}
-	ml_buf_dispose(&events);
+	else if (!ap->no_wait)
+		rc = wait_serving(a, ap, res->url, restarts, err);
 	ml_json_free(group);
 	return rc;
 }

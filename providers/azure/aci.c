@@ -524,6 +524,8 @@ static int look_at_operation(void *ud, struct ml_poll_step *step, struct ml_erro
 		rc = ML_POLL_DONE;
 	else if (status && (!strcmp(status, "Failed") || !strcmp(status, "Canceled"))) {
 		const ml_json *e = ml_json_get(res.body, "error");
+		const char *msg;
+		size_t len;
 		struct ml_error gerr = { 0 };
 		struct ml_buf why;
 		ml_json *group = NULL;
@@ -536,12 +538,14 @@ static int look_at_operation(void *ud, struct ml_poll_step *step, struct ml_erro
 			describe_container(op->a, group, &why);
 		}
 		ml_json_free(group);
-		ml_error_set(err, ML_EPROTO, "Azure: the operation on container group %s %s: %s%s%s%s",
+		msg = ml_json_get_str(e, "message") ? ml_json_get_str(e, "message") : "no detail";
+		len = strlen(msg);
+		if (len && msg[len - 1] == '.')	/* ARM's sentences end in a period */
+			len--;
+		ml_error_set(err, ML_EPROTO, "Azure: the operation on container group %s %s: %s%s%.*s%s",
 			     op->a->ctx->service, status,
 			     ml_json_get_str(e, "code") ? ml_json_get_str(e, "code") : "",
-			     ml_json_get_str(e, "code") ? ": " : "",
-			     ml_json_get_str(e, "message") ? ml_json_get_str(e, "message") : "no detail",
-			     ml_buf_str(&why));
+			     ml_json_get_str(e, "code") ? ": " : "", (int)len, msg, ml_buf_str(&why));
 		ml_buf_dispose(&why);
 		rc = ML_POLL_FAILED;
 	} else {

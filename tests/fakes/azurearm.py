@@ -167,6 +167,7 @@ import urllib.parse
 import uuid
 
 import armswagger
+import faultrules
 import loopback
 import podrun
 
@@ -274,119 +275,23 @@ RULE_ACTIONS = {
     "reset": (set(), set()),
     "delay_ms": ({"ms"}, set()),
 }
-RULE_COMMON = {"method", "path_regex", "nth", "action", "comment"}
 
 
-def _is_int(v):
-    return isinstance(v, int) and not isinstance(v, bool)
+def check_action(r, where):
+    action = r["action"]
+    if action == "status":
+        faultrules.check_status(r, where)
+    if action == "quota" and r.get("code", 400) not in (400, 409):
+        raise ValueError("%s: a quota answer's code is 400 or 409" % where)
+    for key in ("error_code", "message"):
+        if key in r and not isinstance(r[key], str):
+            raise ValueError("%s: %s must be a string" % (where, key))
+    if action == "delay_ms" and (not faultrules.is_int(r["ms"]) or r["ms"] < 0):
+        raise ValueError("%s: ms must be a number >= 0" % where)
 
 
 def check_rules(data):
-    if not isinstance(data, list):
-        raise ValueError("the rules file must hold a JSON list")
-    rules = []
-    for i, r in enumerate(data):
-        where = "rule %d" % (i + 1)
-        if not isinstance(r, dict):
-            raise ValueError("%s: not an object" % where)
-        action = r.get("action")
-        if action not in RULE_ACTIONS:
-            raise ValueError("%s: action must be one of %s, not %r"
-                             % (where, ", ".join(sorted(RULE_ACTIONS)), action))
-        need, may = RULE_ACTIONS[action]
-        unknown = set(r) - RULE_COMMON - need - may
-        if unknown:
-            raise ValueError("%s: unknown key(s) %s for action %s"
-                             % (where, ", ".join(sorted(unknown)), action))
-        missing = need - set(r)
-        if missing:
-            raise ValueError("%s: action %s needs %s" % (where, action, ", ".join(sorted(missing))))
-        method = r.get("method", "*")
-        if not isinstance(method, str) or not re.fullmatch(r"\*|[A-Za-z]+", method):
-            raise ValueError("%s: method must be an HTTP method or \"*\"" % where)
-        regex = r.get("path_regex", "")
-        if not isinstance(regex, str):
-            raise ValueError("%s: path_regex must be a string" % where)
-        try:
-            compiled = re.compile(regex)
-        except re.error as e:
-            raise ValueError("%s: bad path_regex: %s" % (where, e)) from None
-        nth = r.get("nth", 1)
-        if nth == "every":
-            pass
-        elif _is_int(nth) and nth >= 1:
-            nth = [nth]
-        elif isinstance(nth, list) and nth and all(_is_int(n) and n >= 1 for n in nth):
-            pass
-        else:
-            raise ValueError("%s: nth must be a number >= 1, a list of them or \"every\"" % where)
-        if action == "status":
-            if not _is_int(r["code"]) or not 100 <= r["code"] <= 599:
-                raise ValueError("%s: code must be a number 100..599" % where)
-            ra = r.get("retry_after")
-            if ra is not None and not (_is_int(ra) and ra >= 0):
-                raise ValueError("%s: retry_after must be a number of seconds" % where)
-            hdrs = r.get("headers", {})
-            if not isinstance(hdrs, dict) or not all(
-                    isinstance(k, str) and isinstance(v, str) and "\n" not in k + v
-                    and "\r" not in k + v for k, v in hdrs.items()):
-                raise ValueError("%s: headers must be an object of strings" % where)
-        if action == "quota" and r.get("code", 400) not in (400, 409):
-            raise ValueError("%s: a quota answer's code is 400 or 409" % where)
-        for key in ("error_code", "message"):
-            if key in r and not isinstance(r[key], str):
-                raise ValueError("%s: %s must be a string" % (where, key))
-        if action == "delay_ms" and (not _is_int(r["ms"]) or r["ms"] < 0):
-            raise ValueError("%s: ms must be a number >= 0" % where)
-        rule = dict(r)
-        rule["method"] = method.upper()
-        rule["nth"] = nth
-        rule["re"] = compiled
-        rules.append(rule)
-    return rules
-
-
-class Rules:
-    def __init__(self, path):
-        self.path = path
-        self.lock = threading.Lock()
-        self.ident = None
-        self.rules = []
-        self.counts = []
-
-    def _load(self):
-        error = None
-        for _ in range(50):
-            try:
-                with open(self.path, "rb") as f:
-                    st = os.fstat(f.fileno())
-                    data = f.read()
-                ident = (st.st_ino, st.st_mtime_ns, st.st_ctime_ns, data)
-                if ident == self.ident:
-                    return
-                rules = check_rules(json.loads(data.decode("utf-8") or "[]"))
-            except (OSError, ValueError) as e:
-                error = e
-                time.sleep(0.02)
-                continue
-            self.ident, self.rules, self.counts = ident, rules, [0] * len(rules)
-            return
-        self.ident = None
-        raise ValueError("rules file %s: %s" % (self.path, error))
-
-    def fire(self, method, target):
-        if not self.path:
-            return []
-        with self.lock:
-            self._load()
-            fired = []
-            for i, rule in enumerate(self.rules):
-                if rule["method"] not in ("*", method.upper()) or not rule["re"].search(target):
-                    continue
-                self.counts[i] += 1
-                if rule["nth"] == "every" or self.counts[i] in rule["nth"]:
-                    fired.append(rule)
-            return fired
+    return faultrules.check_rules(data, RULE_ACTIONS, check_action)
 
 
 # ------------------------------------------------------------------ state
@@ -1427,7 +1332,7 @@ def main():
     server.store = store
     server.podman = podman
     server.runtime = Runtime(store)
-    server.rules = Rules(opts.rules)
+    server.rules = faultrules.Rules(opts.rules, check_rules, empty_ok=True)
 
     done = threading.Event()
 

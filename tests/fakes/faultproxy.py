@@ -92,7 +92,6 @@ import argparse
 import http.client
 import itertools
 import json
-import os
 import re
 import socket
 import ssl
@@ -103,6 +102,7 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler
 
+import faultrules
 import loopback
 
 PIECE = 65536
@@ -118,17 +118,12 @@ ACTION_KEYS = {
     "reset_before_response": (set(), set()),
     "delay_ms": ({"ms"}, set()),
 }
-COMMON_KEYS = {"method", "path_regex", "nth", "action", "comment"}
 # /v2/<name>/blobs/<digest> (not uploads) and /v2/<name>/blobs/uploads/<id>
 BLOB_PATH = re.compile(r"^/v2/.+/blobs/[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[A-Za-z0-9=_-]+$")
 UPLOAD_PATH = re.compile(r"^/v2/.+/blobs/uploads/[^/]+$")
 
 log_lock = threading.Lock()
 conn_ids = itertools.count(1)
-
-
-class RulesError(Exception):
-    pass
 
 
 class ClientGone(Exception):
@@ -145,122 +140,25 @@ def escape(value):
     return "".join(out) or "-"
 
 
-def _is_int(v):
-    return isinstance(v, int) and not isinstance(v, bool)
+def check_action(r, where):
+    action = r["action"]
+    if action == "status":
+        faultrules.check_status(r, where, http_date=True)
+        if not isinstance(r.get("error_code", ""), str):
+            raise ValueError("%s: error_code must be a string" % where)
+    elif action == "reset_after_bytes":
+        if not faultrules.is_int(r["bytes"]) or r["bytes"] < 0:
+            raise ValueError("%s: bytes must be a number >= 0" % where)
+        if not isinstance(r.get("forward", False), bool):
+            raise ValueError("%s: forward must be true or false" % where)
+    elif action == "delay_ms":
+        if not faultrules.is_int(r["ms"]) or r["ms"] < 0:
+            raise ValueError("%s: ms must be a number >= 0" % where)
 
 
 def check_rules(data):
     """The validated rules (dicts with a compiled "re"); ValueError with the reason."""
-    if not isinstance(data, list):
-        raise ValueError("the rules file must hold a JSON list")
-    rules = []
-    for i, r in enumerate(data):
-        where = "rule %d" % (i + 1)
-        if not isinstance(r, dict):
-            raise ValueError("%s: not an object" % where)
-        action = r.get("action")
-        if action not in ACTION_KEYS:
-            raise ValueError("%s: action must be one of %s, not %r"
-                             % (where, ", ".join(sorted(ACTION_KEYS)), action))
-        need, may = ACTION_KEYS[action]
-        unknown = set(r) - COMMON_KEYS - need - may
-        if unknown:
-            raise ValueError("%s: unknown key(s) %s for action %s"
-                             % (where, ", ".join(sorted(unknown)), action))
-        missing = need - set(r)
-        if missing:
-            raise ValueError("%s: action %s needs %s" % (where, action, ", ".join(sorted(missing))))
-        method = r.get("method", "*")
-        if not isinstance(method, str) or not re.fullmatch(r"\*|[A-Za-z]+", method):
-            raise ValueError("%s: method must be an HTTP method or \"*\"" % where)
-        regex = r.get("path_regex", "")
-        if not isinstance(regex, str):
-            raise ValueError("%s: path_regex must be a string" % where)
-        try:
-            compiled = re.compile(regex)
-        except re.error as e:
-            raise ValueError("%s: bad path_regex: %s" % (where, e)) from None
-        nth = r.get("nth", 1)
-        if nth == "every":
-            pass
-        elif _is_int(nth) and nth >= 1:
-            nth = [nth]
-        elif isinstance(nth, list) and nth and all(_is_int(n) and n >= 1 for n in nth):
-            pass
-        else:
-            raise ValueError("%s: nth must be a number >= 1, a list of them or \"every\"" % where)
-        if action == "status":
-            if not _is_int(r["code"]) or not 100 <= r["code"] <= 599:
-                raise ValueError("%s: code must be a number 100..599" % where)
-            ra = r.get("retry_after")
-            if ra is not None and not (_is_int(ra) and ra >= 0) and not isinstance(ra, str):
-                raise ValueError("%s: retry_after must be seconds or an HTTP date" % where)
-            hdrs = r.get("headers", {})
-            if not isinstance(hdrs, dict) or not all(
-                    isinstance(k, str) and isinstance(v, str) and "\n" not in k + v
-                    and "\r" not in k + v for k, v in hdrs.items()):
-                raise ValueError("%s: headers must be an object of strings" % where)
-            if not isinstance(r.get("error_code", ""), str):
-                raise ValueError("%s: error_code must be a string" % where)
-        elif action == "reset_after_bytes":
-            if not _is_int(r["bytes"]) or r["bytes"] < 0:
-                raise ValueError("%s: bytes must be a number >= 0" % where)
-            if not isinstance(r.get("forward", False), bool):
-                raise ValueError("%s: forward must be true or false" % where)
-        elif action == "delay_ms":
-            if not _is_int(r["ms"]) or r["ms"] < 0:
-                raise ValueError("%s: ms must be a number >= 0" % where)
-        rule = dict(r)
-        rule["method"] = method.upper()
-        rule["nth"] = nth
-        rule["re"] = compiled
-        rules.append(rule)
-    return rules
-
-
-class Rules:
-    """The rules file, re-read on every request, and each rule's count of matches."""
-
-    def __init__(self, path):
-        self.path = path
-        self.lock = threading.Lock()
-        self.ident = None
-        self.rules = []
-        self.counts = []
-
-    def _load(self):
-        error = None
-        for _ in range(50):
-            try:
-                with open(self.path, "rb") as f:
-                    st = os.fstat(f.fileno())
-                    data = f.read()
-                ident = (st.st_ino, st.st_mtime_ns, st.st_ctime_ns, data)
-                if ident == self.ident:
-                    return
-                rules = check_rules(json.loads(data.decode("utf-8")))
-            except (OSError, ValueError) as e:
-                # ValueError covers JSON and UTF-8 errors: a writer may be half-way.
-                error = e
-                time.sleep(0.02)
-                continue
-            self.ident, self.rules, self.counts = ident, rules, [0] * len(rules)
-            return
-        self.ident = None
-        raise RulesError("rules file %s: %s" % (self.path, error))
-
-    def fire(self, method, target):
-        """The rules firing on this request, in file order."""
-        with self.lock:
-            self._load()
-            fired = []
-            for i, rule in enumerate(self.rules):
-                if rule["method"] not in ("*", method.upper()) or not rule["re"].search(target):
-                    continue
-                self.counts[i] += 1
-                if rule["nth"] == "every" or self.counts[i] in rule["nth"]:
-                    fired.append(rule)
-            return fired
+    return faultrules.check_rules(data, ACTION_KEYS, check_action)
 
 
 class Body:
@@ -583,7 +481,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         try:
             fired = self.rules.fire(self.command, self.path)
-        except RulesError as e:
+        except faultrules.RulesError as e:
             sys.stderr.write("faultproxy: %s\n" % e)
             sys.stderr.flush()
             self.faults.append("bad_rules")
@@ -711,7 +609,7 @@ def main():
         if r.scheme not in ("http", "https") or not r.netloc:
             ap.error("--redirect-blobs-to must be an http[s]:// URL")
     Handler.opts = opts
-    Handler.rules = Rules(opts.rules)
+    Handler.rules = faultrules.Rules(opts.rules, check_rules)
     Handler.upstream = up
     Handler.upstream_base = "%s://%s" % (up.scheme, up.netloc)
     if up.scheme == "https":

@@ -115,9 +115,7 @@ REFRESH_TTL = 3 * 3600
 REGISTRY_TTL = 300
 ASSERTION_MAX_LIFE = 3600
 CLOCK_SKEW = 300
-HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "proxy-authenticate",
-              "proxy-authorization", "te", "trailer", "trailers", "transfer-encoding",
-              "upgrade", "expect", "host", "content-length"}
+HOP_BY_HOP = loopback.HOP_BY_HOP | {"host", "content-length"}
 RELAYED_NOT = HOP_BY_HOP | {"date", "server"}  # send_response writes its own
 ACR_UNAUTHORIZED = ("authentication required, visit https://aka.ms/acr/authorization "
                     "for more information.")
@@ -582,7 +580,7 @@ class Handler(loopback.Handler):
             return
         finally:
             conn.close()
-        self.write_log("v2", resp.status, {"auth": self.auth_kind()})
+        self.write_log("v2", resp.status, {"auth": loopback.auth_kind(self.headers)})
         self.send_response(resp.status)
         for k, v in resp.getheaders():
             if k.lower() in RELAYED_NOT:
@@ -596,13 +594,6 @@ class Handler(loopback.Handler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
-
-    def auth_kind(self):
-        value = self.headers.get("Authorization")
-        if value is None:
-            return "none"
-        scheme = value.split(" ", 1)[0].lower()
-        return scheme if scheme in ("basic", "bearer") else "other"
 
 
 def main():

@@ -107,9 +107,6 @@ import loopback
 
 PIECE = 65536
 UPSTREAM_TIMEOUT = 300
-HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "proxy-authenticate",
-              "proxy-authorization", "te", "trailer", "trailers", "transfer-encoding",
-              "upgrade", "expect"}
 ERROR_CODES = {401: "UNAUTHORIZED", 403: "DENIED", 404: "NOT_FOUND", 405: "UNSUPPORTED",
                429: "TOOMANYREQUESTS", 503: "UNAVAILABLE"}
 ACTION_KEYS = {
@@ -272,20 +269,14 @@ class Handler(BaseHTTPRequestHandler):
 
     # ------------------------------------------------------------ log
 
-    def auth_kind(self):
-        value = self.headers.get("Authorization")
-        if value is None:
-            return "none"
-        scheme = value.split(" ", 1)[0].lower()
-        return scheme if scheme in ("basic", "bearer") else "other"
-
     def write_log(self, status, range_header=None):
         if self.logged:
             return
         self.logged = True
         body = self.body.received if self.body else 0
         fields = ["method=" + escape(self.command), "path=" + escape(self.path),
-                  "status=%s" % status, "bytes=%d" % body, "auth=" + self.auth_kind(),
+                  "status=%s" % status, "bytes=%d" % body,
+                  "auth=" + loopback.auth_kind(self.headers),
                   "up=%s" % (self.up_status if self.up_status is not None else "-")]
         fields += ["fault=" + escape(f) for f in self.faults] or ["fault=-"]
         fields += ["content_range=" + escape(self.headers.get("Content-Range", "")),
@@ -357,7 +348,7 @@ class Handler(BaseHTTPRequestHandler):
                  for t in v.split(",")}
         for k, v in self.headers.items():
             lk = k.lower()
-            if lk in HOP_BY_HOP or lk in named or lk == "host":
+            if lk in loopback.HOP_BY_HOP or lk in named or lk == "host":
                 continue
             conn.putheader(k, v)
         conn.putheader("Host", self.upstream.netloc)
@@ -428,7 +419,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response_only(status, resp.reason)
         for k, v in resp.msg.items():
             lk = k.lower()
-            if lk in HOP_BY_HOP or lk in named:
+            if lk in loopback.HOP_BY_HOP or lk in named:
                 continue
             if lk == "location":
                 v = self.rewrite_location(v)

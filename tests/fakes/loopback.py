@@ -11,6 +11,10 @@ with Handler.reset_connection() below.
 A subclass of loopback.Handler is a quiet HTTP/1.1 handler that sends every
 method to do_<route>(q, body) and answers with self.reply(code, body, headers);
 loopback.bump(key) counts per key across requests.
+
+For the fakes that log or relay requests: loopback.auth_kind(headers) names the
+Authorization scheme (none, basic, bearer or other; never the credential) and
+loopback.HOP_BY_HOP holds the header names (lower-case) a proxy does not forward.
 """
 import os
 import socket
@@ -124,6 +128,20 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_404(self, q, body):
         self.reply(404, b"not found\n")
+
+
+HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "proxy-authenticate",
+              "proxy-authorization", "te", "trailer", "trailers", "transfer-encoding",
+              "upgrade", "expect"}
+
+
+def auth_kind(headers):
+    """The scheme of the Authorization header: none, basic, bearer or other."""
+    value = headers.get("Authorization")
+    if value is None:
+        return "none"
+    scheme = value.split(" ", 1)[0].lower()
+    return scheme if scheme in ("basic", "bearer") else "other"
 
 
 _counts = {}

@@ -122,13 +122,6 @@ class Handler(BaseHTTPRequestHandler):
 
     # ------------------------------------------------------------ helpers
 
-    def auth_kind(self):
-        value = self.headers.get("Authorization")
-        if value is None:
-            return "none"
-        scheme = value.split(" ", 1)[0].lower()
-        return scheme if scheme in ("basic", "bearer") else "other"
-
     def basic_credentials(self):
         value = self.headers.get("Authorization", "")
         scheme, _, rest = value.partition(" ")
@@ -157,7 +150,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def write_log(self, status, sub, scopes, granted):
         fields = ["method=" + self.command, "path=" + escape(self.path),
-                  "auth=" + self.auth_kind(), "status=%d" % status,
+                  "auth=" + loopback.auth_kind(self.headers), "status=%d" % status,
                   "sub=" + escape(sub or "")]
         fields += ["scope=" + escape(s) for s in scopes]
         fields += ["granted=" + escape(g) for g in granted]

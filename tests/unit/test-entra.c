@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 
 #include "testutil.h"
@@ -57,20 +56,6 @@ static char *in_dir(const char *name)
 	return ml_path_join(dir, name);
 }
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	rc = system(cmd);
-	return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128 + WTERMSIG(rc);
-}
-
 static void write_config(int imds)
 {
 	char *path = in_dir("config.json");
@@ -93,10 +78,10 @@ static int setup(void **state)
 	snprintf(dir, sizeof(dir), "/tmp/mldeploy-test-entra-XXXXXX");
 	if (!mkdtemp(dir))
 		return -1;
-	if (sh("cd %s && openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 "
-	       "-out issuer.key 2>/dev/null && openssl req -x509 -new -nodes -newkey rsa:2048 "
-	       "-keyout app.key -out app.crt -days 1 -subj /CN=app 2>/dev/null && "
-	       "cat app.key app.crt >app.pem", dir))
+	if (ut_sh("cd %s && openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 "
+	          "-out issuer.key 2>/dev/null && openssl req -x509 -new -nodes -newkey rsa:2048 "
+	          "-keyout app.key -out app.crt -days 1 -subj /CN=app 2>/dev/null && "
+	          "cat app.key app.crt >app.pem", dir))
 		return -1;
 	write_config(1);
 	key = in_dir("issuer.key");

@@ -10,9 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 
+#include "testutil.h"
 #include "deploy/jwt.h"
 #include "util/alloc.h"
 #include "util/fsutil.h"
@@ -51,20 +51,6 @@ struct rig {
 	char x5t[ML_X5T_LEN];
 };
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	rc = system(cmd);
-	return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128 + WTERMSIG(rc);
-}
-
 static char *path_in(const struct rig *r, const char *name)
 {
 	return ml_path_join(r->dir, name);
@@ -98,11 +84,11 @@ static int rig_setup(void **state)
 	snprintf(r->dir, sizeof(r->dir), "/tmp/test-jwt-XXXXXX");
 	if (!mkdtemp(r->dir))
 		return -1;
-	if (sh("cd %s && openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 "
-	       "-out key.pem 2>/dev/null && openssl pkey -in key.pem -pubout -out pub.pem && "
-	       "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out other.pem "
-	       "2>/dev/null && openssl req -x509 -new -key key.pem -subj /CN=mldeploy-test "
-	       "-days 2 -out cert.pem", r->dir) != 0)
+	if (ut_sh("cd %s && openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 "
+	          "-out key.pem 2>/dev/null && openssl pkey -in key.pem -pubout -out pub.pem && "
+	          "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out other.pem "
+	          "2>/dev/null && openssl req -x509 -new -key key.pem -subj /CN=mldeploy-test "
+	          "-days 2 -out cert.pem", r->dir) != 0)
 		return -1;
 	slurp(r, "key.pem", &r->key);
 	slurp(r, "other.pem", &r->other);
@@ -134,7 +120,7 @@ static int verify(const struct rig *r, const char *token, ml_json **out)
 	int rc;
 
 	put(r, "token", token);
-	rc = sh("cd %s && /usr/bin/python3 verify.py pub.pem token >out.json 2>err.txt", r->dir);
+	rc = ut_sh("cd %s && /usr/bin/python3 verify.py pub.pem token >out.json 2>err.txt", r->dir);
 	if (rc == 0 && out) {
 		slurp(r, "out.json", &printed);
 		*out = ml_json_parse(printed.data, printed.len, &err);
@@ -258,8 +244,8 @@ static void test_header_minimal(void **state)
 	ml_json_free(seen);
 
 	/* PKCS#1 v1.5 is deterministic: the same key as PKCS#1 gives the same token */
-	assert_int_equal(sh("cd %s && openssl rsa -traditional -in key.pem -out pkcs1.pem "
-			    "2>/dev/null", r->dir), 0);
+	assert_int_equal(ut_sh("cd %s && openssl rsa -traditional -in key.pem -out pkcs1.pem "
+			       "2>/dev/null", r->dir), 0);
 	slurp(r, "pkcs1.pem", &pkcs1);
 	assert_non_null(strstr(ml_buf_str(&pkcs1), "BEGIN RSA PRIVATE KEY"));
 	tok1 = sign_ok(&pkcs1, claims, NULL, NULL);

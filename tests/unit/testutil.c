@@ -127,6 +127,20 @@ int ut_tmpdir_remove(struct ut_tmpdir *t)
 	return rc;
 }
 
+int ut_sh(const char *fmt, ...)
+{
+	struct ml_buf cmd = ML_BUF_INIT;
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	ml_buf_vprintf(&cmd, fmt, ap);
+	va_end(ap);
+	rc = system(ml_buf_str(&cmd));
+	ml_buf_dispose(&cmd);
+	return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128 + WTERMSIG(rc);
+}
+
 int ut_rm_rf(const char *dir)
 {
 	char *cmd = ml_asprintf("rm -rf '%s'", dir);

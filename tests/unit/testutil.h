@@ -30,6 +30,9 @@ struct ut_tmpdir {
 int ut_tmpdir_make(struct ut_tmpdir *t, const char *name);
 /* Removes the directory and restores MLDEPLOY_CACHE_DIR. 0 or -1. */
 int ut_tmpdir_remove(struct ut_tmpdir *t);
+/* Runs the printf-formatted command with system(): its exit status, or 128 + the
+ * signal that ended it. */
+int ut_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* rm -rf dir: 0 or -1. */
 int ut_rm_rf(const char *dir);
 

@@ -1077,37 +1077,20 @@ umoci_unpack() {
 # tests/podman-conf.sh (shared with bench/deploy.sh; its header says what goes
 # where and what podman keeps elsewhere).
 # podman_setup [--driver vfs|overlay] [--image-store DIR]...: the storage driver
-# (default vfs) and read-only additional image stores (see start_engine).
+# (default vfs) and read-only additional image stores (see start_engine);
+# podman-conf.sh checks the options. Once set up, podman_setup again takes only
+# the same driver and no image store.
 podman_setup() {
-	local p="$T/podman" driver=vfs stores=() s args
-	while [ "$#" -gt 0 ]; do
-		case $1 in
-		--driver)
-			case ${2:-} in
-			vfs | overlay) driver=$2 ;;
-			*) fail "podman_setup: --driver must be vfs or overlay, not '${2:-}'" ;;
-			esac
-			shift 2 ;;
-		--image-store)
-			[ -d "${2:-}" ] || fail "podman_setup: --image-store '${2:-}' is not a directory"
-			stores+=("$2")
-			shift 2 ;;
-		*) fail "podman_setup: unknown option '$1'" ;;
-		esac
-	done
+	local p="$T/podman" driver
 	if [ -f "$p/containers.conf" ]; then
 		# the storage cannot change under the images already there
-		grep -qx "driver = \"$driver\"" "$p/storage.conf" && [ "${#stores[@]}" = 0 ] ||
+		driver=$(sed -n 's/^driver = "\(.*\)"$/\1/p' "$p/storage.conf")
+		[ "$*" = "--driver $driver" ] || { [ "$#" = 0 ] && [ "$driver" = vfs ]; } ||
 			fail "podman_setup: podman is already set up in $p, with other options"
-		export CONTAINERS_CONF="$p/containers.conf" CONTAINERS_STORAGE_CONF="$p/storage.conf"
-		export CONTAINERS_REGISTRIES_CONF="$p/registries.conf"
-		return 0
+	else
+		"$SRCDIR/tests/podman-conf.sh" "$p" "$@" ||
+			fail "podman_setup: cannot write the podman configuration in $p"
 	fi
-	args=(--driver "$driver")
-	for s in "${stores[@]}"; do
-		args+=(--image-store "$s")
-	done
-	"$SRCDIR/tests/podman-conf.sh" "$p" "${args[@]}" || fail "podman_setup: cannot write the podman configuration in $p"
 	export CONTAINERS_CONF="$p/containers.conf" CONTAINERS_STORAGE_CONF="$p/storage.conf"
 	export CONTAINERS_REGISTRIES_CONF="$p/registries.conf"
 }

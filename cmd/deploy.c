@@ -258,8 +258,9 @@ static int confirm_destroy(const struct dargs *a, const struct ml_config *cfg, c
 			       "terminal to ask on, pass --yes", cfg->name, provider);
 		return -1;
 	}
-	fprintf(stderr, "remove everything mldeploy deployed for '%s' on %s? [y/N] ", cfg->name,
-		provider);
+	fprintf(stderr, "remove everything mldeploy deployed for '%s' on %s%s? [y/N] ", cfg->name,
+		provider, a->req.destroy_all ? ", and what holds it when mldeploy created it (Azure: "
+		"the resource group, with everything in it)" : "");
 	if (!fgets(line, sizeof(line), stdin) || (line[0] != 'y' && line[0] != 'Y')) {
 		fprintf(stderr, "nothing removed\n");
 		return 1;

@@ -161,6 +161,10 @@ int ml_deploy_run(const struct ml_deploy_opts *o, struct ml_deploy_result *res,
 	if (req.traffic > 0 && req.traffic < 100 && !(p->caps & ML_PROVIDER_SPLIT))
 		return ml_error_set(err, ML_EUSAGE, "provider '%s' cannot split traffic: --traffic "
 				    "takes 0 or 100 there (or use --no-traffic)", p->name);
+	if (req.no_traffic && o->op == ML_OP_DEPLOY && !(p->caps & ML_PROVIDER_GATED))
+		return ml_error_set(err, ML_EUSAGE, "provider '%s' cannot hold traffic back: the new "
+				    "revision serves as soon as it runs (no --no-traffic or --traffic 0)",
+				    p->name);
 	if (o->op == ML_OP_RENDER && !p->render)
 		return ml_error_set(err, ML_EUSAGE, "provider '%s' has no platform file to render",
 				    p->name);

@@ -94,6 +94,14 @@ void ml_hmac_sha256(const void *key, size_t key_len, const void *data, size_t le
 		abort();
 }
 
+void ml_pbkdf2_sha256(const void *secret, size_t len, const void *salt, size_t salt_len,
+		      unsigned iterations, unsigned char out[ML_SHA256_LEN])
+{
+	if (!PKCS5_PBKDF2_HMAC(secret ? secret : "", (int)len, salt ? salt : "", (int)salt_len,
+			       (int)iterations, EVP_sha256(), ML_SHA256_LEN, out))
+		abort();
+}
+
 int ml_sha256_fd(int fd, char out[ML_DIGEST_LEN], uint64_t *size, struct ml_error *err)
 {
 	struct ml_sha256 *h = ml_sha256_new();

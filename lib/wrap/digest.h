@@ -35,6 +35,10 @@ const char *ml_digest_hex(const char *digest);
 /* Raw SHA-256 of a buffer (ml_sha256_digest gives the "sha256:<hex>" string). */
 void ml_sha256_raw(const void *data, size_t len, unsigned char out[ML_SHA256_LEN]);
 /* HMAC-SHA-256 (RFC 2104) of data under key, raw. */
+/* PBKDF2-HMAC-SHA-256 (RFC 8018): a slow, salted digest of a secret, for a value
+ * that may be seen by others but must not let them test guesses cheaply. */
+void ml_pbkdf2_sha256(const void *secret, size_t len, const void *salt, size_t salt_len,
+		      unsigned iterations, unsigned char out[ML_SHA256_LEN]);
 void ml_hmac_sha256(const void *key, size_t key_len, const void *data, size_t len,
 		    unsigned char out[ML_SHA256_LEN]);
 /* Lower-case hex of len bytes into out, which holds 2 * len + 1 chars. */

@@ -38,6 +38,7 @@ struct aci {
 	char *group_path;	/* /subscriptions/S/resourceGroups/RG */
 	char *cg_path;		/* .../providers/Microsoft.ContainerInstance/containerGroups/NAME */
 	char *dns_label;
+	char *scope;		/* the token scope of the Resource Manager in use ("BASE/.default") */
 };
 
 /* A resource whose deletion is awaited. */
@@ -56,6 +57,7 @@ struct aci_plan {
 	int recreate;		/* --recreate: delete the group when ARM cannot update it */
 	int no_wait;		/* --no-wait: no health wait */
 	long timeout_s;		/* --timeout of the health wait */
+	char *previous_digest;	/* what ran before, when it was another image */
 };
 
 static void aci_plan_free(void *p)
@@ -66,6 +68,7 @@ static void aci_plan_free(void *p)
 	ml_json_free(ap->body);
 	free(ap->digest);
 	free(ap->image);
+	free(ap->previous_digest);
 	free(ap);
 }
 
@@ -77,7 +80,7 @@ static int sign(void *ud, const struct ml_rest_sign *req, char ***headers, size_
 	int rc;
 
 	(void)req;
-	rc = ml_entra_token(a->entra, ML_AZURE_ARM_SCOPE, &token, err);
+	rc = ml_entra_token(a->entra, a->scope, &token, err);
 	if (rc < 0)
 		return rc;
 	*headers = ml_calloc(1, sizeof(**headers));
@@ -122,6 +125,10 @@ int ml_aci_init(void **state, const struct ml_deploy_ctx *ctx, struct ml_error *
 		rc = ml_entra_new(&a->entra, ctx->cfg, err);
 	o.base_url = base;
 	o.ud = a;
+	/* sovereign clouds (management.chinacloudapi.cn, management.usgovcloudapi.net)
+	 * take tokens for their own Resource Manager */
+	if (base)
+		a->scope = ml_asprintf("%.*s/.default", (int)strcspn(base + 8, "/") + 8, base);
 	if (rc == 0)
 		rc = ml_rest_new(&a->arm, &o, err);
 	free(base);
@@ -145,6 +152,7 @@ void ml_aci_cleanup(void *state)
 	free(a->group_path);
 	free(a->cg_path);
 	free(a->dns_label);
+	free(a->scope);
 	free(a);
 }
 
@@ -179,6 +187,16 @@ static const ml_json *first_container(const ml_json *group)
 	return ml_json_at(ml_json_get(ml_json_get(group, "properties"), "containers"), 0);
 }
 
+static const char *container_state(const ml_json *group, int64_t *restarts);
+
+static int running(const ml_json *group)
+{
+	int64_t restarts;
+	const char *st = container_state(group, &restarts);
+
+	return st && !strcmp(st, "Running");
+}
+
 /* The credential ACI pulls with: a user-assigned identity, the ACR token exchange,
  * or the registry credential this machine has (docker config, environment). */
 static int registry_credential(struct aci *a, const char *image, ml_json **out,
@@ -206,6 +224,11 @@ static int registry_credential(struct aci *a, const char *image, ml_json **out,
 					  ml_entra_source(a->entra));
 		rc = ml_acr_refresh_token(a->entra, ref.host, &cred.secret, NULL, err);
 		rc = rc < 0 ? rc : 1;
+		if (rc > 0)
+			ml_log(ML_LOG_WARN, "ACI pulls %s with an ACR refresh token that lasts about 3 "
+			       "hours: a later pull (a restart, a move to another host) fails after that; "
+			       "set deploy.azure.identity to a user-assigned identity with AcrPull for "
+			       "a lasting one", ref.host);
 	} else {
 		rc = ml_auth_credential(ref.host, &cred, err);
 	}
@@ -260,6 +283,16 @@ static ml_json *port_list(int port, int with_protocol)
 	return arr;
 }
 
+static int kv_has(const struct ml_kv *kv, size_t n, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(kv[i].key, key))
+			return 1;
+	return 0;
+}
+
 /* The container group's body, credentials and secure values in it. */
 static ml_json *group_body(struct aci *a, const struct ml_deploy_request *req, const char *location)
 {
@@ -274,8 +307,9 @@ static ml_json *group_body(struct aci *a, const struct ml_deploy_request *req, c
 	ml_json_set_str(cp, "image", req->image);
 	ml_json_set(cp, "ports", port_list(req->port, 1));
 	env = ml_json_array_new();
-	for (i = 0; i < cfg->image.nenv; i++)
-		add_env(env, conf, cfg->image.env[i].key, cfg->image.env[i].value);
+	for (i = 0; i < cfg->image.nenv; i++)	/* deploy.azure.env wins */
+		if (!kv_has(conf->env, conf->nenv, cfg->image.env[i].key))
+			add_env(env, conf, cfg->image.env[i].key, cfg->image.env[i].value);
 	for (i = 0; i < conf->nenv; i++)
 		add_env(env, conf, conf->env[i].key, conf->env[i].value);
 	ml_json_set(cp, "environmentVariables", env);
@@ -311,19 +345,40 @@ static ml_json *group_body(struct aci *a, const struct ml_deploy_request *req, c
 	return b;
 }
 
-/* What makes two deployments the same: the body without the registry credential
- * (a fresh token every run), secure values included as their hash only. */
-static void settings_hash(const ml_json *body, char out[ML_DIGEST_LEN])
+/* What makes two deployments the same, kept in a tag that others may read: the body
+ * without the registry credential (a fresh token every run) and without the secure
+ * values, which count only through a slow salted digest (PBKDF2), so that the tag
+ * does not let anyone test guesses of them cheaply. */
+static void settings_hash(const struct aci *a, const ml_json *body, char out[ML_DIGEST_LEN])
 {
 	ml_json *copy = ml_json_deep_copy(body);
-	struct ml_buf b;
+	ml_json *env = ml_json_get(ml_json_get(first_container(copy), "properties"),
+				   "environmentVariables");
+	unsigned char slow[ML_SHA256_LEN];
+	char hex[2 * ML_SHA256_LEN + 1];
+	struct ml_buf secrets, b;
+	size_t i;
 
+	ml_buf_init(&secrets, 0);
+	for (i = 0; env && i < ml_json_size(env); i++) {
+		ml_json *e = ml_json_at(env, i);
+		const char *v = ml_json_get_str(e, "secureValue");
+
+		if (v) {
+			ml_buf_printf(&secrets, "%s=%s\n", ml_json_get_str(e, "name"), v);
+			ml_json_set_str(e, "secureValue", "");
+		}
+	}
+	ml_pbkdf2_sha256(secrets.data, secrets.len, a->cg_path, strlen(a->cg_path), 200000, slow);
+	ml_hex_encode(hex, slow, sizeof(slow));
+	ml_wipe(secrets.data, secrets.len);
+	ml_buf_dispose(&secrets);
 	ml_json_set(ml_json_get(copy, "properties"), "imageRegistryCredentials", NULL);
 	ml_json_set(copy, "tags", NULL);
+	ml_json_set_str(copy, "secureValues", hex);
 	ml_buf_init(&b, 0);
 	ml_json_dump(copy, &b);
 	ml_sha256_digest(b.data, b.len, out);
-	ml_wipe(b.data, b.len);
 	ml_buf_dispose(&b);
 	ml_json_free(copy);
 }
@@ -460,13 +515,15 @@ int ml_aci_plan(void *state, const struct ml_deploy_request *req, struct ml_plan
 	rc = check_secure_names(a, ap->body, err);
 	if (rc < 0)
 		goto out;
-	settings_hash(ap->body, hash);
+	settings_hash(a, ap->body, hash);
 	set_tags(ap->body, req, hash, live);
 	state_s = ml_json_get_str(ml_json_get(live, "properties"), "provisioningState");
 	plan->live = live != NULL;
+	if (live && tag(live, TAG_DIGEST) && strcmp(tag(live, TAG_DIGEST), req->digest))
+		ap->previous_digest = ml_strdup(tag(live, TAG_DIGEST));
 	if (live && tag(live, TAG_SETTINGS) && !strcmp(tag(live, TAG_SETTINGS), hash) &&
 	    tag(live, TAG_IMAGE) && !strcmp(tag(live, TAG_IMAGE), req->image) && state_s &&
-	    !strcmp(state_s, "Succeeded")) {
+	    !strcmp(state_s, "Succeeded") && running(live)) {
 		plan->noop = 1;
 		plan->summary = ml_asprintf("no change: container group %s already runs %s",
 					    a->ctx->service, req->digest);
@@ -515,8 +572,8 @@ static int look_at_operation(void *ud, struct ml_poll_step *step, struct ml_erro
 		return rc;
 	}
 	status = ml_json_get_str(res.body, "status");
-	snprintf(step->progress, sizeof(step->progress), "container group %s: %s",
-		 op->a->ctx->service, status ? status : "?");
+	snprintf(step->progress, sizeof(step->progress), "%s %s", op->a->ctx->service,
+		 status ? status : "?");
 	ra = ml_http_response_header(&res.resp, "Retry-After");
 	if (ra)
 		step->retry_after_ms = strtol(ra, NULL, 10) * 1000;
@@ -757,6 +814,7 @@ int ml_aci_deploy(void *state, const struct ml_plan *plan, struct ml_deploy_resu
 	res->digest = ml_strdup(ap->digest);
 	res->revision = ml_strdup(a->ctx->service);
 	res->changed = !plan->noop;
+	res->previous_digest = ml_strdup(ap->previous_digest);
 	if (!plan->noop && ap->create_group)
 		rc = put(a, a->group_path, GROUP_API, ap->group_body, "resource group", NULL, err);
 	if (!plan->noop && rc == 0)

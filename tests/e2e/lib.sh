@@ -286,6 +286,14 @@
 #                                   the host port that publishes the group's CONTAINER_PORT
 #                                   (default: its lowest published one); fails when none
 #   arm_show                        the fake's request log and stderr (last 40 lines)
+#   start_azure_rig FQDN [start_azure_arm options]
+#                                   what a deploy to Azure runs on: rig registry acr (tls,
+#                                   token auth), start_azure_arm, then start_entra acr
+#                                   myreg acr, with podman's pulls from myreg.azurecr.io
+#                                   routed to its ACR front; appends ARM_CONNECT_TO and
+#                                   FQDN:8080 -> 127.0.0.1:$ARM_APP_PORT to
+#                                   MLDEPLOY_CONNECT_TO and exports AZURE_TENANT_ID,
+#                                   AZURE_CLIENT_ID, AZURE_CLIENT_SECRET (Entra's client)
 #
 # Rules: lib.sh owns the EXIT/INT/TERM/HUP/ERR traps (use at_exit for cleanup);
 # inherit_errexit is on; the teardown kills what spawn/start_registry/start_engine
@@ -1744,4 +1752,18 @@ arm_host_port() {
 arm_show() {
 	[ -z "${ARM_LOG:-}" ] || _rig_show "fake ARM requests" "$ARM_LOG"
 	[ -z "${ARM_DIR:-}" ] || _rig_show "fake ARM stderr" "$ARM_DIR/azurearm.err"
+}
+
+# start_azure_rig FQDN [start_azure_arm options]: see the header.
+start_azure_rig() {
+	[ "$#" -ge 1 ] || fail "start_azure_rig: usage: start_azure_rig FQDN [start_azure_arm options]"
+	local fqdn=$1
+	shift
+	start_registry acr tls token acruser "$(_rig_random 16)"
+	start_azure_arm "$@"
+	start_entra acr myreg acr
+	arm_registry_route myreg.azurecr.io "$ENTRA_ADDR"
+	export MLDEPLOY_CONNECT_TO="$MLDEPLOY_CONNECT_TO,$ARM_CONNECT_TO,$fqdn:8080:127.0.0.1:$ARM_APP_PORT"
+	export AZURE_TENANT_ID=$ENTRA_TENANT AZURE_CLIENT_ID=$ENTRA_CLIENT_ID
+	export AZURE_CLIENT_SECRET=$ENTRA_SECRET
 }

@@ -10,15 +10,9 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-start_registry acr tls token acruser "$(_rig_random 16)"
-start_azure_arm
-start_entra acr myreg acr
-arm_registry_route myreg.azurecr.io "$ENTRA_ADDR"
-busybox_layout
 fqdn=web-edge.eastus.azurecontainer.io
-export MLDEPLOY_CONNECT_TO="$MLDEPLOY_CONNECT_TO,$ARM_CONNECT_TO,$fqdn:8080:127.0.0.1:$ARM_APP_PORT"
-export AZURE_TENANT_ID=$ENTRA_TENANT AZURE_CLIENT_ID=$ENTRA_CLIENT_ID
-export AZURE_CLIENT_SECRET=$ENTRA_SECRET
+start_azure_rig "$fqdn"
+busybox_layout
 sub=$(cat /proc/sys/kernel/random/uuid)
 secure_value="s3cure-$(_rig_random 12)"
 arm_tok=$(arm_token)

@@ -601,12 +601,7 @@ def main():
     ap.add_argument("--config", required=True)
     ap.add_argument("--key", required=True, help="RSA key (PEM) signing the tokens issued")
     ap.add_argument("--log", required=True)
-    ap.add_argument("--port", type=int, default=0)
-    ap.add_argument("--tls-cert")
-    ap.add_argument("--tls-key")
-    opts = ap.parse_args()
-    if bool(opts.tls_cert) != bool(opts.tls_key):
-        ap.error("--tls-cert and --tls-key go together")
+    opts = loopback.parse_args(ap)
     with open(opts.key, "rb") as f:
         key = serialization.load_pem_private_key(f.read(), password=None)
     Handler.opts = opts

@@ -4,7 +4,9 @@ and a life bound to the test that started it.
 
     loopback.serve(Handler, port=0, tls_cert=None, tls_key=None)
 
-prints the bound port on stdout and serves until the parent process exits.
+prints the bound port on stdout and serves until the parent process exits;
+loopback.parse_args(ap) adds the options --port, --tls-cert and --tls-key to
+an argparse parser, parses and checks that the TLS pair goes together.
 A handler resets its connection with self.server.reset(self.connection), or
 with Handler.reset_connection() below.
 
@@ -161,6 +163,17 @@ def watch_parent():
     while os.getppid() == parent:
         time.sleep(0.2)
     os._exit(0)
+
+
+def parse_args(ap):
+    """ap's options with --port, --tls-cert and --tls-key (for serve)."""
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--tls-cert")
+    ap.add_argument("--tls-key")
+    opts = ap.parse_args()
+    if bool(opts.tls_cert) != bool(opts.tls_key):
+        ap.error("--tls-cert and --tls-key go together")
+    return opts
 
 
 def serve(handler, port=0, tls_cert=None, tls_key=None):

@@ -273,13 +273,8 @@ def main():
     ap.add_argument("--log", required=True, help="request log file")
     ap.add_argument("--header", choices=("x5c", "kid"), default="x5c")
     ap.add_argument("--ttl", type=int, default=300)
-    ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--realm", default="mldeploy-test-token")
-    ap.add_argument("--tls-cert")
-    ap.add_argument("--tls-key")
-    opts = ap.parse_args()
-    if bool(opts.tls_cert) != bool(opts.tls_key):
-        ap.error("--tls-cert and --tls-key go together")
+    opts = loopback.parse_args(ap)
 
     with open(opts.key, "rb") as f:
         private_key = serialization.load_pem_private_key(f.read(), password=None)

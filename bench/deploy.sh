@@ -226,31 +226,14 @@ trace_stats() {
 		   release_check_s: (if ($starts | length) >= 2 and $starts[-1] < $n - 1 then $gaps[$starts[-1]] else 0 end)}' "$1"
 }
 
-# measure_deploy NAME PREP CMD...: as lib.sh's measure (PREP, warm, then CMD timed,
-# BENCH_REPEAT times), the fastest by WALL_HR kept, plus each repetition's engine
-# trace: $R/NAME.I.out, $R/NAME.I.trace for every repetition I, $R/NAME.best.* for
-# the fastest.
-measure_deploy() {
-	local name=$1 prep=$2 i n0 f wall wall_hr cpu rss other side_cpu side_read
-	shift 2
-	for ((i = 0; i < BENCH_REPEAT; i++)); do
-		"$prep"
-		warm "$PROJ"
-		n0=$(wc -l <"$ENGINE_LOG")
-		measure_once "$name" "$@"
-		tail -n +"$((n0 + 1))" "$ENGINE_LOG" >"$R/$name.trace"
-		cp "$R/$name.out" "$R/$name.$i.out"
-		cp "$R/$name.trace" "$R/$name.$i.trace"
-		if [ -z "${WALL_HR[$name]:-}" ] || [ "$(calc "$wall_hr < ${WALL_HR[$name]}" %d)" = 1 ]; then
-			WALL[$name]=$wall
-			WALL_HR[$name]=$wall_hr
-			CPU[$name]=$cpu
-			RSS[$name]=$rss
-			OTHER[$name]=$other
-			SIDE_CPU[$name]=$side_cpu
-			for f in out err trace; do cp "$R/$name.$f" "$R/$name.best.$f"; done
-		fi
-	done
+# lib.sh's measure calls these around each repetition: the engine calls it made go
+# to $R/NAME.trace (kept as NAME.best.trace for the fastest), and each repetition's
+# output and trace to $R/NAME.I.out and $R/NAME.I.trace.
+measure_before() { ENGINE_N0=$(wc -l <"$ENGINE_LOG"); }
+measure_after() {
+	tail -n +"$((ENGINE_N0 + 1))" "$ENGINE_LOG" >"$R/$1.trace"
+	cp "$R/$1.out" "$R/$1.$2.out"
+	cp "$R/$1.trace" "$R/$1.$2.trace"
 }
 
 # every repetition's JSON answers FILTER with true
@@ -295,7 +278,9 @@ run_row() { # NAME LABEL PREP CMD...
 	LABEL[$1]=$2
 	step "$2"
 	shift 2
-	measure_deploy "$name" "$@"
+	local prep=$1
+	shift
+	measure "$name" "$PROJ" "$prep" "$@"
 	done_step "$name"
 }
 

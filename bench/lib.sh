@@ -14,8 +14,11 @@
 #                               function; ':' for none; not timed), warm DIR, run
 #                               CMD under GNU time and timeout; stdout -> $R/NAME.out,
 #                               stderr -> $R/NAME.err (of the last repetition; those
-#                               of the fastest are copied to $R/NAME.best.out/.err).
-#                               Keeps the fastest repetition: WALL[NAME] (s),
+#                               of the fastest are copied to $R/NAME.best.out/.err,
+#                               and .trace when the script writes $R/NAME.trace).
+#                               A script may define measure_before NAME I and
+#                               measure_after NAME I, run around each repetition.
+#                               Keeps the fastest repetition (by WALL_HR): WALL[NAME] (s),
 #                               WALL_HR[NAME] (s, 4 decimals: bash's EPOCHREALTIME
 #                               around timeout + GNU time, so their start-up of
 #                               ~2 ms included; for sub-second commands),
@@ -159,13 +162,15 @@ measure_once() { # NAME CMD...: sets wall, wall_hr, cpu, rss, other, side_cpu, s
 }
 
 measure() {
-	local name=$1 dir=$2 prep=$3 i wall wall_hr cpu rss other side_cpu side_read
+	local name=$1 dir=$2 prep=$3 i f wall wall_hr cpu rss other side_cpu side_read
 	shift 3
 	for ((i = 0; i < BENCH_REPEAT; i++)); do
 		"$prep"
 		warm "$dir"
+		! declare -F measure_before >/dev/null || measure_before "$name" "$i"
 		measure_once "$name" "$@"
-		if [ -z "${WALL[$name]:-}" ] || [ "$(calc "$wall < ${WALL[$name]}" %d)" = 1 ]; then
+		! declare -F measure_after >/dev/null || measure_after "$name" "$i"
+		if [ -z "${WALL_HR[$name]:-}" ] || [ "$(calc "$wall_hr < ${WALL_HR[$name]}" %d)" = 1 ]; then
 			WALL[$name]=$wall
 			WALL_HR[$name]=$wall_hr
 			CPU[$name]=$cpu
@@ -173,8 +178,9 @@ measure() {
 			OTHER[$name]=$other
 			SIDE_CPU[$name]=$side_cpu
 			SIDE_READ[$name]=$side_read
-			cp "$R/$name.out" "$R/$name.best.out"
-			cp "$R/$name.err" "$R/$name.best.err"
+			for f in out err trace; do
+				[ ! -e "$R/$name.$f" ] || cp "$R/$name.$f" "$R/$name.best.$f"
+			done
 		fi
 	done
 }

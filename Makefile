@@ -33,7 +33,7 @@ LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
 CMD_OBJ = $(CMD_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC = $(sort $(wildcard tests/unit/test-*.c))
 UNIT_BIN = $(UNIT_SRC:%.c=$(BUILD)/%)
-MANS = $(wildcard man/*.1 man/*.5)
+MANS = $(wildcard man/*.1 man/*.5 man/*.7)
 
 .PHONY: all check unit e2e install uninstall bench fuzz asan ubsan sanitize coverage clean deps example lint-man
 
@@ -109,15 +109,18 @@ deps:
 	scripts/deps.sh
 
 install: $(BIN)
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(MANDIR)/man7
 	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/mldeploy
 	install -m 0644 $(wildcard man/*.1) $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 $(wildcard man/*.5) $(DESTDIR)$(MANDIR)/man5/
+	$(if $(wildcard man/*.7),install -m 0644 $(wildcard man/*.7) $(DESTDIR)$(MANDIR)/man7/)
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/mldeploy
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(wildcard man/*.1)))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(wildcard man/*.5)))
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(wildcard man/*.7)))
 
 clean:
 	rm -rf .obj .obj-* mldeploy mldeploy-* *.gcov

@@ -19,7 +19,8 @@
 
 enum { OPT_PROVIDER = 1 << 0, OPT_TARGET = 1 << 1, OPT_DRY_RUN = 1 << 2, OPT_TRAFFIC = 1 << 3,
        OPT_WAIT = 1 << 4, OPT_TIMEOUT = 1 << 5, OPT_YES = 1 << 6, OPT_OUTPUT = 1 << 7,
-       OPT_PREDICT = 1 << 8, OPT_PORT = 1 << 9, OPT_ALL = 1 << 10, OPT_RECREATE = 1 << 11 };
+       OPT_PREDICT = 1 << 8, OPT_PORT = 1 << 9, OPT_ALL = 1 << 10, OPT_RECREATE = 1 << 11,
+       OPT_STOP_PREVIOUS = 1 << 12 };
 
 struct dargs {
 	const char *cmd;
@@ -114,6 +115,7 @@ static int parse_args(struct dargs *a, unsigned allowed, int argc, char **argv)
 		{ "port", required_argument, NULL, 'H' },
 		{ "all", no_argument, NULL, 'A' },
 		{ "recreate", no_argument, NULL, 'C' },
+		{ "stop-previous", no_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -121,7 +123,7 @@ static int parse_args(struct dargs *a, unsigned allowed, int argc, char **argv)
 		{ 'p', OPT_PROVIDER }, { 'T', OPT_TARGET }, { 'n', OPT_DRY_RUN },
 		{ 'N', OPT_TRAFFIC }, { 'R', OPT_TRAFFIC }, { 'W', OPT_WAIT }, { 't', OPT_TIMEOUT },
 		{ 'y', OPT_YES }, { 'o', OPT_OUTPUT }, { 'P', OPT_PREDICT }, { 'H', OPT_PORT },
-		{ 'A', OPT_ALL }, { 'C', OPT_RECREATE },
+		{ 'A', OPT_ALL }, { 'C', OPT_RECREATE }, { 'S', OPT_STOP_PREVIOUS },
 	};
 	int c, n;
 	size_t i;
@@ -160,6 +162,7 @@ static int parse_args(struct dargs *a, unsigned allowed, int argc, char **argv)
 		case 'y': a->req.assume_yes = 1; break;
 		case 'A': a->req.destroy_all = 1; break;
 		case 'C': a->req.recreate = 1; break;
+		case 'S': a->req.stop_previous = 1; break;
 		case 'o': a->output = optarg; break;
 		case 'P': a->predict = optarg; break;
 		case 'H':
@@ -394,7 +397,7 @@ usage:
 int cmd_deploy(struct global *g, int argc, char **argv)
 {
 	return run(g, "deploy", ML_OP_DEPLOY, OPT_PROVIDER | OPT_TARGET | OPT_DRY_RUN | OPT_TRAFFIC |
-		   OPT_WAIT | OPT_TIMEOUT | OPT_RECREATE, argc, argv);
+		   OPT_WAIT | OPT_TIMEOUT | OPT_RECREATE | OPT_STOP_PREVIOUS, argc, argv);
 }
 
 int cmd_status(struct global *g, int argc, char **argv)

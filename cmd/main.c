@@ -39,7 +39,7 @@ static const struct cmd_entry commands[] = {
 	{ "validate", cmd_validate, "check deploy.yaml and print the resolved plan", "", "" },
 	{ "deploy", cmd_deploy, "build, push and deploy the image by digest, health-checked",
 	  "[--provider P] [--target T] [--dry-run] [--no-traffic] [--traffic N]\n"
-	  "                      [--no-wait] [--timeout DUR] [--recreate]",
+	  "                      [--no-wait] [--timeout DUR] [--recreate] [--stop-previous]",
 	  DEPLOY_SELECT_HELP
 	  "  --dry-run             print the plan (request bodies, secrets masked); change nothing\n"
 	  "  --no-traffic          start the new revision but give it no traffic\n"
@@ -48,7 +48,9 @@ static const struct cmd_entry commands[] = {
 	  "  --timeout DUR         how long the new revision may take to pass its health\n"
 	  "                        check (\"90s\", \"10m\"; default 120s)\n"
 	  "  --recreate            delete and create again what the platform cannot change in\n"
-	  "                        place (Azure Container Instances: osType, restartPolicy, ...)\n" },
+	  "                        place (Azure Container Instances: osType, restartPolicy, ...)\n"
+	  "  --stop-previous       stop the versions that no longer serve once the new one\n"
+	  "                        does (App Engine flexible: they keep billing otherwise)\n" },
 	{ "status", cmd_status, "show what serves: revision, digest, URL, health",
 	  "[--provider P] [--target T]", DEPLOY_SELECT_HELP },
 	{ "rollback", cmd_rollback, "serve the digest that served before the current one again",

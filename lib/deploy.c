@@ -176,6 +176,12 @@ int ml_deploy_run(const struct ml_deploy_opts *o, struct ml_deploy_result *res,
 	rc = p->init(&state, &ctx, err);
 	if (rc < 0)
 		goto out;
+	if (o->op == ML_OP_DEPLOY && p->prepare_registry && o->cfg->image.repository &&
+	    (p->caps & ML_PROVIDER_NEEDS_REGISTRY)) {
+		rc = p->prepare_registry(state, &req, o->cfg->image.repository, err);
+		if (rc < 0)
+			goto out;
+	}
 	if (needs_image(o->op)) {
 		rc = prepare_image(o, &req, &pub, res, &image, err);
 		if (rc == 0 && o->interrupted && *o->interrupted)

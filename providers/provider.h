@@ -54,6 +54,13 @@ struct ml_provider {
 	int (*init)(void **state, const struct ml_deploy_ctx *ctx, struct ml_error *err);
 	void (*cleanup)(void *state);
 
+	/* Deploy only, before the image is pushed: makes sure the registry repository
+	 * that repository (deploy.yaml's image.repository) names exists when it is on
+	 * the provider's own registry (Artifact Registry, ECR), creating it when the
+	 * provider's configuration allows it. On a dry run it only looks, and its plan
+	 * shows the step. NULL: nothing to prepare. */
+	int (*prepare_registry)(void *state, const struct ml_deploy_request *req,
+				const char *repository, struct ml_error *err);
 	/* Reads only: what deploy would do, as steps with their request bodies
 	 * (secrets masked). `deploy --dry-run` prints it; deploy executes it. */
 	int (*plan)(void *state, const struct ml_deploy_request *req, struct ml_plan *plan,

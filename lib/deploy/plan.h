@@ -38,6 +38,8 @@ struct ml_deploy_request {
 	int destroy_all;		/* destroy --all: what holds the service too, when
 					   mldeploy created it (Azure's resource group) */
 	int recreate;			/* deploy --recreate: replace what cannot change in place */
+	int stop_previous;		/* deploy --stop-previous: stop the versions that no longer
+					   serve (App Engine flexible bills for them) */
 };
 
 /* The plan: an ordered list of steps. Each step is {"action", "method", "url",

@@ -73,9 +73,7 @@ int ml_gcp_config_parse(struct ml_config_section *s, void **conf, struct ml_erro
 	c->max_instances = -1;
 	c->pos = ml_section_pos(s, NULL);
 	if ((rc = ml_section_keys(s, ml_gcp_config_keys)) < 0 ||
-	    (rc = ml_section_require(s, "project", "the google cloud project id, e.g. "
-				     "'project: my-proj'")) < 0 ||
-	    (rc = ml_section_str(s, "project", ML_SECTION_REQUIRED, &c->project)) < 0 ||
+	    (rc = ml_section_str(s, "project", 0, &c->project)) < 0 ||
 	    (rc = ml_section_str(s, "region", 0, &c->region)) < 0 ||
 	    (rc = ml_section_enum(s, "target", 0, ml_gcp_targets, &c->target)) < 0 ||
 	    (rc = ml_section_bool(s, "allow_unauthenticated", &c->allow_unauthenticated)) < 0 ||

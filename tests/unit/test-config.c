@@ -651,12 +651,6 @@ static void test_missing_required(void **state)
 		     "empty value for required key 'name'", NULL);
 	expect_error("name: \"\"\nimage: {base: x}\n", 1, 1,
 		     "empty value for required key 'name'", NULL);
-	expect_error("name: iris\nimage: {base: x}\ndeploy:\n  gcp:\n    region: r\n", 5, 5,
-		     "missing required key 'project' in 'deploy.gcp'", "project id", NULL);
-	expect_error("name: iris\nimage: {base: x}\ndeploy:\n  gcp: {region: r}\n", 4, 8,
-		     "missing required key 'project' in 'deploy.gcp'", NULL);
-	expect_error("name: iris\nimage: {base: x}\ndeploy:\n  gcp:\n", 4, 3,
-		     "missing required key 'project' in 'deploy.gcp'", NULL);
 	expect_image_error("  copy:\n    - {dst: /app/}\n", 5, 7,
 			   "missing required key 'src' in 'image.copy[0]'", NULL);
 	expect_image_error("  copy:\n    - {src: a, dst: /a}\n    - src: b\n", 6, 7,
@@ -1498,8 +1492,8 @@ static void test_expansion(void **state)
 			   NULL);
 	expect_image_error("  port: ${MLT_REGION}\n", 4, 9,
 			   "expected an integer for 'image.port', got 'europe-west1'", NULL);
-	expect_error("name: iris\nimage: {base: x}\ndeploy:\n  gcp:\n    project: \"${MLT_EMPTY}\"\n",
-		     5, 5, "empty value for required key 'project' in 'deploy.gcp'", NULL);
+	expect_error("name: \"${MLT_EMPTY}\"\nimage: {base: x}\n", 1, 1,
+		     "empty value for required key 'name'", NULL);
 	expect_image_error("  env: {A: \"${A:-${A:-${A:-${A:-${A:-${A:-${A:-${A:-${A:-${A:-${A:-"
 			   "${A:-${A:-${A:-${A:-${A:-${A:-${A:-x}}}}}}}}}}}}}}}}}}\"}\n", 4, 12,
 			   "nested deeper than", NULL);

@@ -1,0 +1,6 @@
+/* Placeholder: the appengine target comes with its client (being written now). */
+#include "gcp/gcp.h"
+
+const struct ml_gcp_target_ops ml_gcp_appengine_ops = {
+	.name = "appengine",
+};

@@ -1,0 +1,61 @@
+/* Google access tokens, found as Google's own client libraries find them, in this
+ * order:
+ *   1. CLOUDSDK_AUTH_ACCESS_TOKEN (a token as it is; no refresh);
+ *   2. GOOGLE_APPLICATION_CREDENTIALS, else the ADC file
+ *      ($CLOUDSDK_CONFIG or ~/.config/gcloud, application_default_credentials.json),
+ *      by its "type":
+ *      - service_account: an RS256 JWT assertion (iss = client_email, scope
+ *        cloud-platform, aud = token_uri, 1 h) exchanged at token_uri (the
+ *        jwt-bearer grant, RFC 7523);
+ *      - authorized_user: the refresh_token grant at the OAUTH2 endpoint;
+ *      - external_account: workload identity federation: the subject token from
+ *        credential_source.file or .url (format text or json), exchanged at
+ *        token_url (STS, RFC 8693), then service_account_impersonation_url
+ *        (IAM Credentials generateAccessToken) when present;
+ *      - impersonated_service_account: its source_credentials, then
+ *        service_account_impersonation_url;
+ *   3. the metadata server (GCE_METADATA_HOST, default metadata.google.internal),
+ *      when it answers.
+ * Endpoints: OAUTH2 (https://oauth2.googleapis.com; a key's token_uri wins), STS
+ * (https://sts.googleapis.com), IAMCREDENTIALS (https://iamcredentials.googleapis.com)
+ * through ml_endpoint. Tokens are cached until shortly before their expiry. No
+ * token, key or assertion ever reaches a message or a log. */
+#ifndef ML_GCP_GAUTH_H
+#define ML_GCP_GAUTH_H
+
+#include "config/config.h"
+#include "deploy/rest.h"
+#include "util/error.h"
+
+#define ML_GAUTH_SCOPE "https://www.googleapis.com/auth/cloud-platform"
+
+struct ml_gauth;
+
+/* Reads the environment and the credential file (no network). cfg may be NULL
+ * (the registry login has none). A malformed or unreadable key file is -ML_EAUTH
+ * naming the file and the field (never its content). */
+int ml_gauth_new(struct ml_gauth **out, const struct ml_config *cfg, struct ml_error *err);
+void ml_gauth_free(struct ml_gauth *g);	/* wipes keys and cached tokens; NULL is fine */
+
+/* A cloud-platform access token (malloc'ed; free with ml_free_secret). Without any
+ * credential: -ML_EAUTH with one message listing what was tried and how to fix it
+ * (`gcloud auth application-default login`, or GOOGLE_APPLICATION_CREDENTIALS=key.json).
+ * A refused credential: -ML_EAUTH with the token endpoint's error (invalid_grant:
+ * ...). Several threads may call it (the registry pushes in parallel). */
+int ml_gauth_token(struct ml_gauth *g, char **token, struct ml_error *err);
+/* Forgets the cached token (the API answered 401 with it). */
+void ml_gauth_invalidate(struct ml_gauth *g);
+
+/* Where the credential comes from, for -v: "CLOUDSDK_AUTH_ACCESS_TOKEN",
+ * "service account key /path (sa@p.iam.gserviceaccount.com)", "metadata server";
+ * NULL before it is known. */
+const char *ml_gauth_source(const struct ml_gauth *g);
+/* The project the credential names (a key's project_id, quota_project_id), or NULL. */
+const char *ml_gauth_project(const struct ml_gauth *g);
+
+/* The REST client's sign hook (deploy/rest.h), ud = struct ml_gauth *: adds
+ * "Authorization: Bearer TOKEN". */
+int ml_gauth_sign(void *ud, const struct ml_rest_sign *req, char ***headers, size_t *nheaders,
+		  struct ml_error *err);
+
+#endif

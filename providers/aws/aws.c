@@ -45,7 +45,7 @@ static void aws_cleanup(void *state)
 
 static int aws_init(void **state, const struct ml_deploy_ctx *ctx, struct ml_error *err)
 {
-	static const struct ml_aws_conf none;
+	static const struct ml_aws_conf none = { .create_repository = 1 };	/* the defaults */
 	struct ml_aws *a = ml_calloc(1, sizeof(*a));
 	int rc;
 

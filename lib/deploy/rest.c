@@ -40,6 +40,8 @@ struct call {
 	size_t len;
 	const struct ml_http_body *stream;	/* ... or streamed */
 	const struct ml_http_sink *sink;
+	const char *const *extra;		/* more request headers, "Name: value" */
+	size_t nextra;
 	unsigned flags;
 };
 
@@ -355,15 +357,21 @@ static int attempt_once(struct ml_rest *r, const struct call *c, struct ml_http_
 static int rest_do(struct ml_rest *r, const struct call *c, struct ml_rest_result *res,
 		   struct ml_error *err)
 {
-	const char *headers[2];
+	const char *headers[2 + ML_REST_EXTRA_MAX];
 	struct ml_http_body body;
 	struct ml_http_request req;
-	char *url = make_url(r, c->path), *ct = NULL, line[ML_ERROR_MAX / 2];
-	size_t nh = 0;
+	char *url, *ct = NULL, line[ML_ERROR_MAX / 2];
+	size_t nh = 0, i;
 	int attempt, rc = 0;
 
 	result_init(res);
 	ml_error_clear(err);
+	if (c->nextra > ML_REST_EXTRA_MAX)
+		return ml_error_set(err, ML_EINTERNAL, "%s: %s %s: %zu extra headers", r->service,
+				    c->method, c->path, c->nextra);
+	url = make_url(r, c->path);
+	for (i = 0; i < c->nextra; i++)
+		headers[nh++] = c->extra[i];
 	if (!(c->flags & ML_REST_RAW))
 		headers[nh++] = "Accept: application/json";
 	if (c->content_type)
@@ -418,6 +426,18 @@ int ml_rest_call_raw(struct ml_rest *r, const char *method, const char *path,
 {
 	struct call c = { .method = method, .path = path, .content_type = content_type,
 			  .data = data, .len = len, .flags = flags };
+
+	return rest_do(r, &c, res, err);
+}
+
+int ml_rest_call_headers(struct ml_rest *r, const char *method, const char *path,
+			 const char *const *headers, size_t nheaders, const char *content_type,
+			 const void *data, size_t len, unsigned flags, struct ml_rest_result *res,
+			 struct ml_error *err)
+{
+	struct call c = { .method = method, .path = path, .content_type = content_type,
+			  .data = data, .len = len, .extra = headers, .nextra = nheaders,
+			  .flags = flags };
 
 	return rest_do(r, &c, res, err);
 }

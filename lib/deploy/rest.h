@@ -103,6 +103,14 @@ int ml_rest_call(struct ml_rest *r, const char *method, const char *path, const 
 int ml_rest_call_raw(struct ml_rest *r, const char *method, const char *path,
 		     const char *content_type, const void *data, size_t len, unsigned flags,
 		     struct ml_rest_result *res, struct ml_error *err);
+/* ml_rest_call_raw with more request headers ("Name: value", at most
+ * ML_REST_EXTRA_MAX), sent on every attempt and shown to the sign hook, which signs
+ * them: AWS JSON's X-Amz-Target. Not for credentials (those come from the hook). */
+#define ML_REST_EXTRA_MAX 4
+int ml_rest_call_headers(struct ml_rest *r, const char *method, const char *path,
+			 const char *const *headers, size_t nheaders, const char *content_type,
+			 const void *data, size_t len, unsigned flags, struct ml_rest_result *res,
+			 struct ml_error *err);
 
 /* A request whose body is streamed (body->read, size -1 for chunked) and/or whose
  * 2xx answer is streamed into sink (logs, image loads); res->body stays NULL when

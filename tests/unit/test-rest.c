@@ -352,6 +352,48 @@ static void test_sign_per_attempt(void **state)
 	ml_rest_free(r);
 }
 
+/* The extra headers a call names are sent, and the sign hook sees them to sign. */
+static int sign_sees_target(void *ud, const struct ml_rest_sign *req, char ***headers,
+			    size_t *nheaders, struct ml_error *err)
+{
+	size_t i;
+
+	(void)err;
+	*headers = NULL;
+	*nheaders = 0;
+	for (i = 0; i < req->nheaders; i++)
+		if (!strcmp(req->headers[i], "X-Amz-Target: Svc.Op"))
+			(*(int *)ud)++;
+	return 0;
+}
+
+static void test_extra_headers(void **state)
+{
+	static const char *const extra[] = { "X-Amz-Target: Svc.Op" };
+	const char *many[ML_REST_EXTRA_MAX + 1];
+	int seen = 0;
+	struct ml_rest_opts o = { .sign = sign_sees_target, .ud = &seen };
+	struct ml_rest *r = client_with(&o);
+	struct ml_rest_result res;
+	struct ml_error err = { 0, "" };
+	ml_json *h;
+
+	(void)state;
+	assert_int_equal(ml_rest_call_headers(r, "POST", "/echo?id=extra", extra, 1,
+					      "application/x-amz-json-1.1", "{}", 2, 0, &res,
+					      &err), 0);
+	h = ml_json_get(res.body, "headers");
+	assert_string_equal(ml_json_get_str(h, "x-amz-target"), "Svc.Op");
+	assert_string_equal(ml_json_get_str(h, "content-type"), "application/x-amz-json-1.1");
+	assert_int_equal(seen, 1);
+	ml_rest_result_dispose(&res);
+	memset(many, 0, sizeof(many));
+	assert_int_equal(ml_rest_call_headers(r, "GET", "/echo", many, ML_REST_EXTRA_MAX + 1,
+					      NULL, NULL, 0, 0, &res, &err), -ML_EINTERNAL);
+	ml_rest_result_dispose(&res);
+	ml_rest_free(r);
+}
+
 static int throttled(void *ud, const struct ml_http_response *resp, const char *code)
 {
 	(void)ud;
@@ -775,6 +817,7 @@ int main(void)
 		cmocka_unit_test(test_reset),
 		cmocka_unit_test(test_refused_post_retried),
 		cmocka_unit_test(test_sign_per_attempt),
+		cmocka_unit_test(test_extra_headers),
 		cmocka_unit_test(test_retryable_hook),
 		cmocka_unit_test(test_decoders),
 		cmocka_unit_test(test_server_text_sanitised),

@@ -95,6 +95,7 @@ struct ml_tar_writer {
 	int out_rc;		/* first error of the output callback */
 	int closed;
 	int abandoned;		/* freed unfinished: output is dropped */
+	const char *kind;	/* "tar" or "zip", for messages */
 	char *block;
 };
 
@@ -124,22 +125,30 @@ static int archive_fail(struct ml_tar_writer *w, struct ml_error *err, const cha
 {
 	if (w->out_rc)
 		return w->out_rc;
-	return ml_error_set(err, ML_EIO, "cannot write '%s' to tar (%s): %s", name, what,
+	return ml_error_set(err, ML_EIO, "cannot write '%s' to %s (%s): %s", name, w->kind, what,
 			    archive_error_string(w->a) ? archive_error_string(w->a) : "unknown error");
 }
 
-int ml_tar_writer_new(struct ml_tar_writer **out, ml_tar_out_fn fn, void *ud,
+static int writer_new(struct ml_tar_writer **out, int zip, ml_tar_out_fn fn, void *ud,
 		      struct ml_error *err)
 {
 	struct ml_tar_writer *w = ml_calloc(1, sizeof(*w));
+	int r;
 
 	w->fn = fn;
 	w->ud = ud;
+	w->kind = zip ? "zip" : "tar";
 	w->a = archive_write_new();
-	if (!w->a || archive_write_set_format_pax_restricted(w->a) != ARCHIVE_OK ||
-	    archive_write_set_bytes_per_block(w->a, 0) != ARCHIVE_OK ||
+	if (!w->a)
+		r = ARCHIVE_FATAL;
+	else if (zip)
+		r = archive_write_set_format_zip(w->a) == ARCHIVE_OK ?
+		    archive_write_set_format_option(w->a, "zip", "compression", "deflate") : ARCHIVE_FATAL;
+	else
+		r = archive_write_set_format_pax_restricted(w->a);
+	if (r != ARCHIVE_OK || archive_write_set_bytes_per_block(w->a, 0) != ARCHIVE_OK ||
 	    archive_write_open2(w->a, w, NULL, writer_cb, NULL, NULL) != ARCHIVE_OK) {
-		ml_error_set(err, ML_EINTERNAL, "cannot set up tar writer: %s",
+		ml_error_set(err, ML_EINTERNAL, "cannot set up %s writer: %s", w->kind,
 			     w->a ? archive_error_string(w->a) : "out of memory");
 		ml_tar_writer_free(w);
 		return -ML_EINTERNAL;
@@ -147,6 +156,18 @@ int ml_tar_writer_new(struct ml_tar_writer **out, ml_tar_out_fn fn, void *ud,
 	w->block = ml_malloc(COPY_BLOCK);
 	*out = w;
 	return 0;
+}
+
+int ml_tar_writer_new(struct ml_tar_writer **out, ml_tar_out_fn fn, void *ud,
+		      struct ml_error *err)
+{
+	return writer_new(out, 0, fn, ud, err);
+}
+
+int ml_zip_writer_new(struct ml_tar_writer **out, ml_tar_out_fn fn, void *ud,
+		      struct ml_error *err)
+{
+	return writer_new(out, 1, fn, ud, err);
 }
 
 static struct archive_entry *entry_new(const char *name, mode_t type, unsigned mode,

@@ -1,4 +1,4 @@
-/* tar (and zip reading) over libarchive. Only tar.c includes archive.h/archive_entry.h.
+/* tar (and zip) over libarchive. Only tar.c includes archive.h/archive_entry.h.
  * Writers produce deterministic POSIX (pax-restricted) tar: no atime/ctime, no
  * user/group names, numeric ids as given, pax headers only where ustar cannot hold
  * a name or a size, no padding beyond the two end blocks. */
@@ -17,6 +17,11 @@ struct ml_tar_writer;
 typedef int (*ml_tar_out_fn)(void *ud, const void *data, size_t len);
 
 int ml_tar_writer_new(struct ml_tar_writer **out, ml_tar_out_fn fn, void *ud,
+		      struct ml_error *err);
+/* A zip writer (an Elastic Beanstalk source bundle) taking the same add calls:
+ * entries deflated, carrying the mtime given and no other time, so that the same
+ * entries give the same bytes. */
+int ml_zip_writer_new(struct ml_tar_writer **out, ml_tar_out_fn fn, void *ud,
 		      struct ml_error *err);
 /* Whether name can be stored: tar names (pax headers) are UTF-8. */
 int ml_tar_name_valid(const char *name);

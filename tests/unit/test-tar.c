@@ -581,6 +581,54 @@ static void test_reader_gzip(void **state)
 	ml_buf_dispose(&a);
 }
 
+/* A zip (an Elastic Beanstalk source bundle): the same bytes every time, which
+ * unzip and our zip reader take back with the entry's content and time. */
+static void zip_sample(struct ml_buf *out)
+{
+	static const char doc[] = "{\"AWSEBDockerrunVersion\":\"1\"}\n";
+	struct ml_tar_writer *w = NULL;
+	struct ml_error err = { 0, "" };
+
+	ml_buf_init(out, 1 << 20);
+	assert_int_equal(ml_zip_writer_new(&w, out_buf, out, &err), 0);
+	assert_int_equal(ml_tar_add_data(w, "Dockerrun.aws.json", 0644, MTIME, doc, sizeof(doc) - 1,
+					 &err), 0);
+	assert_int_equal(ml_tar_writer_close(w, &err), 0);
+	ml_tar_writer_free(w);
+}
+
+static void test_zip(void **state)
+{
+	struct fixture *f = *state;
+	struct ml_error err = { 0, "" };
+	struct ml_tar_reader *r = NULL;
+	struct ml_tar_entry e;
+	struct ml_buf a, b, data;
+	char path[160], cmd[800];
+
+	zip_sample(&a);
+	zip_sample(&b);
+	assert_int_equal(a.len, b.len);
+	assert_memory_equal(a.data, b.data, a.len);
+	assert_memory_equal(a.data, "PK\x03\x04", 4);
+	snprintf(path, sizeof(path), "%s/bundle.zip", f->dir);
+	write_file(path, a.data, a.len);
+	snprintf(cmd, sizeof(cmd), "unzip -tqq '%s' && TZ=UTC unzip -l '%s' | "
+		 "grep -q ' 2023-11-14 22:13 *Dockerrun.aws.json$'", path, path);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(ml_zip_reader_open(&r, path, &err), 0);
+	assert_int_equal(ml_tar_reader_next(r, &e, &err), 1);
+	assert_string_equal(e.name, "Dockerrun.aws.json");
+	ml_buf_init(&data, 1 << 20);
+	assert_int_equal(ml_tar_reader_read_all(r, &data, 1 << 20, &err), 0);
+	assert_string_equal(ml_buf_str(&data), "{\"AWSEBDockerrunVersion\":\"1\"}\n");
+	assert_int_equal(ml_tar_reader_next(r, &e, &err), 0);
+	ml_tar_reader_free(r);
+	ml_buf_dispose(&data);
+	ml_buf_dispose(&a);
+	ml_buf_dispose(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -595,6 +643,7 @@ int main(void)
 		cmocka_unit_test(test_output_error),
 		cmocka_unit_test(test_reader_errors),
 		cmocka_unit_test(test_reader_gzip),
+		cmocka_unit_test(test_zip),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

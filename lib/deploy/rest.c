@@ -140,7 +140,7 @@ static int idempotent(const struct call *c)
 {
 	return method_is(c->method, "GET") || method_is(c->method, "HEAD") ||
 	       method_is(c->method, "PUT") || method_is(c->method, "DELETE") ||
-	       (c->flags & ML_REST_IDEMPOTENT);
+	       (c->flags & (ML_REST_IDEMPOTENT | ML_REST_READ));
 }
 
 static int status_server_error(long s)
@@ -345,7 +345,8 @@ static int attempt_once(struct ml_rest *r, const struct call *c, struct ml_http_
 	req->nsecret_headers = nsigned;
 	ml_http_response_dispose(&res->resp);
 	r->calls++;
-	if (!method_is(c->method, "GET") && !method_is(c->method, "HEAD"))
+	if (!method_is(c->method, "GET") && !method_is(c->method, "HEAD") &&
+	    !(c->flags & ML_REST_READ))
 		r->mutations++;
 	rc = ml_http_do(r->http, req, &res->resp, err);
 	req->secret_headers = NULL;

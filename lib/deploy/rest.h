@@ -85,6 +85,8 @@ enum ml_rest_flags {
 	ML_REST_ALLOW_304 = 1 << 4,	/* 304 (already started/stopped) is success */
 	ML_REST_STREAM = 1 << 5,	/* no minimum transfer rate or deadline: a followed log;
 					   stops when *interrupted (see ml_rest_set_interrupt) */
+	ML_REST_READ = 1 << 6,		/* a POST that only reads (AWS's Describe*, Get*, List*):
+					   retried like GET, not counted as a mutation */
 };
 
 /* One request. body: JSON to send (NULL: none), or raw bytes with content_type.

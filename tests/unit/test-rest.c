@@ -804,6 +804,12 @@ static void test_counts(void **state)
 	assert_int_equal(call(r, "DELETE", "/echo", 0, &err), 0);
 	assert_int_equal(ml_rest_calls(r, &mutations), 3);
 	assert_int_equal(mutations, 2);
+	/* a POST that only reads (AWS's Describe*) is no mutation, and is retried */
+	assert_int_equal(call(r, "POST", "/echo", ML_REST_READ, &err), 0);
+	assert_int_equal(call(r, "POST", "/flaky?id=read&fail=1&status=503", ML_REST_READ, &err), 0);
+	assert_int_equal(count(r, "read"), 2);
+	assert_int_equal(ml_rest_calls(r, &mutations), 7);	/* count() is one */
+	assert_int_equal(mutations, 2);
 	ml_rest_free(r);
 }
 

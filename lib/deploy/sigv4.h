@@ -50,4 +50,9 @@ int ml_sigv4_canonical_request(const struct ml_sigv4_params *p, const struct ml_
 int ml_sigv4_string_to_sign(const struct ml_sigv4_params *p, const struct ml_rest_sign *req,
 			    struct ml_buf *out, struct ml_error *err);
 
+/* Appends s (n bytes) encoded as SigV4 wants query names and values, form fields
+ * and path segments: every byte but A-Z a-z 0-9 - _ . ~ as %XX (upper-case hex);
+ * '/' kept when keep_slash (a path, an S3 key). 0 or -ML_ETOOBIG. */
+int ml_sigv4_uri_encode(struct ml_buf *out, const char *s, size_t n, int keep_slash);
+
 #endif

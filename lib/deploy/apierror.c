@@ -241,11 +241,13 @@ static int decode_docker(const struct ml_http_response *resp, char *out, size_t 
 
 /* AWS Query APIs (STS, Elastic Beanstalk): <ErrorResponse><Error><Type>Sender</Type>
  * <Code>Throttling</Code><Message>Rate exceeded</Message></Error></ErrorResponse>;
- * S3 answers <Error> at the root, EC2 <Response><Errors><Error>. */
+ * S3 answers <Error> at the root, EC2 <Response><Errors><Error>, moto's signature
+ * and IAM policy refusals (for every service) <ErrorResponse><Errors><Error>. */
 static int decode_aws_query(const struct ml_http_response *resp, char *out, size_t cap,
 			    char *code_out)
 {
-	static const char *const paths[] = { "ErrorResponse/Error", "Error", "Response/Errors/Error" };
+	static const char *const paths[] = { "ErrorResponse/Error", "Error", "Response/Errors/Error",
+					      "ErrorResponse/Errors/Error" };
 	const struct ml_xml *e = NULL;
 	struct ml_xml *doc = NULL;
 	size_t i;

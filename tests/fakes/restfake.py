@@ -117,6 +117,13 @@ class Handler(loopback.Handler):
                     b'<BucketName>elasticbeanstalk-us-east-1-123</BucketName></Error>')
             self.reply(code or 404, body, "application/xml")
             return
+        if fmt == "moto-auth":
+            body = (b'<?xml version="1.0" encoding="utf-8"?>\n<ErrorResponse><Errors><Error>'
+                    b'<Code>AccessDenied</Code><Message>User: arn:aws:iam::123456789012:user/'
+                    b'ci is not authorized to perform: ecr:GetAuthorizationToken</Message>'
+                    b'<Type>Sender</Type></Error></Errors></ErrorResponse>')
+            self.reply(code or 403, body)
+            return
         if fmt == "html":
             self.reply(code or 502, b"<html><body><h1>502 Bad Gateway</h1>\n</body></html>",
                        "text/html")

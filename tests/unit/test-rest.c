@@ -478,6 +478,10 @@ static void test_decoders(void **state)
 	expect_line(ml_rest_decode_aws_query, "s3", -ML_ENOTFOUND,
 		    "Fake API: GET /error?format=s3: NoSuchBucket: The specified bucket does not "
 		    "exist (HTTP 404)", "NoSuchBucket");
+	expect_line(ml_rest_decode_aws_query, "moto-auth", -ML_EAUTH,
+		    "Fake API: GET /error?format=moto-auth: AccessDenied: User: arn:aws:iam::"
+		    "123456789012:user/ci is not authorized to perform: ecr:GetAuthorizationToken "
+		    "(HTTP 403)", "AccessDenied");
 	expect_line(ml_rest_decode_aws_query, "aws-json", -ML_EPROTO,
 		    "Fake API: GET /error?format=aws-json: HTTP 400: {\"__type\":\"com.amazonaws."
 		    "ecr#RepositoryNotFoundException\",\"message\":\"The repository with name 'iris' "

@@ -43,6 +43,14 @@ void ml_gauth_free(struct ml_gauth *g);	/* wipes keys and cached tokens; NULL is
  * A refused credential: -ML_EAUTH with the token endpoint's error (invalid_grant:
  * ...). Several threads may call it (the registry pushes in parallel). */
 int ml_gauth_token(struct ml_gauth *g, char **token, struct ml_error *err);
+/* 1 when CLOUDSDK_AUTH_ACCESS_TOKEN or a credential file names a credential,
+ * without asking anyone; else 0. */
+int ml_gauth_configured(const struct ml_gauth *g);
+/* 1 when ml_gauth_token has a credential to use: a configured one, or the metadata
+ * server answering a probe (once per object; about 2 s at most when nothing
+ * answers); else 0. */
+int ml_gauth_available(struct ml_gauth *g);
+
 /* Forgets the cached token (the API answered 401 with it). */
 void ml_gauth_invalidate(struct ml_gauth *g);
 

@@ -1,0 +1,137 @@
+# shellcheck shell=bash
+# tests/e2e/lib-aws.sh — the AWS rig, sourced by the tests that need it, after lib.sh:
+#   . "$(dirname "$0")/lib.sh"
+#   . "$(dirname "$0")/lib-aws.sh"
+#
+# Elastic Beanstalk (tests/fakes/elasticbeanstalk.py: the Query API 2010-12-01, every
+# request checked against botocore's elasticbeanstalk model; it runs what it is given
+# with podman; its docstring has the behaviour, the checks and the log format):
+#   start_beanstalk --s3-endpoint URL [--app-port N] [--region R] [--account A]
+#                   [--stacks JSON] [--health-s N] [--registry-route HOST=ADDR]...
+#       HTTPS on 127.0.0.1 with the rig CA (SAN DNS:elasticbeanstalk.REGION.amazonaws.com),
+#       in $T/beanstalk; podman as start_engine sets it up (podman_setup --driver
+#       overlay unless podman is set up already). S3 (the source bundles, its bucket
+#       elasticbeanstalk-REGION-ACCOUNT) and IAM (the instance profile) are reached at
+#       URL (moto) with the AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY of the caller's
+#       environment, which are also the only key the fake accepts (SigV4 shape and scope
+#       checked). Defaults: region us-east-1, account 123456789012, --health-s 60.
+#       Appends elasticbeanstalk.REGION.amazonaws.com:443 and the CNAME
+#       NAME.REGION.elasticbeanstalk.com:80 of each NAME in BEANSTALK_ENVIRONMENTS
+#       (default "iris-env") -> 127.0.0.1:$BEANSTALK_APP_PORT to MLDEPLOY_CONNECT_TO and
+#       sets MLDEPLOY_CA_BUNDLE=$RIG_CA (exported). Exports BEANSTALK_ADDR, BEANSTALK_PORT,
+#       BEANSTALK_APP_PORT (where the first environment's CNAME is served),
+#       BEANSTALK_LOG (one JSON line per request: action, method, status, code,
+#       mutating, fault, auth), BEANSTALK_STATE (the environments: status, health,
+#       version, app_port, container), BEANSTALK_RULES (fault rules, JSON list, starts
+#       [], re-read on every request), BEANSTALK_DIR, BEANSTALK_PID, BEANSTALK_REGION,
+#       BEANSTALK_ACCOUNT. --registry-route HOST=ADDR: podman's pulls of images named
+#       HOST/... connect to ADDR through the fake's CONNECT proxy (TLS verified for HOST
+#       with the rig CA); images on a rig registry (127.0.0.1:PORT/..., tls) need none.
+#   beanstalk_rules 'JSON'          validate and swap in the fault rules (counts restart);
+#                                   path_regex matches the Action, e.g.
+#                                   '[{"path_regex": "^CreateEnvironment$", "action": "status",
+#                                     "code": 403, "error_code": "AccessDenied"}]';
+#                                   actions status, no_docker_stack, delay_ms
+#   beanstalk_count ACTION_REGEX [STATUS]
+#                                   number of requests whose Action matches (awk ERE),
+#                                   e.g. beanstalk_count '^UpdateEnvironment$' 200
+#   beanstalk_mutations             number of requests of actions that change something
+#                                   (not Describe*/List*/Check*/Validate*): 0 after a
+#                                   --dry-run or a no-op deploy
+#   beanstalk_show                  the fake's request log and stderr (last 40 lines)
+
+if [ -n "${RIG_LIB_AWS_LOADED:-}" ]; then
+	return 0
+fi
+RIG_LIB_AWS_LOADED=1
+
+# ---------------------------------------------------------------- Elastic Beanstalk
+
+start_beanstalk() {
+	local dir="$T/beanstalk" s3='' app_port='' region=us-east-1 account=123456789012
+	local args=() routes=() name connect
+	while [ "$#" -gt 0 ]; do
+		[ "$#" -ge 2 ] || fail "start_beanstalk: $1 needs a value"
+		case $1 in
+		--s3-endpoint) s3=$2 ;;
+		--app-port) app_port=$2 ;;
+		--region) region=$2 ;;
+		--account) account=$2 ;;
+		--stacks | --health-s) args+=("$1" "$2") ;;
+		--registry-route)
+			case $2 in
+			?*=?*) routes+=("$2") ;;
+			*) fail "start_beanstalk: --registry-route takes HOST=ADDR, not '$2'" ;;
+			esac ;;
+		*) fail "start_beanstalk: unknown option '$1'" ;;
+		esac
+		shift 2
+	done
+	[ -n "$s3" ] || fail "start_beanstalk: --s3-endpoint URL (moto) is required"
+	[ -n "${AWS_ACCESS_KEY_ID:-}" ] && [ -n "${AWS_SECRET_ACCESS_KEY:-}" ] ||
+		fail "start_beanstalk: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set (the rig's keys)"
+	[ ! -e "$dir" ] || fail "start_beanstalk: already started"
+	python3 -c 'import botocore, boto3' 2>/dev/null ||
+		fail "start_beanstalk: python3 has no botocore and boto3 (the pyenv python3 has them)"
+	[ "${CONTAINERS_CONF:-}" = "$T/podman/containers.conf" ] || podman_setup --driver overlay
+	[ -n "$app_port" ] || app_port=$(free_port)
+	mkdir -p "$dir/work"
+	rig_server_cert "$dir/tls" "elasticbeanstalk.$region.amazonaws.com"
+	: >"$dir/requests.log"
+	printf '[]\n' >"$dir/rules.json"
+	printf '%s\n' "$AWS_ACCESS_KEY_ID" >"$dir/keys"
+	printf '%s\n' "${routes[@]}" >"$dir/registry-routes"
+	spawn_fake "$dir/port" "$dir/elasticbeanstalk.err" "fake Elastic Beanstalk" \
+		python3 "$SRCDIR/tests/fakes/elasticbeanstalk.py" \
+		--tls-cert "$dir/tls/server.crt" --tls-key "$dir/tls/server.key" \
+		--log "$dir/requests.log" --state "$dir/state.json" --rules "$dir/rules.json" \
+		--keys "$dir/keys" --s3-endpoint "$s3" --region "$region" --account "$account" \
+		--app-port "$app_port" --work-dir "$dir/work" --registry-cert-dir "$RIG_CA_DIR" \
+		--registry-routes "$dir/registry-routes" "${args[@]}"
+	export BEANSTALK_PID=$SPAWNED_PID BEANSTALK_PORT=$SPAWNED_PORT
+	export BEANSTALK_ADDR=127.0.0.1:$SPAWNED_PORT BEANSTALK_DIR="$dir"
+	export BEANSTALK_LOG="$dir/requests.log" BEANSTALK_STATE="$dir/state.json"
+	export BEANSTALK_RULES="$dir/rules.json" BEANSTALK_APP_PORT=$app_port
+	export BEANSTALK_REGION=$region BEANSTALK_ACCOUNT=$account
+	connect="elasticbeanstalk.$region.amazonaws.com:443:127.0.0.1:$SPAWNED_PORT"
+	for name in ${BEANSTALK_ENVIRONMENTS:-iris-env}; do
+		connect="$connect,$name.$region.elasticbeanstalk.com:80:127.0.0.1:$app_port"
+	done
+	export MLDEPLOY_CONNECT_TO="${MLDEPLOY_CONNECT_TO:+$MLDEPLOY_CONNECT_TO,}$connect"
+	export MLDEPLOY_CA_BUNDLE=$RIG_CA
+}
+
+# beanstalk_rules JSON: validated, then swapped in whole (rename), so the fake never
+# reads half a file and every rule's count starts again.
+beanstalk_rules() {
+	[ "$#" = 1 ] || fail "beanstalk_rules: usage: beanstalk_rules 'JSON'"
+	[ -n "${BEANSTALK_RULES:-}" ] || fail "beanstalk_rules: no fake Elastic Beanstalk (start_beanstalk first)"
+	printf '%s\n' "$1" >"$BEANSTALK_RULES.new"
+	if ! python3 "$SRCDIR/tests/fakes/elasticbeanstalk.py" --check-rules "$BEANSTALK_RULES.new" \
+		2>"$BEANSTALK_RULES.err"; then
+		fail "beanstalk_rules: $(cat "$BEANSTALK_RULES.err")"
+	fi
+	mv -f "$BEANSTALK_RULES.new" "$BEANSTALK_RULES"
+}
+
+beanstalk_count() {
+	case $# in
+	1 | 2) ;;
+	*) fail "beanstalk_count: usage: beanstalk_count ACTION_REGEX [STATUS]" ;;
+	esac
+	[ -n "${BEANSTALK_LOG:-}" ] || fail "beanstalk_count: no fake Elastic Beanstalk (start_beanstalk first)"
+	jq -r '[(.action // "-"), (.status | tostring)] | @tsv' "$BEANSTALK_LOG" |
+		awk -F'\t' -v re="$1" -v st="${2:-}" '
+			$1 ~ re && (st == "" || $2 == st) { n++ }
+			END { print n + 0 }'
+}
+
+beanstalk_mutations() {
+	[ -n "${BEANSTALK_LOG:-}" ] || fail "beanstalk_mutations: no fake Elastic Beanstalk (start_beanstalk first)"
+	jq -r 'select(.mutating) | .action' "$BEANSTALK_LOG" | awk 'END { print NR + 0 }'
+}
+
+beanstalk_show() {
+	[ -z "${BEANSTALK_LOG:-}" ] || _rig_show "fake Elastic Beanstalk requests" "$BEANSTALK_LOG"
+	[ -z "${BEANSTALK_DIR:-}" ] || _rig_show "fake Elastic Beanstalk stderr" "$BEANSTALK_DIR/elasticbeanstalk.err"
+}

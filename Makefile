@@ -34,6 +34,11 @@ CMD_OBJ = $(CMD_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC = $(sort $(wildcard tests/unit/test-*.c))
 UNIT_BIN = $(UNIT_SRC:%.c=$(BUILD)/%)
 MANS = $(wildcard man/*.1 man/*.5 man/*.7)
+# `mldeploy init`'s templates, compiled into the binary (scripts/embed-templates.sh)
+TEMPLATE_DIRS = common sklearn-flask fastapi pytorch
+TEMPLATE_FILES := $(shell cd templates && find -L $(TEMPLATE_DIRS) -type f ! -name '*.pyc' \
+	! -path '*/__pycache__/*' 2>/dev/null)
+GEN_OBJ = $(BUILD)/gen/templates.o
 
 .PHONY: all check unit e2e install uninstall bench fuzz asan ubsan sanitize coverage clean deps example lint-man
 
@@ -44,7 +49,16 @@ $(BUILD)/%.o: %.c
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) -include lib/util/compat.h -MMD -MP -c -o $@ $<
 
-$(BUILD)/libmldeploy.a: $(LIB_OBJ)
+$(BUILD)/gen/templates.c: scripts/embed-templates.sh $(addprefix templates/,$(TEMPLATE_FILES))
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  GEN     $@")
+	$(Q)scripts/embed-templates.sh templates $(TEMPLATE_DIRS) >$@.tmp && mv $@.tmp $@
+
+$(GEN_OBJ): $(BUILD)/gen/templates.c lib/scaffold.h
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -include lib/util/compat.h -c -o $@ $<
+
+$(BUILD)/libmldeploy.a: $(LIB_OBJ) $(GEN_OBJ)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 

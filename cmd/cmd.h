@@ -63,5 +63,6 @@ int cmd_rollback(struct global *g, int argc, char **argv);
 int cmd_destroy(struct global *g, int argc, char **argv);
 int cmd_render(struct global *g, int argc, char **argv);
 int cmd_run(struct global *g, int argc, char **argv);
+int cmd_init(struct global *g, int argc, char **argv);
 
 #endif

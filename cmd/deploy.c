@@ -10,6 +10,7 @@
 
 #include "cmd.h"
 #include "deploy.h"
+#include "image/dockerfile.h"
 #include "providers.h"
 #include "util/alloc.h"
 #include "util/buf.h"
@@ -178,7 +179,8 @@ static int parse_args(struct dargs *a, unsigned allowed, int argc, char **argv)
 		return -1;
 	}
 	if (!strcmp(a->cmd, "render") && !a->operand) {
-		ui_usage_error(a->cmd, "render needs the FILE to write (app.yaml, Dockerrun.aws.json, ...)");
+		ui_usage_error(a->cmd, "render needs the FILE to write (Dockerfile, app.yaml, "
+			       "Dockerrun.aws.json, ...)");
 		return -1;
 	}
 	if (a->output && !*a->output) {
@@ -326,6 +328,13 @@ static int run(struct global *g, const char *cmd, enum ml_deploy_op op, unsigned
 		goto usage;
 	}
 	rc = cmd_load_config(g, &cfg, &err);
+	if (rc == 0 && op == ML_OP_RENDER && !strcmp(a.operand, "Dockerfile")) {
+		/* the core's own file: the same for every provider */
+		rc = ml_dockerfile_make(cfg, &rendered, &err);
+		if (rc == 0)
+			rc = write_render(&a, &rendered, &err);
+		goto out;
+	}
 	if (rc == 0)
 		rc = ml_providers_pick(cfg, op == ML_OP_RUN && !a.provider ? "local" : a.provider,
 				       op == ML_OP_RUN ? ML_PROVIDER_RUN : ML_PROVIDER_DEPLOY,

@@ -18,6 +18,19 @@
 #endif
 
 static const struct cmd_entry commands[] = {
+	{ "init", cmd_init, "start a project: serving app, deploy.yaml, Makefile and CI workflow",
+	  "[--template NAME] [--model FILE] [--provider P] [--ci github|gitlab]\n"
+	  "                      [--force] [--list] [DIR]",
+	  "  DIR                   where to write it (default: the current directory; it\n"
+	  "                        must be empty but for .git and the model)\n"
+	  "  -t, --template NAME   sklearn-flask (default), fastapi or pytorch\n"
+	  "  -m, --model FILE      copy this model in (its format is checked) instead of the\n"
+	  "                        template's example\n"
+	  "  -p, --provider P      local (default), gcp, aws or azure: deploy.yaml's deploy:\n"
+	  "                        section and the CI workflow\n"
+	  "  --ci github|gitlab    .github/workflows/deploy.yml (default) or .gitlab-ci.yml\n"
+	  "  --force               write into a directory that is not empty, replacing files\n"
+	  "  --list                list the templates\n" },
 	{ "build", cmd_build, "build the image described by deploy.yaml, without a daemon",
 	  "[-o FILE] [--format oci|docker] [--compression gzip|zstd|none] [--level N]\n"
 	  "                      [--tag TAG] [--threads N] [--no-cache] [--push]",
@@ -66,7 +79,8 @@ static const struct cmd_entry commands[] = {
 	{ "render", cmd_render, "write a platform file for users of native tools",
 	  "[--provider P] [--target T] [-o OUT] FILE",
 	  DEPLOY_SELECT_HELP
-	  "  FILE                  the file to render (the provider says which it has)\n"
+	  "  FILE                  the file to render: Dockerfile (any provider), or the\n"
+	  "                        provider's own (app.yaml, Dockerrun.aws.json, ...)\n"
 	  "  -o, --output OUT      write here instead of standard output\n" },
 	{ "run", cmd_run, "run the image on the local engine as a smoke test, then stop it",
 	  "[--predict JSON] [--port N] [--timeout DUR]",

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -164,6 +165,13 @@ static const struct ml_progress_ops progress_ops = {
 	progress_start, progress_update, progress_finish,
 };
 
+static int ci_env(void)
+{
+	const char *ci = getenv("CI");
+
+	return ci && (!strcasecmp(ci, "true") || !strcmp(ci, "1"));
+}
+
 void ui_init(struct global *g)
 {
 	const char *no_color = getenv("NO_COLOR");
@@ -171,8 +179,10 @@ void ui_init(struct global *g)
 	ui.g = g;
 	if (g->color < 0)
 		g->color = isatty(2) && !(no_color && no_color[0]);
+	/* progress redraws one line: only on a terminal, and never in CI (CI=true is what
+	 * GitHub Actions, GitLab CI and most others set), whose logs keep every redraw */
 	if (g->progress)
-		g->progress = isatty(2) && !g->quiet;
+		g->progress = isatty(2) && !g->quiet && !ci_env();
 	ml_log_set_handler(log_handler, NULL, g->quiet ? -1 : g->verbose);
 	ml_progress_set_handler(&progress_ops, NULL);
 }

@@ -71,6 +71,18 @@ RECIPE = 1
 # The Debian bookworm binary packages that together install each distribution
 # (PEP 503 normalized name) under usr/lib/python3/dist-packages.
 DEBIAN = {
+    # the fastapi template's (templates/fastapi/requirements.txt)
+    "anyio": ["python3-anyio"],
+    "asgiref": ["python3-asgiref"],
+    "fastapi": ["python3-fastapi"],
+    "h11": ["python3-h11"],
+    "idna": ["python3-idna"],
+    "pydantic": ["python3-pydantic"],
+    "sniffio": ["python3-sniffio"],
+    "starlette": ["python3-starlette"],
+    "typing-extensions": ["python3-typing-extensions"],
+    "uvicorn": ["python3-uvicorn"],
+    # the bundled example's
     "click": ["python3-click"],
     "flask": ["python3-flask"],
     "gunicorn": ["python3-gunicorn"],  # the "gunicorn" package only adds /usr/bin/gunicorn
@@ -99,6 +111,15 @@ UPSTREAM_REQUIRES = {
     ("werkzeug", "2.2.2"): ["MarkupSafe>=2.1.1"],
     ("scikit-learn", "1.2.1"): [
         "numpy>=1.17.3", "scipy>=1.3.2", "joblib>=1.1.1", "threadpoolctl>=2.0.0",
+    ],
+    ("anyio", "3.6.2"): ["idna>=2.8", "sniffio>=1.1"],
+    ("pydantic", "1.10.4"): ["typing-extensions>=4.2.0"],
+    ("uvicorn", "0.17.6"): ["asgiref>=3.4.0", "click>=7.0", "h11>=0.8"],
+    # Debian runs fastapi 0.92.0 with its starlette 0.26.1 (python3-fastapi
+    # depends on it); the dist-info keeps the upstream "starlette<0.26.0,>=0.25.0"
+    ("fastapi", "0.92.0"): [
+        "starlette>=0.25.0,<0.27.0",
+        "pydantic!=1.7,!=1.7.1,!=1.7.2,!=1.7.3,!=1.8,!=1.8.1,<2.0.0,>=1.6.2",
     ],
 }
 
@@ -393,14 +414,29 @@ for name in mods:
     where = getattr(m, "__file__", None) or ""
     if not os.path.realpath(where).startswith(os.path.realpath(target) + os.sep):
         sys.exit(f"{name} was imported from {where}, not from the wheels")
-import numpy, scipy.linalg, flask, gunicorn.app.wsgiapp
-from sklearn.neighbors import NearestCentroid
-a = numpy.array([[2.0, 1.0], [1.0, 3.0]])
-assert numpy.allclose(a @ scipy.linalg.solve(a, [1.0, 2.0]), [1.0, 2.0])   # BLAS, LAPACK
-clf = NearestCentroid().fit([[0.0, 0.0], [0.1, 0.0], [5.0, 5.0], [5.1, 5.0]], ["a", "a", "b", "b"])
-assert clf.predict([[0.2, 0.1], [4.0, 4.5]]).tolist() == ["a", "b"]
-print(f"imported {len(mods)} modules from the wheels; numpy {numpy.__version__}, "
-      f"flask {flask.__version__}, sklearn fits and predicts")
+checked = []
+if "sklearn" in mods:
+    import numpy, scipy.linalg
+    from sklearn.neighbors import NearestCentroid
+    a = numpy.array([[2.0, 1.0], [1.0, 3.0]])
+    assert numpy.allclose(a @ scipy.linalg.solve(a, [1.0, 2.0]), [1.0, 2.0])   # BLAS, LAPACK
+    clf = NearestCentroid().fit([[0.0, 0.0], [0.1, 0.0], [5.0, 5.0], [5.1, 5.0]], ["a", "a", "b", "b"])
+    assert clf.predict([[0.2, 0.1], [4.0, 4.5]]).tolist() == ["a", "b"]
+    checked.append(f"numpy {numpy.__version__}, sklearn fits and predicts")
+if "flask" in mods:
+    import flask, gunicorn.app.wsgiapp
+    checked.append(f"flask {flask.__version__}")
+if "fastapi" in mods:
+    import fastapi, pydantic, uvicorn
+    app = fastapi.FastAPI()
+    class Req(pydantic.BaseModel):
+        x: list
+    @app.post("/p")
+    def p(r: Req):
+        return {"n": len(r.x)}
+    assert "/p" in app.openapi()["paths"]
+    checked.append(f"fastapi {fastapi.__version__}, uvicorn {uvicorn.__version__}")
+print(f"imported {len(mods)} modules from the wheels; " + "; ".join(checked))
 """
 
 
@@ -419,8 +455,10 @@ def validate(outdir, requirements, wheels, scratch):
         with zipfile.ZipFile(whl) as z:
             top = [n for n in z.namelist() if n.endswith(".dist-info/top_level.txt")][0]
             mods += [m for m in z.read(top).decode().split() if m != "_distutils_hack"]
-    if not os.access(os.path.join(target, "bin", "gunicorn"), os.X_OK):
-        die("pip wrote no bin/gunicorn: gunicorn's entry_points.txt is not right")
+    names = {normalize(name) for _, name, _ in wheels}
+    for script in ("gunicorn", "uvicorn"):
+        if script in names and not os.access(os.path.join(target, "bin", script), os.X_OK):
+            die(f"pip wrote no bin/{script}: {script}'s entry_points.txt is not right")
     out = run(["/usr/bin/python3", "-I", "-S", "-c", VALIDATE, target, *sorted(mods)],
               capture_output=True, text=True, cwd=scratch).stdout
     say(out.strip())

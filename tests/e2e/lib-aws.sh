@@ -39,6 +39,27 @@
 #                                   (not Describe*/List*/Check*/Validate*): 0 after a
 #                                   --dry-run or a no-op deploy
 #   beanstalk_show                  the fake's request log and stderr (last 40 lines)
+#
+# Amazon ECR (tests/fakes/ecrfront.py; its docstring has the routes, the checks and
+# the error bodies). moto is ECR's control plane, a rig registry its data plane:
+#   start_ecr_front REGNAME [ACCOUNT]
+#       ACCOUNT.dkr.ecr.us-east-1.amazonaws.com (ACCOUNT default 123456789012,
+#       moto's) fronts rig registry REGNAME (plain HTTP, no auth: the front checks
+#       the logins) and api.ecr.us-east-1.amazonaws.com relays to moto (MOTO_URL),
+#       over TLS with the rig CA. The front asks moto with the AWS keys exported at
+#       the time (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY). Appends both hosts
+#       (port 443) to MLDEPLOY_CONNECT_TO, sets MLDEPLOY_CA_BUNDLE=$RIG_CA and
+#       AWS_ENDPOINT_URL_ECR=https://api.ecr.us-east-1.amazonaws.com (exported).
+#       Exports ECR_HOST (the registry host), ECR_ACCOUNT, ECR_ADDR (127.0.0.1:PORT),
+#       ECR_CONFIG (re-read on every request: token_life is the seconds until the
+#       expiresAt of the tokens issued), ECR_LOG (one JSON object per request),
+#       ECR_SECRETS (every authorization token and password issued, one a line).
+#   ecr_count JQ_CONDITION          number of log lines for which the condition holds,
+#                                   e.g. ecr_count '.target == "GetAuthorizationToken"'
+#   ecr_show                        the front's log and stderr (last 40 lines)
+#   ecr_create_repository NAME      CreateRepository NAME in moto (as the exported keys)
+#   ecr_repository NAME             moto's DescribeRepositories entry of NAME (JSON);
+#                                   status 1 when there is none
 
 if [ -n "${RIG_LIB_AWS_LOADED:-}" ]; then
 	return 0
@@ -134,4 +155,72 @@ beanstalk_mutations() {
 beanstalk_show() {
 	[ -z "${BEANSTALK_LOG:-}" ] || _rig_show "fake Elastic Beanstalk requests" "$BEANSTALK_LOG"
 	[ -z "${BEANSTALK_DIR:-}" ] || _rig_show "fake Elastic Beanstalk stderr" "$BEANSTALK_DIR/elasticbeanstalk.err"
+}
+
+# ---------------------------------------------------------------- ECR
+
+start_ecr_front() {
+	[ "$#" -ge 1 ] || fail "start_ecr_front: usage: start_ecr_front REGNAME [ACCOUNT]"
+	local reg=$1 account=${2:-123456789012} dir="$T/ecr" var
+	var="REG_${1^^}_URL"
+	[ -n "${!var:-}" ] || fail "start_ecr_front: no registry '$reg'"
+	[ -n "${MOTO_URL:-}" ] || fail "start_ecr_front: moto is not started (start_moto)"
+	[ ! -e "$dir" ] || fail "start_ecr_front: already started"
+	mkdir -p "$dir"
+	export ECR_ACCOUNT=$account ECR_HOST="$account.dkr.ecr.us-east-1.amazonaws.com"
+	export ECR_CONFIG="$dir/config.json" ECR_LOG="$dir/requests.log" ECR_SECRETS="$dir/secrets"
+	: >"$ECR_SECRETS"
+	rig_server_cert "$dir/tls" api.ecr.us-east-1.amazonaws.com "$ECR_HOST"
+	jq -n --arg moto "$MOTO_URL" --arg registry "${!var}" --arg account "$account" \
+		--arg id "$AWS_ACCESS_KEY_ID" --arg secret "$AWS_SECRET_ACCESS_KEY" \
+		--arg secrets "$ECR_SECRETS" \
+		'{moto: $moto, registry: $registry, region: "us-east-1", accounts: [$account],
+		  token_life: 43200, access_key_id: $id, secret_access_key: $secret,
+		  secrets_file: $secrets}' >"$ECR_CONFIG" ||
+		fail "start_ecr_front: cannot write $ECR_CONFIG"
+	chmod 0600 "$ECR_CONFIG"
+	spawn_fake "$dir/port" "$dir/err" "ECR front" python3 "$SRCDIR/tests/fakes/ecrfront.py" \
+		--config "$ECR_CONFIG" --log "$ECR_LOG" \
+		--tls-cert "$dir/tls/server.crt" --tls-key "$dir/tls/server.key"
+	export ECR_ADDR="127.0.0.1:$SPAWNED_PORT"
+	export MLDEPLOY_CONNECT_TO="${MLDEPLOY_CONNECT_TO:+$MLDEPLOY_CONNECT_TO,}api.ecr.us-east-1.amazonaws.com:443:$ECR_ADDR,$ECR_HOST:443:$ECR_ADDR"
+	export MLDEPLOY_CA_BUNDLE="$RIG_CA"
+	export AWS_ENDPOINT_URL_ECR=https://api.ecr.us-east-1.amazonaws.com
+}
+
+ecr_count() {
+	[ "$#" = 1 ] || fail "ecr_count: usage: ecr_count JQ_CONDITION"
+	[ -n "${ECR_LOG:-}" ] || fail "ecr_count: the ECR front is not started"
+	jq -c "select($1)" "$ECR_LOG" | wc -l
+}
+
+ecr_show() {
+	[ -z "${ECR_LOG:-}" ] || _rig_show "ECR front requests" "$ECR_LOG"
+	[ -z "${ECR_LOG:-}" ] || _rig_show "ECR front stderr" "$T/ecr/err"
+}
+
+# _rig_ecr_api OPERATION JSON: the ECR API straight at moto, as the exported keys.
+_rig_ecr_api() {
+	python3 - "$1" "$2" <<'EOF'
+import json, os, sys
+import boto3
+ecr = boto3.client("ecr", endpoint_url=os.environ["MOTO_URL"], region_name="us-east-1")
+op = {"CreateRepository": "create_repository",
+      "DescribeRepositories": "describe_repositories"}[sys.argv[1]]
+out = getattr(ecr, op)(**json.loads(sys.argv[2]))
+out.pop("ResponseMetadata", None)
+print(json.dumps(out, default=str))
+EOF
+}
+
+ecr_create_repository() {
+	[ "$#" = 1 ] || fail "ecr_create_repository: usage: ecr_create_repository NAME"
+	_rig_ecr_api CreateRepository "$(jq -n --arg n "$1" '{repositoryName: $n}')" >/dev/null ||
+		fail "ecr_create_repository: cannot create '$1' in moto"
+}
+
+ecr_repository() {
+	[ "$#" = 1 ] || fail "ecr_repository: usage: ecr_repository NAME"
+	_rig_ecr_api DescribeRepositories "$(jq -n --arg n "$1" '{repositoryNames: [$n]}')" \
+		2>/dev/null | jq -e '.repositories[0]'
 }

@@ -111,4 +111,9 @@ void ml_config_free(struct ml_config *cfg);
  * "file" (the path as given) and "context" (cfg->dir). */
 ml_json *ml_config_to_json(const struct ml_config *cfg);
 
+/* doc (objects, arrays, strings, numbers, true) as one block-style YAML document
+ * appended to out (platform files such as App Engine's app.yaml); strings that would
+ * read back as something else are quoted. libyaml's emitter, in yaml.c. */
+int ml_yaml_write(const ml_json *doc, struct ml_buf *out, struct ml_error *err);
+
 #endif

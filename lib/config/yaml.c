@@ -1,4 +1,4 @@
-/* deploy.yaml's text -> a tree of struct ynode.
+/* deploy.yaml's text -> a tree of struct ynode; and ml_yaml_write, which writes platform files.
  *
  * libyaml's event API feeds a small tree of our own rather than libyaml's
  * document: anchors, aliases, tags and nesting depth are then refused where they
@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <yaml.h>
 
@@ -424,4 +425,128 @@ int ml_cfg_yaml_load(const char *file, const struct ml_buf *data, struct ynode *
 		*root = NULL;
 	}
 	return rc;
+}
+
+/* ---- writing: a JSON tree as one block-style YAML document ---- */
+
+struct writer {
+	yaml_emitter_t emitter;
+	struct ml_buf *out;
+};
+
+static int write_out(void *ud, unsigned char *data, size_t len)
+{
+	return ml_buf_add(ud, data, len) == 0;
+}
+
+/* Whether a string reads back as that string when written plain: no null, boolean
+ * (YAML 1.1's yes/no/on/off too) or number look-alike, nothing YAML gives a meaning. */
+static int plain_safe(const char *s)
+{
+	static const char *const words[] = { "y", "n", "yes", "no", "true", "false", "on", "off",
+					     "null", NULL };
+	size_t i;
+
+	if (!*s || !strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_/", s[0]))
+		return 0;
+	if (strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./-") !=
+	    strlen(s))
+		return 0;
+	for (i = 0; words[i]; i++)
+		if (!strcasecmp(s, words[i]))
+			return 0;
+	return 1;
+}
+
+static int emit_scalar(struct writer *w, const char *tag, const char *text, int plain)
+{
+	yaml_event_t ev;
+
+	if (!yaml_scalar_event_initialize(&ev, NULL, (yaml_char_t *)tag, (yaml_char_t *)text,
+					  (int)strlen(text), plain, !plain,
+					  plain ? YAML_PLAIN_SCALAR_STYLE :
+					  YAML_SINGLE_QUOTED_SCALAR_STYLE))
+		return -1;
+	return yaml_emitter_emit(&w->emitter, &ev) ? 0 : -1;
+}
+
+static int emit_node(struct writer *w, const ml_json *v, int depth)
+{
+	yaml_event_t ev;
+	char num[64];
+	int64_t i;
+	double d;
+	size_t k;
+	void *it;
+
+	if (depth > CONFIG_MAX_DEPTH)
+		return -1;
+	if (ml_json_is_object(v)) {
+		if (!yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE) ||
+		    !yaml_emitter_emit(&w->emitter, &ev))
+			return -1;
+		for (it = ml_json_iter((ml_json *)v); it; it = ml_json_iter_next((ml_json *)v, it)) {
+			const char *key = ml_json_iter_key(it);
+
+			if (emit_scalar(w, YAML_STR_TAG, key, plain_safe(key)) < 0 ||
+			    emit_node(w, ml_json_iter_value(it), depth + 1) < 0)
+				return -1;
+		}
+		if (!yaml_mapping_end_event_initialize(&ev))
+			return -1;
+		return yaml_emitter_emit(&w->emitter, &ev) ? 0 : -1;
+	}
+	if (ml_json_is_array(v)) {
+		if (!yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_SEQUENCE_STYLE) ||
+		    !yaml_emitter_emit(&w->emitter, &ev))
+			return -1;
+		for (k = 0; k < ml_json_size(v); k++)
+			if (emit_node(w, ml_json_at(v, k), depth + 1) < 0)
+				return -1;
+		if (!yaml_sequence_end_event_initialize(&ev))
+			return -1;
+		return yaml_emitter_emit(&w->emitter, &ev) ? 0 : -1;
+	}
+	if (ml_json_is_string(v))
+		return emit_scalar(w, YAML_STR_TAG, ml_json_str(v), plain_safe(ml_json_str(v)));
+	if (ml_json_int(v, &i) == 0) {
+		snprintf(num, sizeof(num), "%lld", (long long)i);
+		return emit_scalar(w, YAML_INT_TAG, num, 1);
+	}
+	if (ml_json_number(v, &d) == 0) {
+		snprintf(num, sizeof(num), "%.15g", d);
+		if (!strpbrk(num, ".eEni"))	/* so that it reads back as a float */
+			snprintf(num, sizeof(num), "%.1f", d);
+		return emit_scalar(w, YAML_FLOAT_TAG, num, 1);
+	}
+	if (ml_json_is_true(v))
+		return emit_scalar(w, YAML_BOOL_TAG, "true", 1);
+	return -1;	/* false and null are not written (nothing needs them) */
+}
+
+int ml_yaml_write(const ml_json *doc, struct ml_buf *out, struct ml_error *err)
+{
+	struct writer w = { .out = out };
+	yaml_event_t ev;
+	int ok;
+
+	if (!yaml_emitter_initialize(&w.emitter))
+		return ml_error_set(err, ML_EINTERNAL, "cannot initialize libyaml's emitter");
+	yaml_emitter_set_output(&w.emitter, write_out, out);
+	yaml_emitter_set_unicode(&w.emitter, 1);
+	yaml_emitter_set_width(&w.emitter, -1);
+	ok = yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING) &&
+	     yaml_emitter_emit(&w.emitter, &ev) &&
+	     yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1) &&
+	     yaml_emitter_emit(&w.emitter, &ev) && emit_node(&w, doc, 0) == 0 &&
+	     yaml_document_end_event_initialize(&ev, 1) && yaml_emitter_emit(&w.emitter, &ev) &&
+	     yaml_stream_end_event_initialize(&ev) && yaml_emitter_emit(&w.emitter, &ev) &&
+	     yaml_emitter_flush(&w.emitter);
+	if (!ok)
+		ok = -ml_error_set(err, ML_EINTERNAL, "cannot write yaml: %s",
+				   w.emitter.problem ? w.emitter.problem : "a value yaml cannot hold");
+	else
+		ok = 0;
+	yaml_emitter_delete(&w.emitter);
+	return ok;
 }

@@ -261,6 +261,14 @@ int ml_json_int(const ml_json *v, int64_t *out)
 	return 0;
 }
 
+int ml_json_number(const ml_json *v, double *out)
+{
+	if (!v || !json_is_number((const json_t *)v))
+		return -1;
+	*out = json_number_value((const json_t *)v);
+	return 0;
+}
+
 static int dump_cb(const char *data, size_t len, void *ud)
 {
 	return ml_buf_add(ud, data, len) < 0 ? -1 : 0;

@@ -58,6 +58,8 @@ void ml_json_array_set(ml_json *arr, size_t i, ml_json *val);
 
 const char *ml_json_str(const ml_json *v);	/* NULL unless a string */
 int ml_json_int(const ml_json *v, int64_t *out);
+/* An integer or a real as a double; 0, or -1 when v is not a number. */
+int ml_json_number(const ml_json *v, double *out);
 
 /* Compact, keys sorted: the canonical form of every document mldeploy writes. */
 int ml_json_dump(const ml_json *v, struct ml_buf *out);

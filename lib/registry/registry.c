@@ -622,6 +622,10 @@ int ml_reg_status_error(struct ml_registry *r, int code, const char *what,
 		ml_buf_adds(&detail, ")");
 	}
 	ml_sanitize(detail.data ? detail.data : (char[]){ 0 });
+	/* ECR and Artifact Registry take no push to a repository nobody created */
+	if (e0 && ml_json_get_str(e0, "code") && !strcmp(ml_json_get_str(e0, "code"), "NAME_UNKNOWN"))
+		ml_buf_adds(&detail, " (hint: create the repository first, or let mldeploy deploy "
+			    "create it: deploy.aws.create_repository, deploy.gcp.create_repository)");
 	rc = ml_error_set(err, code, "%s on '%s': HTTP %ld%s", what, r->host, resp->status,
 			  ml_buf_str(&detail));
 	ml_buf_dispose(&plain);

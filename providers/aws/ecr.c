@@ -160,12 +160,12 @@ static int fetch_token(struct ml_awsauth *auth, const char *host, const char *re
 	ml_log(ML_LOG_INFO, "registry %s: ECR GetAuthorizationToken in %s", host, region);
 	rc = ecr_call(r, "GetAuthorizationToken", body, ML_REST_READ, &res, err);
 	if (rc < 0 && access_denied(res.code))
-		rc = ml_error_prefix(err, "registry '%s': the AWS credentials (%s) may not call "
+		rc = ml_error_prefix(err, "the AWS credentials (%s) may not call "
 				     "ecr:GetAuthorizationToken (allow it, e.g. with the managed "
-				     "policy AmazonEC2ContainerRegistryPowerUser)", host,
+				     "policy AmazonEC2ContainerRegistryPowerUser)",
 				     ml_awsauth_source(auth) ? ml_awsauth_source(auth) : "?");
 	else if (rc < 0)
-		rc = ml_error_prefix(err, "registry '%s': ECR login", host);
+		rc = ml_error_prefix(err, "GetAuthorizationToken");
 	else
 		rc = take_token(res.body, password, life, err);
 out:
@@ -210,7 +210,7 @@ static int hook_password(const char *host, const char *region, char **password,
 			return 2;
 		if (rc < 0 && err)
 			*err = none;
-		return rc < 0 ? rc : ml_error_prefix(err, "registry '%s'", host);
+		return rc < 0 ? rc : -ML_EAUTH;
 	}
 	if (rc < 0)
 		return rc;

@@ -92,7 +92,7 @@ static char *adc_path(void)
 
 static char *describe(const struct ml_gcred *c, const char *origin)
 {
-	char *who = ml_gcred_impersonated_email(c->impersonation_url), *inner, *out;
+	char *who = ml_gcred_impersonated_email(c->impersonation_url), *out;
 
 	switch (c->type) {
 	case ML_GCRED_SERVICE_ACCOUNT:
@@ -103,15 +103,10 @@ static char *describe(const struct ml_gcred *c, const char *origin)
 		out = ml_asprintf("authorized_user credentials %s (from %s)", c->path, origin);
 		break;
 	case ML_GCRED_EXTERNAL_ACCOUNT:
-		out = ml_asprintf("workload identity federation %s (%s%s%s, from %s)", c->path,
+		out = ml_asprintf("workload identity federation %s (%s%s%s%s, from %s)", c->path,
 				  c->source_file ? "subject token file " : "subject token URL ",
 				  c->source_file ? c->source_file : c->source_url,
-				  who ? ", impersonating " : "", origin);
-		if (who) {
-			inner = out;
-			out = ml_asprintf("%s as %s", inner, who);
-			free(inner);
-		}
+				  who ? ", as " : "", who ? who : "", origin);
 		break;
 	default:
 		out = ml_asprintf("impersonated service account %s (source: %s credentials in %s, "
@@ -380,6 +375,17 @@ static int assertion(char **out, const struct ml_gcred *c, const char *aud, stru
 	return rc;
 }
 
+/* What to do about the token endpoint's invalid_grant for a key. */
+static const char *sa_hint(const struct ml_error *err)
+{
+	if (err && (strstr(err->msg, "timeframe") || strstr(err->msg, "short-lived")))
+		return "this machine's clock is off: set it right (NTP)";
+	if (err && strstr(err->msg, "audience"))
+		return "the key's token_uri should be https://oauth2.googleapis.com/token";
+	return "the key may have been deleted or its service account disabled or deleted: "
+	       "create a new key with 'gcloud iam service-accounts keys create'";
+}
+
 static int token_service_account(struct ml_gauth *g, const struct ml_gcred *c, char **token,
 				 int64_t *life, struct ml_error *err)
 {
@@ -399,9 +405,7 @@ static int token_service_account(struct ml_gauth *g, const struct ml_gcred *c, c
 	if (rc == 0)
 		rc = take_oauth(res.body, svc_names[SVC_OAUTH2], token, life, err);
 	else if (rc == -ML_EAUTH && !strcmp(res.code, "invalid_grant"))
-		rc = add_hint(err, rc, "the key may have been deleted or its service account "
-			      "disabled, or this machine's clock is off: create a new key with "
-			      "'gcloud iam service-accounts keys create'");
+		rc = add_hint(err, rc, sa_hint(err));
 out:
 	result_wipe(&res);
 	wipe_buf(&form);

@@ -151,3 +151,318 @@ gae_show() {
 	[ -z "${GAE_APP_LOG:-}" ] || _rig_show "fake App Engine app requests" "$GAE_APP_LOG"
 	[ -z "${GAE_DIR:-}" ] || _rig_show "fake App Engine stderr" "$GAE_DIR/appengine.err"
 }
+
+# ---------------------------------------------------------------- Google credentials
+#
+# Google's token services (tests/fakes/googleauth.py: oauth2.googleapis.com,
+# sts.googleapis.com, iamcredentials.googleapis.com over TLS, and a plain HTTP
+# instance as the metadata server and a subject token URL; its docstring has the
+# routes, the checks and Google's error bodies):
+#   start_google_auth [--project P]
+#       in $T/googleauth: one service account (P is its project: default
+#       $GOOGLE_CLOUD_PROJECT, else my-project) whose RSA key the fake trusts, a user
+#       with a refresh token, a workload identity provider with a subject token, a
+#       metadata server for the service account. Writes the credential files and
+#       exports their paths: GAUTH_SA_KEY (service_account key, token_uri
+#       https://oauth2.googleapis.com/token), GAUTH_ADC (authorized_user, as `gcloud
+#       auth application-default login` writes it), GAUTH_WIF (external_account:
+#       subject token from the file GAUTH_SUBJECT_TOKEN_FILE, format text, no
+#       impersonation), GAUTH_WIF_URL (external_account: subject token from the URL
+#       http://GAUTH_METADATA_ADDR/subject-token with a header, format json, then
+#       service_account_impersonation_url of the service account),
+#       GAUTH_IMPERSONATED (impersonated_service_account of the service account, the
+#       user as source credentials). Also GAUTH_SA_EMAIL, GAUTH_SA_KEY_ID,
+#       GAUTH_PROJECT, GAUTH_AUDIENCE (the provider), GAUTH_ADDR (TLS instance,
+#       127.0.0.1:PORT), GAUTH_METADATA_ADDR (plain instance: give it to mldeploy as
+#       GCE_METADATA_HOST), GAUTH_CONFIG (the fake's JSON config, re-read on every
+#       request: edit it with jq to revoke a key or a refresh token), GAUTH_LOG (one
+#       JSON object per request), GAUTH_SECRETS (every key, assertion, refresh and
+#       subject token and access token seen or issued, one a line: look for them in
+#       what mldeploy printed), GOOGLE_TOKENS (every access token issued, one a line),
+#       GAUTH_DIR. Every token issued is also appended to the accepted-token files of
+#       the Google fakes started before (AR_TOKENS, CLOUDRUN_TOKENS, GAE_TOKENS);
+#       fakes started later are added by their start functions or gauth_accept.
+#       Appends oauth2.googleapis.com, sts.googleapis.com and
+#       iamcredentials.googleapis.com (:443) to MLDEPLOY_CONNECT_TO and sets
+#       MLDEPLOY_CA_BUNDLE=$RIG_CA. Sets no credential variable itself.
+#   gauth_accept FILE               every token issued from now on (and every one issued
+#                                   so far) is appended to FILE too
+#   gauth_count JQ_CONDITION        number of log lines for which the jq condition holds,
+#                                   e.g. gauth_count '.route == "token" and
+#                                   .grant == "refresh_token" and .status == 200'
+#   gauth_show                      the fake's log and stderr (last 40 lines)
+#
+# Artifact Registry (tests/fakes/artifactregistry.py: the Artifact Registry API v1,
+# every request checked against the discovery document in ../shared/api-models, and
+# the Docker registry front of LOCATION-docker.pkg.dev; its docstring has the routes
+# and the answers):
+#   start_artifact_registry [--project P]... [--denied-project P]... [--location L]...
+#                           [--repository NAME]... [--min-polls N]
+#       HTTPS on 127.0.0.1 with the rig CA (SAN DNS:artifactregistry.googleapis.com
+#       and DNS:L-docker.pkg.dev for each --location, default us-east1), in
+#       $T/artifactregistry, in front of rig registry gar (plain HTTP, started here
+#       unless REG_GAR_ADDR is set). --project: the projects the caller may use
+#       (default $GOOGLE_CLOUD_PROJECT, else my-project); --repository
+#       projects/P/locations/L/repositories/R: there from the start. Exports AR_ADDR,
+#       AR_PORT, AR_DIR, AR_PID, AR_TOKENS (accepted access tokens, one a line,
+#       re-read on every request; start_google_auth's tokens go there), AR_LOG (one
+#       JSON line per request: {"method","host","path","query","status","route" (api,
+#       token, v2),"id","mutating","code","auth"}), AR_STATE (repositories and
+#       operations), AR_RULES (fault rules for the API, re-read on every request).
+#       Appends artifactregistry.googleapis.com and each L-docker.pkg.dev (:443) to
+#       MLDEPLOY_CONNECT_TO and sets MLDEPLOY_CA_BUNDLE=$RIG_CA.
+#   ar_token [TOKEN]                add TOKEN (default: a new random one) to AR_TOKENS;
+#                                   prints it
+#   ar_rules 'JSON'                 validate and swap in the API's fault rules, e.g.
+#                                   '[{"method": "GET", "path_regex": "/repositories/",
+#                                      "action": "status", "code": 429, "retry_after": 1}]'
+#                                   (requests to the apps match on //HOST/PATH)
+#   ar_count ROUTE METHOD PATH_REGEX [STATUS]
+#                                   number of requests of ROUTE (api, token, v2; "*" any)
+#                                   with METHOD ("*" any) whose path matches the awk ERE,
+#                                   e.g. ar_count api POST '/repositories$' 200
+#   ar_repository_exists NAME       status 0 when projects/P/locations/L/repositories/R
+#                                   exists in the fake
+#   ar_show                         the fake's log and stderr (last 40 lines)
+#
+#   start_gcp_rig [REPOSITORY_ID]
+#       what a deploy to Google runs on, but the platform: start_google_auth,
+#       start_artifact_registry with repository REPOSITORY_ID (default ml) of project
+#       $GOOGLE_CLOUD_PROJECT (else my-project) in us-east1. Exports
+#       GOOGLE_CLOUD_PROJECT, GOOGLE_APPLICATION_CREDENTIALS=$GAUTH_SA_KEY and
+#       GCP_IMAGE_REPO (us-east1-docker.pkg.dev/PROJECT/REPOSITORY_ID). Start the Cloud
+#       Run or App Engine fake after it (their catch-all connect-to entry goes last).
+
+# start_google_auth [--project P]: see the header.
+start_google_auth() {
+	local dir="$T/googleauth" project=${GOOGLE_CLOUD_PROJECT:-my-project} files=() f
+	while [ "$#" -gt 0 ]; do
+		case $1 in
+		--project)
+			[ "$#" -ge 2 ] || fail "start_google_auth: --project needs a value"
+			project=$2
+			shift 2 ;;
+		*) fail "start_google_auth: unknown option '$1'" ;;
+		esac
+	done
+	[ ! -e "$dir" ] || fail "start_google_auth: already started"
+	mkdir -p "$dir"
+	rig_server_cert "$dir/tls" oauth2.googleapis.com sts.googleapis.com iamcredentials.googleapis.com
+	{
+		openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$dir/sa.key" &&
+			openssl pkey -in "$dir/sa.key" -pubout -out "$dir/sa.pub"
+	} 2>"$dir/openssl.log" || fail "cannot create the service account key (see $dir/openssl.log)"
+	chmod 0600 "$dir/sa.key"
+	export GAUTH_DIR="$dir" GAUTH_PROJECT="$project" GAUTH_CONFIG="$dir/config.json"
+	export GAUTH_LOG="$dir/requests.log" GAUTH_SECRETS="$dir/secrets" GOOGLE_TOKENS="$dir/tokens"
+	export GAUTH_SA_EMAIL="deployer@$project.iam.gserviceaccount.com"
+	export GAUTH_SA_KEY_ID GAUTH_AUDIENCE GAUTH_SUBJECT_TOKEN_FILE="$dir/subject-token"
+	export GAUTH_SA_KEY="$dir/key.json" GAUTH_ADC="$dir/adc.json" GAUTH_WIF="$dir/wif.json"
+	export GAUTH_WIF_URL="$dir/wif-url.json" GAUTH_IMPERSONATED="$dir/impersonated.json"
+	GAUTH_SA_KEY_ID=$(head -c 20 /dev/urandom | od -An -tx1 | tr -d ' \n')
+	GAUTH_AUDIENCE="//iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/ci/providers/github"
+	: >"$GAUTH_SECRETS"
+	: >"$GOOGLE_TOKENS"
+	files=("$GOOGLE_TOKENS")
+	for f in "${AR_TOKENS:-}" "${CLOUDRUN_TOKENS:-}" "${GAE_TOKENS:-}"; do
+		[ -z "$f" ] || files+=("$f")
+	done
+	local refresh client_secret subject url_subject header
+	refresh="1//0g$(_rig_random 60)"
+	client_secret="GOCSPX-$(_rig_random 21)"
+	subject="$(_rig_b64url_json '{"alg":"RS256","typ":"JWT","kid":"gh"}').$(_rig_b64url_json \
+		'{"iss":"https://token.actions.githubusercontent.com","sub":"repo:example/app:ref:refs/heads/main","aud":"gcp"}').$(_rig_random 64)"
+	url_subject="eyJ$(_rig_random 40).$(_rig_random 60).$(_rig_random 40)"
+	header=$(_rig_random 24)
+	printf '%s\n' "$subject" >"$GAUTH_SUBJECT_TOKEN_FILE"
+	printf '%s\n' "$refresh" "$client_secret" "$subject" "$url_subject" "$header" >>"$GAUTH_SECRETS"
+	sed -n '2,/END/{/END/d;p}' "$dir/sa.key" >>"$GAUTH_SECRETS"
+	jq -n --arg email "$GAUTH_SA_EMAIL" --arg kid "$GAUTH_SA_KEY_ID" --arg pub "$dir/sa.pub" \
+		--arg refresh "$refresh" --arg secret "$client_secret" --arg aud "$GAUTH_AUDIENCE" \
+		--arg subject "$subject" --arg url_subject "$url_subject" --arg header "$header" \
+		--arg project "$project" --arg secrets "$GAUTH_SECRETS" \
+		--argjson files "$(printf '%s\n' "${files[@]}" | jq -R . | jq -s .)" \
+		'{service_accounts: {($email): {keys: {($kid): $pub},
+		    token_creators: ["user:dev@example.com",
+		      ("principal://iam.googleapis.com/" + ($aud | ltrimstr("//") | split("/")[1:] | join("/")))]}},
+		  users: {($refresh): {client_id: "764086051850-6qr4p6gpi6hn506pt8ejuq83di341hur.apps.googleusercontent.com",
+		    client_secret: $secret, principal: "user:dev@example.com"}},
+		  workload_providers: {($aud): {subject_tokens: [$subject, $url_subject]}},
+		  metadata: {service_account: $email, project: $project},
+		  subject_url: {header: "X-Subject-Auth", value: $header, token: $url_subject},
+		  tokens_files: $files, secrets_file: $secrets}' >"$GAUTH_CONFIG" ||
+		fail "start_google_auth: cannot write $GAUTH_CONFIG"
+	spawn_fake "$dir/tls.port" "$dir/tls.err" "Google auth fake (TLS)" /usr/bin/python3 \
+		"$SRCDIR/tests/fakes/googleauth.py" --config "$GAUTH_CONFIG" --log "$GAUTH_LOG" \
+		--tls-cert "$dir/tls/server.crt" --tls-key "$dir/tls/server.key"
+	export GAUTH_ADDR="127.0.0.1:$SPAWNED_PORT"
+	spawn_fake "$dir/plain.port" "$dir/plain.err" "Google auth fake (metadata server)" \
+		/usr/bin/python3 "$SRCDIR/tests/fakes/googleauth.py" --config "$GAUTH_CONFIG" \
+		--log "$GAUTH_LOG"
+	export GAUTH_METADATA_ADDR="127.0.0.1:$SPAWNED_PORT"
+	jq -n --arg project "$project" --arg kid "$GAUTH_SA_KEY_ID" --rawfile key "$dir/sa.key" \
+		--arg email "$GAUTH_SA_EMAIL" \
+		'{type: "service_account", project_id: $project, private_key_id: $kid,
+		  private_key: $key, client_email: $email, client_id: "104857600000000000001",
+		  auth_uri: "https://accounts.google.com/o/oauth2/auth",
+		  token_uri: "https://oauth2.googleapis.com/token",
+		  auth_provider_x509_cert_url: "https://www.googleapis.com/oauth2/v1/certs",
+		  client_x509_cert_url: ("https://www.googleapis.com/robot/v1/metadata/x509/" + ($email | @uri)),
+		  universe_domain: "googleapis.com"}' >"$GAUTH_SA_KEY"
+	jq -n --arg refresh "$refresh" --arg secret "$client_secret" \
+		'{account: "", client_id: "764086051850-6qr4p6gpi6hn506pt8ejuq83di341hur.apps.googleusercontent.com",
+		  client_secret: $secret, refresh_token: $refresh, type: "authorized_user",
+		  universe_domain: "googleapis.com"}' >"$GAUTH_ADC"
+	local imp="https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/$GAUTH_SA_EMAIL:generateAccessToken"
+	jq -n --arg aud "$GAUTH_AUDIENCE" --arg file "$GAUTH_SUBJECT_TOKEN_FILE" \
+		'{type: "external_account", audience: $aud,
+		  subject_token_type: "urn:ietf:params:oauth:token-type:jwt",
+		  token_url: "https://sts.googleapis.com/v1/token",
+		  credential_source: {file: $file, format: {type: "text"}},
+		  universe_domain: "googleapis.com"}' >"$GAUTH_WIF"
+	jq -n --arg aud "$GAUTH_AUDIENCE" --arg imp "$imp" --arg header "$header" \
+		--arg url "http://$GAUTH_METADATA_ADDR/subject-token" \
+		'{type: "external_account", audience: $aud,
+		  subject_token_type: "urn:ietf:params:oauth:token-type:id_token",
+		  token_url: "https://sts.googleapis.com/v1/token",
+		  service_account_impersonation_url: $imp,
+		  service_account_impersonation: {token_lifetime_seconds: 1800},
+		  credential_source: {url: $url, headers: {"X-Subject-Auth": $header},
+		    format: {type: "json", subject_token_field_name: "value"}}}' >"$GAUTH_WIF_URL"
+	jq --arg imp "$imp" '{type: "impersonated_service_account",
+		  service_account_impersonation_url: $imp, delegates: [],
+		  source_credentials: .}' "$GAUTH_ADC" >"$GAUTH_IMPERSONATED"
+	chmod 0600 "$GAUTH_SA_KEY" "$GAUTH_ADC" "$GAUTH_WIF" "$GAUTH_WIF_URL" "$GAUTH_IMPERSONATED"
+	local to="oauth2.googleapis.com:443:$GAUTH_ADDR,sts.googleapis.com:443:$GAUTH_ADDR"
+	to="$to,iamcredentials.googleapis.com:443:$GAUTH_ADDR"
+	export MLDEPLOY_CONNECT_TO="${MLDEPLOY_CONNECT_TO:+$MLDEPLOY_CONNECT_TO,}$to"
+	export MLDEPLOY_CA_BUNDLE="$RIG_CA"
+}
+
+gauth_accept() {
+	[ "$#" = 1 ] || fail "gauth_accept: usage: gauth_accept FILE"
+	[ -n "${GAUTH_CONFIG:-}" ] || fail "gauth_accept: the Google auth fake is not started"
+	if ! jq --arg f "$1" '.tokens_files |= (. + [$f] | unique)' "$GAUTH_CONFIG" \
+		>"$GAUTH_CONFIG.new"; then
+		fail "gauth_accept: cannot edit $GAUTH_CONFIG"
+	fi
+	mv -f "$GAUTH_CONFIG.new" "$GAUTH_CONFIG"
+	cat "$GOOGLE_TOKENS" >>"$1"
+}
+
+gauth_count() {
+	[ "$#" = 1 ] || fail "gauth_count: usage: gauth_count JQ_CONDITION"
+	[ -n "${GAUTH_LOG:-}" ] || fail "gauth_count: the Google auth fake is not started"
+	jq -c "select($1)" "$GAUTH_LOG" | wc -l
+}
+
+gauth_show() {
+	[ -n "${GAUTH_DIR:-}" ] || return 0
+	_rig_show "Google auth fake log" "$GAUTH_LOG"
+	_rig_show "Google auth fake stderr (TLS)" "$GAUTH_DIR/tls.err"
+	_rig_show "Google auth fake stderr (metadata server)" "$GAUTH_DIR/plain.err"
+}
+
+# start_artifact_registry [options]: see the header.
+start_artifact_registry() {
+	local dir="$T/artifactregistry" args=() projects=() locations=() names=() l p
+	while [ "$#" -gt 0 ]; do
+		case $1 in
+		--project | --denied-project | --location | --repository | --min-polls)
+			[ "$#" -ge 2 ] || fail "start_artifact_registry: $1 needs a value"
+			case $1 in
+			--project) projects+=("$2") ;;
+			--location) locations+=("$2") ;;
+			*) args+=("$1" "$2") ;;
+			esac
+			shift 2 ;;
+		*) fail "start_artifact_registry: unknown option '$1'" ;;
+		esac
+	done
+	[ ! -e "$dir" ] || fail "start_artifact_registry: already started"
+	local doc=${RIG_API_MODELS:-$SRCDIR/../shared/api-models}/google-artifactregistry-v1.json
+	[ -f "$doc" ] || fail "start_artifact_registry: no discovery document at $doc (set RIG_API_MODELS)"
+	[ "${#projects[@]}" -gt 0 ] || projects=("${GOOGLE_CLOUD_PROJECT:-my-project}")
+	[ "${#locations[@]}" -gt 0 ] || locations=(us-east1)
+	[ -n "${REG_GAR_ADDR:-}" ] || start_registry gar
+	for p in "${projects[@]}"; do
+		args+=(--project "$p")
+	done
+	for l in "${locations[@]}"; do
+		names+=("$l-docker.pkg.dev")
+	done
+	mkdir -p "$dir"
+	rig_server_cert "$dir/tls" artifactregistry.googleapis.com "${names[@]}"
+	: >"$dir/tokens"
+	printf '[]\n' >"$dir/rules.json"
+	spawn_fake "$dir/port" "$dir/artifactregistry.err" "fake Artifact Registry" \
+		/usr/bin/python3 "$SRCDIR/tests/fakes/artifactregistry.py" --discovery "$doc" \
+		--tls-cert "$dir/tls/server.crt" --tls-key "$dir/tls/server.key" \
+		--tokens "$dir/tokens" --log "$dir/requests.log" --state "$dir/state.json" \
+		--rules "$dir/rules.json" --upstream "http://$REG_GAR_ADDR" "${args[@]}"
+	export AR_PID=$SPAWNED_PID AR_PORT=$SPAWNED_PORT AR_ADDR=127.0.0.1:$SPAWNED_PORT
+	export AR_DIR="$dir" AR_TOKENS="$dir/tokens" AR_LOG="$dir/requests.log"
+	export AR_STATE="$dir/state.json" AR_RULES="$dir/rules.json"
+	[ -z "${GAUTH_CONFIG:-}" ] || gauth_accept "$AR_TOKENS"
+	local to="artifactregistry.googleapis.com:443:$AR_ADDR" n
+	for n in "${names[@]}"; do
+		to="$to,$n:443:$AR_ADDR"
+	done
+	export MLDEPLOY_CONNECT_TO="${MLDEPLOY_CONNECT_TO:+$MLDEPLOY_CONNECT_TO,}$to"
+	export MLDEPLOY_CA_BUNDLE="$RIG_CA"
+}
+
+ar_token() {
+	[ -n "${AR_TOKENS:-}" ] || fail "ar_token: no fake Artifact Registry (start_artifact_registry first)"
+	local token=${1:-}
+	[ -n "$token" ] || token=ya29.$(_rig_random 24)
+	printf '%s\n' "$token" >>"$AR_TOKENS"
+	printf '%s\n' "$token"
+}
+
+ar_rules() {
+	[ "$#" = 1 ] || fail "ar_rules: usage: ar_rules 'JSON'"
+	[ -n "${AR_RULES:-}" ] || fail "ar_rules: no fake Artifact Registry (start_artifact_registry first)"
+	printf '%s\n' "$1" >"$AR_RULES.new"
+	if ! /usr/bin/python3 "$SRCDIR/tests/fakes/artifactregistry.py" --check-rules "$AR_RULES.new" \
+		2>"$AR_RULES.err"; then
+		fail "ar_rules: $(cat "$AR_RULES.err")"
+	fi
+	mv -f "$AR_RULES.new" "$AR_RULES"
+}
+
+ar_count() {
+	case $# in
+	3 | 4) ;;
+	*) fail "ar_count: usage: ar_count ROUTE METHOD PATH_REGEX [STATUS]" ;;
+	esac
+	[ -n "${AR_LOG:-}" ] || fail "ar_count: no fake Artifact Registry (start_artifact_registry first)"
+	jq -r '[.route, .method, .path, (.status | tostring)] | @tsv' "$AR_LOG" |
+		awk -F'\t' -v r="$1" -v m="$2" -v re="$3" -v st="${4:-}" '
+			(r == "*" || $1 == r) && (m == "*" || $2 == m) && $3 ~ re &&
+			(st == "" || $4 == st) { n++ }
+			END { print n + 0 }'
+}
+
+ar_repository_exists() {
+	[ "$#" = 1 ] || fail "ar_repository_exists: usage: ar_repository_exists NAME"
+	[ -n "${AR_STATE:-}" ] || fail "ar_repository_exists: no fake Artifact Registry"
+	jq -e --arg n "$1" '.repositories | has($n)' "$AR_STATE" >/dev/null
+}
+
+ar_show() {
+	[ -n "${AR_DIR:-}" ] || return 0
+	_rig_show "fake Artifact Registry requests" "$AR_LOG"
+	_rig_show "fake Artifact Registry stderr" "$AR_DIR/artifactregistry.err"
+}
+
+# start_gcp_rig [REPOSITORY_ID]: see the header.
+start_gcp_rig() {
+	local repo=${1:-ml}
+	export GOOGLE_CLOUD_PROJECT=${GOOGLE_CLOUD_PROJECT:-my-project}
+	start_google_auth --project "$GOOGLE_CLOUD_PROJECT"
+	start_artifact_registry --project "$GOOGLE_CLOUD_PROJECT" \
+		--repository "projects/$GOOGLE_CLOUD_PROJECT/locations/us-east1/repositories/$repo"
+	export GOOGLE_APPLICATION_CREDENTIALS=$GAUTH_SA_KEY
+	export GCP_IMAGE_REPO="us-east1-docker.pkg.dev/$GOOGLE_CLOUD_PROJECT/$repo"
+}

@@ -234,7 +234,7 @@ static void test_external_and_impersonated(void **state)
 	assert_int_equal(ml_gauth_new(&g, NULL, &err), 0);
 	assert_has(ml_gauth_source(g), "workload identity federation");
 	assert_has(ml_gauth_source(g), "subject token file /run/token");
-	assert_has(ml_gauth_source(g), "as ci@proj-1.iam.gserviceaccount.com");
+	assert_has(ml_gauth_source(g), ", as ci@proj-1.iam.gserviceaccount.com, from ");
 	assert_null(ml_gauth_project(g));
 	ml_gauth_free(g);
 	free(path);

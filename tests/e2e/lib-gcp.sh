@@ -152,6 +152,144 @@ gae_show() {
 	[ -z "${GAE_DIR:-}" ] || _rig_show "fake App Engine stderr" "$GAE_DIR/appengine.err"
 }
 
+# ---------------------------------------------------------------- Cloud Run
+#
+# Cloud Run (tests/fakes/cloudrun.py: the Admin API v2 and the services' URLs, one
+# HTTPS server answering by Host; every request checked against the discovery
+# document in ../shared/api-models; it runs what it is given with podman; its
+# docstring has the routes, the checks, the faults and the answers):
+#   start_cloud_run [--project P]... [--min-polls N] [--startup-timeout S]
+#                   [--page-size N] [--registry-route HOST=ADDR]...
+#       HTTPS on 127.0.0.1 with the rig CA (SAN DNS:run.googleapis.com and
+#       DNS:*.a.run.app), in $T/cloudrun; podman as start_engine sets it up.
+#       --project: the projects the caller may use (others: 403 PERMISSION_DENIED;
+#       default: $GOOGLE_CLOUD_PROJECT, else my-project). Appends
+#       run.googleapis.com:443 and a catch-all ":443:127.0.0.1:PORT" (tag URLs are
+#       only known once deployed) to MLDEPLOY_CONNECT_TO and sets
+#       MLDEPLOY_CA_BUNDLE=$RIG_CA: call it after every other start_* that appends
+#       a host on port 443. Exports CLOUDRUN_ADDR, CLOUDRUN_PORT, CLOUDRUN_DIR,
+#       CLOUDRUN_PID, CLOUDRUN_TOKENS (accepted bearer tokens, one a line, re-read on
+#       every request; starts empty: see cloudrun_token), CLOUDRUN_RULES (fault
+#       rules), CLOUDRUN_LOG (one JSON line per request, "kind" api or app, and one
+#       "kind":"traffic" line per routing change), CLOUDRUN_STATE (services with
+#       their spec, routing, tags and revisions), CLOUDRUN_SECRETS (Secret Manager:
+#       {"SECRET[:VERSION]": "value"}, re-read at every revision; starts {}).
+#       An image on a rig registry (127.0.0.1:PORT, started with tls) is pulled
+#       directly; --registry-route routes a registry host name as start_azure_arm's.
+#   cloudrun_token [TOKEN]          add TOKEN (default: a new random one) to CLOUDRUN_TOKENS;
+#                                   prints it
+#   cloudrun_rules 'JSON'           validate and swap in the fault rules (counts restart);
+#                                   actions status, op_fail, op_stuck, bump_etag, e.g.
+#                                   '[{"method": "PATCH", "path_regex": "/services/iris$",
+#                                      "action": "status", "code": 429, "retry_after": 1}]'
+#                                   (requests to the apps match on //HOST/PATH)
+#                                   (app requests match on //HOST/PATH)
+#   cloudrun_count METHOD PATH_REGEX [STATUS]
+#                                   number of API requests (METHOD "*" = any; PATH_REGEX an
+#                                   awk ERE on the path alone), e.g.
+#                                   cloudrun_count PATCH '/services/iris$' 200
+#   cloudrun_mutations              number of POST/PATCH/PUT/DELETE API requests
+#   cloudrun_curl URL [CURL_ARGS...]
+#                                   curl to a service or tag URL (https://...a.run.app)
+#                                   through the fake with the rig CA; fails on >= 400
+#   cloudrun_show                   the fake's request log and stderr (last 40 lines)
+
+# start_cloud_run [options]: see above.
+start_cloud_run() {
+	local dir="$T/cloudrun" args=() projects=() routes=() p
+	while [ "$#" -gt 0 ]; do
+		case $1 in
+		--project | --min-polls | --startup-timeout | --page-size | --registry-route)
+			[ "$#" -ge 2 ] || fail "start_cloud_run: $1 needs a value"
+			case $1 in
+			--project) projects+=("$2") ;;
+			--registry-route) routes+=("$2") ;;
+			*) args+=("$1" "$2") ;;
+			esac
+			shift 2 ;;
+		*) fail "start_cloud_run: unknown option '$1'" ;;
+		esac
+	done
+	[ ! -e "$dir" ] || fail "start_cloud_run: already started"
+	local doc=${RIG_API_MODELS:-$SRCDIR/../shared/api-models}/google-run-v2.json
+	[ -f "$doc" ] || fail "start_cloud_run: no discovery document at $doc (set RIG_API_MODELS)"
+	[ "${#projects[@]}" -gt 0 ] || projects=("${GOOGLE_CLOUD_PROJECT:-my-project}")
+	[ "${CONTAINERS_CONF:-}" = "$T/podman/containers.conf" ] || podman_setup --driver overlay
+	for p in "${projects[@]}"; do
+		args+=(--project "$p")
+	done
+	mkdir -p "$dir/work"
+	rig_server_cert "$dir/tls" run.googleapis.com "*.a.run.app"
+	: >"$dir/tokens"
+	: >"$dir/requests.log"
+	printf '[]\n' >"$dir/rules.json"
+	printf '{}\n' >"$dir/secrets.json"
+	printf '%s\n' "${routes[@]}" >"$dir/registry-routes"
+	spawn_fake "$dir/port" "$dir/cloudrun.err" "fake Cloud Run" \
+		/usr/bin/python3 "$SRCDIR/tests/fakes/cloudrun.py" --discovery "$doc" \
+		--tls-cert "$dir/tls/server.crt" --tls-key "$dir/tls/server.key" \
+		--tokens "$dir/tokens" --log "$dir/requests.log" --rules "$dir/rules.json" \
+		--state "$dir/state.json" --secrets "$dir/secrets.json" --work-dir "$dir/work" \
+		--registry-cert-dir "$RIG_CA_DIR" --registry-routes "$dir/registry-routes" "${args[@]}"
+	export CLOUDRUN_PID=$SPAWNED_PID CLOUDRUN_PORT=$SPAWNED_PORT
+	export CLOUDRUN_ADDR=127.0.0.1:$SPAWNED_PORT CLOUDRUN_DIR="$dir"
+	export CLOUDRUN_TOKENS="$dir/tokens" CLOUDRUN_RULES="$dir/rules.json"
+	export CLOUDRUN_LOG="$dir/requests.log" CLOUDRUN_STATE="$dir/state.json"
+	export CLOUDRUN_SECRETS="$dir/secrets.json"
+	export MLDEPLOY_CONNECT_TO="${MLDEPLOY_CONNECT_TO:+$MLDEPLOY_CONNECT_TO,}run.googleapis.com:443:$CLOUDRUN_ADDR,:443:$CLOUDRUN_ADDR"
+	export MLDEPLOY_CA_BUNDLE=$RIG_CA
+}
+
+cloudrun_token() {
+	[ -n "${CLOUDRUN_TOKENS:-}" ] || fail "cloudrun_token: no fake Cloud Run (start_cloud_run first)"
+	local token=${1:-}
+	[ -n "$token" ] || token=ya29.$(head -c 24 /dev/urandom | base64 | tr '+/' '-_')
+	printf '%s\n' "$token" >>"$CLOUDRUN_TOKENS"
+	printf '%s\n' "$token"
+}
+
+# cloudrun_rules JSON: validated, then swapped in whole (rename).
+cloudrun_rules() {
+	[ "$#" = 1 ] || fail "cloudrun_rules: usage: cloudrun_rules 'JSON'"
+	[ -n "${CLOUDRUN_RULES:-}" ] || fail "cloudrun_rules: no fake Cloud Run (start_cloud_run first)"
+	printf '%s\n' "$1" >"$CLOUDRUN_RULES.new"
+	if ! /usr/bin/python3 "$SRCDIR/tests/fakes/cloudrun.py" --check-rules "$CLOUDRUN_RULES.new" \
+		2>"$CLOUDRUN_RULES.err"; then
+		fail "cloudrun_rules: $(cat "$CLOUDRUN_RULES.err")"
+	fi
+	mv -f "$CLOUDRUN_RULES.new" "$CLOUDRUN_RULES"
+}
+
+cloudrun_count() {
+	case $# in
+	2 | 3) ;;
+	*) fail "cloudrun_count: usage: cloudrun_count METHOD PATH_REGEX [STATUS]" ;;
+	esac
+	[ -n "${CLOUDRUN_LOG:-}" ] || fail "cloudrun_count: no fake Cloud Run (start_cloud_run first)"
+	jq -r 'select(.kind == "api") | [.method, .path, (.status | tostring)] | @tsv' "$CLOUDRUN_LOG" |
+		awk -F'\t' -v m="$1" -v re="$2" -v st="${3:-}" '
+			(m == "*" || $1 == m) && $2 ~ re && (st == "" || $3 == st) { n++ }
+			END { print n + 0 }'
+}
+
+cloudrun_mutations() {
+	[ -n "${CLOUDRUN_LOG:-}" ] || fail "cloudrun_mutations: no fake Cloud Run (start_cloud_run first)"
+	jq -r 'select(.mutating) | .method' "$CLOUDRUN_LOG" | awk 'END { print NR + 0 }'
+}
+
+cloudrun_curl() {
+	[ "$#" -ge 1 ] || fail "cloudrun_curl: usage: cloudrun_curl URL [CURL_ARGS...]"
+	[ -n "${CLOUDRUN_ADDR:-}" ] || fail "cloudrun_curl: no fake Cloud Run (start_cloud_run first)"
+	local url=$1
+	shift
+	curl -fsS --cacert "$RIG_CA" --connect-to "::$CLOUDRUN_ADDR" "$@" "$url"
+}
+
+cloudrun_show() {
+	[ -z "${CLOUDRUN_LOG:-}" ] || _rig_show "fake Cloud Run requests" "$CLOUDRUN_LOG"
+	[ -z "${CLOUDRUN_DIR:-}" ] || _rig_show "fake Cloud Run stderr" "$CLOUDRUN_DIR/cloudrun.err"
+}
+
 # ---------------------------------------------------------------- Google credentials
 #
 # Google's token services (tests/fakes/googleauth.py: oauth2.googleapis.com,

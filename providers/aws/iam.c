@@ -144,7 +144,6 @@ static int create_role(struct ml_rest *r, const char *name, struct ml_error *err
 	q_init(&q, "CreateRole");
 	q_add(&q, "RoleName", name);
 	q_add(&q, "AssumeRolePolicyDocument", TRUST_POLICY);
-	q_add(&q, "Description", "Elastic Beanstalk instances (created by mldeploy)");
 	q_add(&q, "Tags.member.1.Key", "managed-by");
 	q_add(&q, "Tags.member.1.Value", "mldeploy");
 	return create_step(r, &q, "EntityAlreadyExists", err);

@@ -1,59 +1,1400 @@
-/* Placeholder until this module lands (being written now). */
+/* Elastic Beanstalk through its Query API (2010-12-01): signed form POSTs,
+ * answers in XML. A deploy is a Dockerrun.aws.json v1 that
+ * names the image by digest, zipped as the source bundle and put in the account's
+ * Elastic Beanstalk bucket under its content hash; an application version of it
+ * (labelled by the digest and a hash of the settings, so that the label says what
+ * runs) and the environment created with it or updated to it, watched through
+ * DescribeEnvironments and DescribeEvents until it is Ready and Green. */
 #include "aws/eb.h"
 
-static int todo(struct ml_error *err)
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "aws/awsauth.h"
+#include "aws/iam.h"
+#include "aws/s3.h"
+#include "deploy/health.h"
+#include "deploy/poll.h"
+#include "util/alloc.h"
+#include "util/clock.h"
+#include "util/fsutil.h"
+#include "util/log.h"
+#include "util/redact.h"
+#include "util/tmpfile.h"
+#include "wrap/digest.h"
+#include "wrap/http.h"
+#include "wrap/tar.h"
+#include "wrap/xml.h"
+
+#define EB_API "2010-12-01"
+#define DOCKERRUN "Dockerrun.aws.json"
+#define BUNDLE_MTIME 315532800		/* 1980-01-01, the oldest time zip holds */
+#define STACK_PREFIX "64bit Amazon Linux 2023 "
+#define STACK_SUFFIX " running Docker"
+#define TAG_MANAGED "managed-by"
+#define ENV_TIMEOUT_S 1800		/* a new environment takes minutes */
+#define VERSION_TIMEOUT_S 600
+#define NS_ENV "aws:elasticbeanstalk:application:environment"
+#define FORM_TYPE "application/x-www-form-urlencoded; charset=utf-8"
+#define XML_MAX (8u << 20)
+
+struct eb {
+	struct ml_aws_service svc;	/* the client keeps a pointer to it */
+	struct ml_rest *api;
+	char *base;		/* the endpoint, for plan steps */
+	char *app, *env;	/* application and environment names */
+};
+
+/* One option setting. */
+struct opt {
+	const char *ns, *name;
+	char *value;
+};
+
+/* What a plan found; deploy carries it out. */
+struct eb_plan {
+	char *label;		/* the version label to run */
+	char *description;	/* the version's: digest and the label it follows */
+	char *digest;
+	char *previous_digest;
+	struct ml_buf bundle;	/* the zip */
+	char bundle_hash[ML_DIGEST_LEN];
+	int app_exists, version_exists, env_exists, create_profile;
+	char *stack;		/* solution stack of a new environment */
+	struct opt *opts;	/* to set */
+	size_t nopts;
+	char **remove;		/* environment variables to remove (update only) */
+	size_t nremove;
+	char *cname;		/* of the live environment */
+	int no_wait;
+	long timeout_s;
+};
+
+static struct eb *eb_of(struct ml_aws *a)
 {
-	return ml_error_set(err, ML_EINTERNAL, "aws: elastic beanstalk not available yet");
+	return a->target_state;
 }
+
+static void opts_free(struct opt *o, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(o[i].value);
+	free(o);
+}
+
+static void eb_plan_free(void *p)
+{
+	struct eb_plan *ep = p;
+
+	free(ep->label);
+	free(ep->description);
+	free(ep->digest);
+	free(ep->previous_digest);
+	ml_buf_dispose(&ep->bundle);
+	free(ep->stack);
+	opts_free(ep->opts, ep->nopts);
+	ml_free_strings(ep->remove, ep->nremove);
+	free(ep->cname);
+	free(ep);
+}
+
+/* ---- the Query protocol */
+
+/* A request's parameters, percent-encoded for the wire and as JSON for a plan. */
+struct query {
+	const char *action;
+	struct ml_buf form;
+	ml_json *shown;
+};
+
+static void q_add(struct query *q, const char *key, const char *value)
+{
+	if (q->form.len)
+		ml_buf_addch(&q->form, '&');
+	ml_http_urlencode(&q->form, key);
+	ml_buf_addch(&q->form, '=');
+	ml_http_urlencode(&q->form, value);
+	ml_json_set_str(q->shown, key, value);
+}
+
+static void q_init(struct query *q, const char *action)
+{
+	q->action = action;
+	ml_buf_init(&q->form, 0);
+	q->shown = ml_json_object_new();
+	q_add(q, "Action", action);
+	q_add(q, "Version", EB_API);
+}
+
+__attribute__((format(printf, 3, 4)))
+static void q_addf(struct query *q, const char *value, const char *keyfmt, ...)
+{
+	char key[128];
+	va_list ap;
+
+	va_start(ap, keyfmt);
+	vsnprintf(key, sizeof(key), keyfmt, ap);
+	va_end(ap);
+	q_add(q, key, value);
+}
+
+static void q_dispose(struct query *q)
+{
+	ml_buf_dispose(&q->form);
+	ml_json_free(q->shown);
+}
+
+/* Sends q as a form POST (a read retried like a GET) and parses the answer;
+ * *result (unless NULL) gets <ACTION>Result inside the document (*doc, freed by
+ * the caller). */
+static int eb_call(struct eb *e, struct query *q, int change, struct ml_xml **doc,
+		   const struct ml_xml **result, struct ml_error *err)
+{
+	struct ml_rest_result res;
+	char path[128];
+	int rc;
+
+	*doc = NULL;
+	rc = ml_rest_call_raw(e->api, "POST", "/", FORM_TYPE, q->form.data, q->form.len,
+			      ML_REST_RAW | (change ? 0 : ML_REST_READ), &res, err);
+	if (rc == 0)
+		rc = ml_xml_parse(doc, res.resp.body.data, res.resp.body.len, XML_MAX, err);
+	if (rc == 0 && result) {	/* some answers (DeleteApplication) have none */
+		snprintf(path, sizeof(path), "%sResponse/%sResult", q->action, q->action);
+		*result = ml_xml_find(*doc, path);
+		if (!*result)
+			rc = ml_error_set(err, ML_EPROTO, "Elastic Beanstalk: %s answered without "
+					  "%sResult", q->action, q->action);
+	} else if (rc < 0) {
+		ml_error_prefix(err, "%s", q->action);
+	}
+	ml_rest_result_dispose(&res);
+	if (rc < 0) {
+		ml_xml_free(*doc);
+		*doc = NULL;
+	}
+	return rc;
+}
+
+/* A call whose answer is not needed. */
+static int eb_do(struct eb *e, struct query *q, int change, struct ml_error *err)
+{
+	struct ml_xml *doc = NULL;
+	int rc = eb_call(e, q, change, &doc, NULL, err);
+
+	ml_xml_free(doc);
+	return rc;
+}
+
+static const char *text(const struct ml_xml *node, const char *path)
+{
+	return ml_xml_text(ml_xml_find(node, path));
+}
+
+/* The first member of list (an element holding <member>s), or NULL. */
+static const struct ml_xml *first_member(const struct ml_xml *parent, const char *list)
+{
+	return ml_xml_child(ml_xml_find(parent, list), "member");
+}
+
+/* ---- init */
 
 int ml_eb_init(struct ml_aws *a, struct ml_error *err)
 {
-	(void)a; (void)err;
-	return 0;
+	const struct ml_aws_service svc = { .id = "ELASTIC_BEANSTALK",
+					    .signing_name = "elasticbeanstalk",
+					    .display = "Elastic Beanstalk",
+					    .host_prefix = "elasticbeanstalk",
+					    .decode = ml_rest_decode_aws_query };
+	const char *svcname = a->ctx->service;
+	struct eb *e = ml_calloc(1, sizeof(*e));
+	int overridden = 0, rc;
+
+	a->target_state = e;
+	e->svc = svc;
+	e->app = ml_strdup(a->conf->application ? a->conf->application : svcname);
+	e->env = a->conf->environment ? ml_strdup(a->conf->environment) :
+		 ml_asprintf("%s-env", svcname);
+	if (strlen(e->env) < 4 || strlen(e->env) > 40 || e->env[0] == '-' ||
+	    e->env[strlen(e->env) - 1] == '-' ||
+	    strspn(e->env, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") !=
+	    strlen(e->env))
+		return ml_error_set(err, ML_ECONFIG, "%s: Elastic Beanstalk environment name '%s' "
+				    "is not valid (4 to 40 letters, digits and hyphens, not first or "
+				    "last): set deploy.aws.environment", a->ctx->cfg->path, e->env);
+	if (strlen(e->app) > 100)
+		return ml_error_set(err, ML_ECONFIG, "%s: Elastic Beanstalk application name '%.40s...' "
+				    "is longer than 100 characters: set deploy.aws.application",
+				    a->ctx->cfg->path, e->app);
+	rc = ml_aws_endpoint(a->auth, &e->svc, a->region, &e->base, &overridden, err);
+	if (rc == 0)
+		rc = ml_aws_rest(a, &e->svc, &e->api, err);
+	return rc;
 }
 
 void ml_eb_cleanup(struct ml_aws *a)
 {
-	(void)a;
+	struct eb *e = eb_of(a);
+
+	if (!e)
+		return;
+	free(e->base);
+	free(e->app);
+	free(e->env);
+	free(e);
+	a->target_state = NULL;
+}
+
+/* ---- what runs: Dockerrun.aws.json, the option settings, the label */
+
+static ml_json *dockerrun(const struct ml_deploy_request *req)
+{
+	ml_json *d = ml_json_object_new(), *img = ml_json_object_new();
+	ml_json *ports = ml_json_array_new(), *p = ml_json_object_new();
+	char port[16];
+
+	ml_json_set_str(d, "AWSEBDockerrunVersion", "1");
+	ml_json_set_str(img, "Name", req->image);
+	ml_json_set_str(img, "Update", "false");	/* by digest: nothing newer to pull */
+	ml_json_set(d, "Image", img);
+	snprintf(port, sizeof(port), "%d", req->port);
+	ml_json_set_str(p, "ContainerPort", port);
+	ml_json_append(ports, p);
+	ml_json_set(d, "Ports", ports);
+	return d;
+}
+
+static int dockerrun_text(const struct ml_deploy_request *req, struct ml_buf *out)
+{
+	ml_json *d = dockerrun(req);
+	int rc = ml_json_dump_pretty(d, out);
+
+	ml_json_free(d);
+	if (rc == 0 && (!out->len || out->data[out->len - 1] != '\n'))
+		rc = ml_buf_addch(out, '\n');
+	return rc;
+}
+
+static int bundle_out(void *ud, const void *data, size_t len)
+{
+	return ml_buf_add(ud, data, len);
+}
+
+/* The source bundle: a zip holding Dockerrun.aws.json alone, the same bytes for
+ * the same request. */
+static int make_bundle(const struct ml_deploy_request *req, struct ml_buf *zip,
+		       struct ml_error *err)
+{
+	struct ml_tar_writer *w = NULL;
+	struct ml_buf doc;
+	int rc;
+
+	ml_buf_init(&doc, 0);
+	dockerrun_text(req, &doc);
+	rc = ml_zip_writer_new(&w, bundle_out, zip, err);
+	if (rc == 0)
+		rc = ml_tar_add_data(w, DOCKERRUN, 0644, BUNDLE_MTIME, doc.data, doc.len, err);
+	if (rc == 0)
+		rc = ml_tar_writer_close(w, err);
+	ml_tar_writer_free(w);
+	ml_buf_dispose(&doc);
+	return rc;
+}
+
+static void opt_add(struct eb_plan *ep, const char *ns, const char *name, const char *value)
+{
+	ep->opts = ml_realloc(ep->opts, (ep->nopts + 1) * sizeof(*ep->opts));
+	ep->opts[ep->nopts].ns = ns;
+	ep->opts[ep->nopts].name = name;
+	ep->opts[ep->nopts].value = ml_strdup(value);
+	ep->nopts++;
+}
+
+/* Every option setting deploy.yaml asks for (names and namespaces are static). */
+static void wanted_options(struct ml_aws *a, struct eb_plan *ep)
+{
+	const struct ml_aws_conf *c = a->conf;
+	const char *health = a->ctx->cfg->health.path ? a->ctx->cfg->health.path : "/";
+	size_t i;
+
+	opt_add(ep, "aws:autoscaling:launchconfiguration", "IamInstanceProfile",
+		c->instance_profile ? c->instance_profile : ML_IAM_DEFAULT_PROFILE);
+	if (c->instance_type)
+		opt_add(ep, "aws:autoscaling:launchconfiguration", "InstanceType", c->instance_type);
+	opt_add(ep, "aws:elasticbeanstalk:environment", "EnvironmentType",
+		c->load_balanced ? "LoadBalanced" : "SingleInstance");
+	if (c->load_balanced)
+		opt_add(ep, "aws:elasticbeanstalk:environment:process:default", "HealthCheckPath",
+			health);
+	else
+		opt_add(ep, "aws:elasticbeanstalk:application", "Application Healthcheck URL", health);
+	for (i = 0; i < c->nenv; i++)
+		opt_add(ep, NS_ENV, c->env[i].key, c->env[i].value);
+}
+
+/* "mldeploy-<12 hex of the digest>-<8 hex of the bundle and the settings>". */
+static char *version_label(const struct eb_plan *ep, const char *digest)
+{
+	struct ml_sha256 *h = ml_sha256_new();
+	char out[ML_DIGEST_LEN];
+	size_t i;
+
+	ml_sha256_update(h, ep->bundle_hash, strlen(ep->bundle_hash));
+	for (i = 0; i < ep->nopts; i++) {
+		ml_sha256_update(h, "\n", 1);
+		ml_sha256_update(h, ep->opts[i].ns, strlen(ep->opts[i].ns) + 1);
+		ml_sha256_update(h, ep->opts[i].name, strlen(ep->opts[i].name) + 1);
+		ml_sha256_update(h, ep->opts[i].value, strlen(ep->opts[i].value));
+	}
+	ml_sha256_final(h, out);
+	ml_sha256_free(h);
+	return ml_asprintf("mldeploy-%.12s-%.8s", ml_digest_hex(digest), ml_digest_hex(out));
+}
+
+/* The version's description: "mldeploy digest=sha256:... previous=LABEL". */
+static char *desc_field(const char *desc, const char *key)
+{
+	size_t n = strlen(key);
+	const char *p = desc;
+
+	while (p && *p) {
+		p += strspn(p, " ");
+		if (!strncmp(p, key, n) && p[n] == '=')
+			return ml_strndup(p + n + 1, strcspn(p + n + 1, " "));
+		p = strchr(p, ' ');
+	}
+	return NULL;
+}
+
+static void add_options(struct query *q, const struct opt *o, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		q_addf(q, o[i].ns, "OptionSettings.member.%zu.Namespace", i + 1);
+		q_addf(q, o[i].name, "OptionSettings.member.%zu.OptionName", i + 1);
+		q_addf(q, o[i].value, "OptionSettings.member.%zu.Value", i + 1);
+	}
+}
+
+/* ---- reads */
+
+struct env_view {
+	int exists;
+	char *status, *health, *label, *cname, *arn, *stack;
+};
+
+static void env_view_dispose(struct env_view *v)
+{
+	free(v->status);
+	free(v->health);
+	free(v->label);
+	free(v->cname);
+	free(v->arn);
+	free(v->stack);
+	memset(v, 0, sizeof(*v));
+}
+
+/* The environment, unless it is terminated (or terminating, with gone_too). */
+static int describe_env(struct eb *e, int include_deleted, struct env_view *v, struct ml_error *err)
+{
+	const struct ml_xml *r, *m;
+	struct ml_xml *doc = NULL;
+	struct query q;
+	int rc;
+
+	memset(v, 0, sizeof(*v));
+	q_init(&q, "DescribeEnvironments");
+	q_add(&q, "ApplicationName", e->app);
+	q_add(&q, "EnvironmentNames.member.1", e->env);
+	q_add(&q, "IncludeDeleted", include_deleted ? "true" : "false");
+	rc = eb_call(e, &q, 0, &doc, &r, err);
+	q_dispose(&q);
+	if (rc < 0)
+		return rc;
+	for (m = first_member(r, "Environments"); m; m = ml_xml_next(m, "member")) {
+		if (strcmp(text(m, "EnvironmentName") ? text(m, "EnvironmentName") : "", e->env))
+			continue;
+		if (!include_deleted && text(m, "Status") && !strcmp(text(m, "Status"), "Terminated"))
+			continue;
+		v->exists = 1;
+		v->status = ml_strdup(text(m, "Status"));
+		v->health = ml_strdup(text(m, "Health"));
+		v->label = ml_strdup(text(m, "VersionLabel"));
+		v->cname = ml_strdup(text(m, "CNAME"));
+		v->arn = ml_strdup(text(m, "EnvironmentArn"));
+		v->stack = ml_strdup(text(m, "SolutionStackName"));
+		break;
+	}
+	ml_xml_free(doc);
+	return 0;
+}
+
+/* 1 when the resource at arn carries managed-by: mldeploy, 0 when not. */
+static int managed(struct eb *e, const char *arn, struct ml_error *err)
+{
+	const struct ml_xml *r, *m;
+	struct ml_xml *doc = NULL;
+	struct query q;
+	int rc, found = 0;
+
+	if (!arn || !*arn)
+		return 0;
+	q_init(&q, "ListTagsForResource");
+	q_add(&q, "ResourceArn", arn);
+	rc = eb_call(e, &q, 0, &doc, &r, err);
+	q_dispose(&q);
+	if (rc < 0)
+		return rc;
+	for (m = first_member(r, "ResourceTags"); m; m = ml_xml_next(m, "member"))
+		if (!strcmp(text(m, "Key") ? text(m, "Key") : "", TAG_MANAGED) &&
+		    !strcmp(text(m, "Value") ? text(m, "Value") : "", "mldeploy"))
+			found = 1;
+	ml_xml_free(doc);
+	return found;
+}
+
+/* *arn (may be NULL) gets the application's ARN; 1 when it exists. */
+static int describe_app(struct eb *e, char **arn, struct ml_error *err)
+{
+	const struct ml_xml *r, *m;
+	struct ml_xml *doc = NULL;
+	struct query q;
+	int rc;
+
+	q_init(&q, "DescribeApplications");
+	q_add(&q, "ApplicationNames.member.1", e->app);
+	rc = eb_call(e, &q, 0, &doc, &r, err);
+	q_dispose(&q);
+	if (rc < 0)
+		return rc;
+	for (m = first_member(r, "Applications"); m; m = ml_xml_next(m, "member"))
+		if (text(m, "ApplicationName") && !strcmp(text(m, "ApplicationName"), e->app))
+			break;
+	if (m && arn)
+		*arn = ml_strdup(text(m, "ApplicationArn"));
+	ml_xml_free(doc);
+	return m != NULL;
+}
+
+struct version_view {
+	int exists;
+	char *status, *description;
+};
+
+/* The versions labelled a and b (b may be NULL). */
+static int describe_versions(struct eb *e, const char *a, const char *b, struct version_view *va,
+			     struct version_view *vb, struct ml_error *err)
+{
+	const struct ml_xml *r, *m;
+	struct ml_xml *doc = NULL;
+	struct query q;
+	int rc;
+
+	memset(va, 0, sizeof(*va));
+	if (vb)
+		memset(vb, 0, sizeof(*vb));
+	q_init(&q, "DescribeApplicationVersions");
+	q_add(&q, "ApplicationName", e->app);
+	q_add(&q, "VersionLabels.member.1", a);
+	if (b)
+		q_add(&q, "VersionLabels.member.2", b);
+	rc = eb_call(e, &q, 0, &doc, &r, err);
+	q_dispose(&q);
+	if (rc < 0)
+		return rc;
+	for (m = first_member(r, "ApplicationVersions"); m; m = ml_xml_next(m, "member")) {
+		const char *label = text(m, "VersionLabel");
+		struct version_view *v = label && !strcmp(label, a) ? va :
+					 label && b && vb && !strcmp(label, b) ? vb : NULL;
+
+		if (!v || v->exists)
+			continue;
+		v->exists = 1;
+		v->status = ml_strdup(text(m, "Status"));
+		v->description = ml_strdup(text(m, "Description"));
+	}
+	ml_xml_free(doc);
+	return 0;
+}
+
+static void version_view_dispose(struct version_view *v)
+{
+	free(v->status);
+	free(v->description);
+	memset(v, 0, sizeof(*v));
+}
+
+/* Compares the dotted numbers of two stack names ("... v4.3.0 running Docker"). */
+static int stack_version_cmp(const char *a, const char *b)
+{
+	a = strstr(a, " v");
+	b = strstr(b, " v");
+	if (!a || !b)
+		return a ? 1 : b ? -1 : 0;
+	a += 2;
+	b += 2;
+	while (*a && *b && *a != ' ' && *b != ' ') {
+		char *ea, *eb;
+		long x = strtol(a, &ea, 10), y = strtol(b, &eb, 10);
+
+		if (x != y)
+			return x < y ? -1 : 1;
+		a = *ea == '.' ? ea + 1 : ea;
+		b = *eb == '.' ? eb + 1 : eb;
+		if (ea == a && eb == b)
+			break;
+	}
+	return 0;
+}
+
+static int is_docker_al2023(const char *s)
+{
+	size_t n = strlen(s), k = strlen(STACK_SUFFIX);
+
+	return !strncmp(s, STACK_PREFIX, strlen(STACK_PREFIX)) && n > k &&
+	       !strcmp(s + n - k, STACK_SUFFIX);
+}
+
+/* The newest "64bit Amazon Linux 2023 vX running Docker". */
+static int solution_stack(struct ml_aws *a, struct eb *e, char **out, struct ml_error *err)
+{
+	const struct ml_xml *r, *m;
+	struct ml_xml *doc = NULL;
+	struct query q;
+	const char *best = NULL;
+	int rc, n = 0;
+
+	q_init(&q, "ListAvailableSolutionStacks");
+	rc = eb_call(e, &q, 0, &doc, &r, err);
+	q_dispose(&q);
+	if (rc < 0)
+		return rc;
+	for (m = first_member(r, "SolutionStacks"); m; m = ml_xml_next(m, "member")) {
+		const char *s = ml_xml_text(m);
+
+		n++;
+		if (is_docker_al2023(s) && (!best || stack_version_cmp(s, best) > 0))
+			best = s;
+	}
+	if (best)
+		*out = ml_strdup(best);
+	else
+		rc = ml_error_set(err, ML_ENOTFOUND, "Elastic Beanstalk in %s offers no solution stack "
+				  "'" STACK_PREFIX "v..." STACK_SUFFIX "' among the %d it lists: mldeploy "
+				  "runs images on the Docker platform on Amazon Linux 2023; check "
+				  "deploy.aws.region", a->region, n);
+	ml_xml_free(doc);
+	return rc;
+}
+
+/* The option settings the live environment has, and which of ours differ. */
+static int changed_options(const struct ml_aws_conf *c, struct eb *e, struct eb_plan *ep,
+			   struct ml_error *err)
+{
+	const struct ml_xml *r, *m, *cfg;
+	struct ml_xml *doc = NULL;
+	struct query q;
+	struct opt *keep = NULL;
+	size_t i, nkeep = 0;
+	int rc;
+
+	q_init(&q, "DescribeConfigurationSettings");
+	q_add(&q, "ApplicationName", e->app);
+	q_add(&q, "EnvironmentName", e->env);
+	rc = eb_call(e, &q, 0, &doc, &r, err);
+	q_dispose(&q);
+	if (rc < 0)
+		return rc;
+	cfg = first_member(r, "ConfigurationSettings");
+	for (i = 0; i < ep->nopts; i++) {
+		int same = 0;
+
+		for (m = first_member(cfg, "OptionSettings"); m && !same; m = ml_xml_next(m, "member"))
+			same = text(m, "Namespace") && !strcmp(text(m, "Namespace"), ep->opts[i].ns) &&
+			       text(m, "OptionName") && !strcmp(text(m, "OptionName"), ep->opts[i].name) &&
+			       text(m, "Value") && !strcmp(text(m, "Value"), ep->opts[i].value);
+		if (same) {
+			free(ep->opts[i].value);
+			continue;
+		}
+		keep = ml_realloc(keep, (nkeep + 1) * sizeof(*keep));
+		keep[nkeep++] = ep->opts[i];
+	}
+	free(ep->opts);
+	ep->opts = keep;
+	ep->nopts = nkeep;
+	/* environment variables deploy.yaml no longer sets */
+	for (m = first_member(cfg, "OptionSettings"); m; m = ml_xml_next(m, "member")) {
+		const char *ns = text(m, "Namespace"), *name = text(m, "OptionName");
+		size_t k;
+
+		if (!ns || strcmp(ns, NS_ENV) || !name)
+			continue;
+		for (k = 0; k < c->nenv; k++)
+			if (!strcmp(c->env[k].key, name))
+				break;
+		if (k == c->nenv) {
+			ep->remove = ml_realloc(ep->remove, (ep->nremove + 1) * sizeof(*ep->remove));
+			ep->remove[ep->nremove++] = ml_strdup(name);
+		}
+	}
+	ml_xml_free(doc);
+	return 0;
+}
+
+/* ---- the requests that change something, for the plan and the deploy alike */
+
+static void q_tag(struct query *q, const char *prefix)
+{
+	q_addf(q, TAG_MANAGED, "%s.member.1.Key", prefix);
+	q_addf(q, "mldeploy", "%s.member.1.Value", prefix);
+}
+
+static void q_create_app(struct eb *e, struct query *q)
+{
+	q_init(q, "CreateApplication");
+	q_add(q, "ApplicationName", e->app);
+	q_add(q, "Description", "created by mldeploy");
+	q_tag(q, "Tags");
+}
+
+static char *bundle_key(const struct eb *e, const struct eb_plan *ep)
+{
+	return ml_asprintf("mldeploy/%s/%s.zip", e->app, ml_digest_hex(ep->bundle_hash));
+}
+
+static void q_create_version(struct eb *e, const struct eb_plan *ep, const char *bucket,
+			     struct query *q)
+{
+	char *key = bundle_key(e, ep);
+
+	q_init(q, "CreateApplicationVersion");
+	q_add(q, "ApplicationName", e->app);
+	q_add(q, "VersionLabel", ep->label);
+	q_add(q, "Description", ep->description);
+	q_add(q, "SourceBundle.S3Bucket", bucket);
+	q_add(q, "SourceBundle.S3Key", key);
+	q_add(q, "Process", "true");
+	free(key);
+}
+
+static void q_environment(struct eb *e, const struct eb_plan *ep, struct query *q)
+{
+	size_t i;
+
+	q_init(q, ep->env_exists ? "UpdateEnvironment" : "CreateEnvironment");
+	q_add(q, "ApplicationName", e->app);
+	q_add(q, "EnvironmentName", e->env);
+	q_add(q, "VersionLabel", ep->label);
+	if (!ep->env_exists) {
+		q_add(q, "SolutionStackName", ep->stack);
+		q_tag(q, "Tags");
+	}
+	add_options(q, ep->opts, ep->nopts);
+	for (i = 0; i < ep->nremove; i++) {
+		q_addf(q, NS_ENV, "OptionsToRemove.member.%zu.Namespace", i + 1);
+		q_addf(q, ep->remove[i], "OptionsToRemove.member.%zu.OptionName", i + 1);
+	}
+}
+
+/* A plan step showing q's parameters. */
+static void step(struct eb *e, struct ml_plan *plan, const char *what, struct query *q, int change)
+{
+	ml_plan_add(plan, what, change ? "POST" : "GET", e->base, ml_json_ref(q->shown), change);
+	q_dispose(q);
+}
+
+/* ---- plan */
+
+static int plan_reads(struct ml_aws *a, struct eb *e, const struct ml_deploy_request *req,
+		      struct eb_plan *ep, struct ml_plan *plan, struct ml_error *err)
+{
+	struct env_view live;
+	struct version_view want, cur;
+	char *prev_label = NULL;
+	int rc = describe_env(e, 0, &live, err);
+
+	memset(&want, 0, sizeof(want));
+	memset(&cur, 0, sizeof(cur));
+	if (rc == 0 && live.exists) {
+		rc = managed(e, live.arn, err);
+		if (rc == 0)
+			rc = ml_error_set(err, ML_ECONFLICT, "Elastic Beanstalk environment '%s' of "
+					  "application '%s' was not created by mldeploy (no managed-by: "
+					  "mldeploy tag): left alone; choose another name with "
+					  "deploy.aws.environment", e->env, e->app);
+		rc = rc < 0 ? rc : 0;
+		plan->live = 1;
+		ep->env_exists = 1;
+		ep->cname = ml_strdup(live.cname);
+		if (live.label && strcmp(live.label, ep->label))
+			prev_label = live.label;
+	}
+	if (rc == 0)
+		rc = describe_versions(e, ep->label, prev_label, &want, &cur, err);
+	if (rc < 0)
+		goto out;
+	if (cur.description) {
+		char *d = desc_field(cur.description, "digest");
+
+		if (d && strcmp(d, req->digest))
+			ep->previous_digest = d;
+		else
+			free(d);
+	}
+	if (live.exists && live.label && !strcmp(live.label, ep->label) && live.status &&
+	    !strcmp(live.status, "Ready") && live.health && strcmp(live.health, "Red")) {
+		plan->noop = 1;
+		goto out;
+	}
+	if (live.exists && live.status && strcmp(live.status, "Ready")) {
+		rc = ml_error_set(err, ML_ECONFLICT, "Elastic Beanstalk environment '%s' is %s: it "
+				  "takes no change until it is Ready; deploy again once `mldeploy "
+				  "status` says Ready", e->env, live.status);
+		goto out;
+	}
+	if (want.exists && want.status && !strcmp(want.status, "Failed")) {
+		rc = ml_error_set(err, ML_EPROTO, "application version '%s' of '%s' failed to "
+				  "process before: delete it (DeleteApplicationVersion) and deploy "
+				  "again", ep->label, e->app);
+		goto out;
+	}
+	ep->version_exists = want.exists;
+	ep->description = want.exists ? ml_strdup(want.description) :
+			  prev_label ? ml_asprintf("mldeploy digest=%s previous=%s", req->digest, prev_label) :
+			  ml_asprintf("mldeploy digest=%s", req->digest);
+	if (!ep->version_exists) {
+		rc = describe_app(e, NULL, err);
+		ep->app_exists = rc > 0;
+	} else {
+		ep->app_exists = 1;
+	}
+	if (rc >= 0) {
+		rc = ml_iam_profile_exists(a, a->conf->instance_profile ? a->conf->instance_profile :
+					   ML_IAM_DEFAULT_PROFILE, err);
+		ep->create_profile = rc == 0;
+	}
+	if (rc >= 0)
+		rc = live.exists ? changed_options(a->conf, e, ep, err) : solution_stack(a, e, &ep->stack, err);
+out:
+	env_view_dispose(&live);
+	version_view_dispose(&want);
+	version_view_dispose(&cur);
+	return rc < 0 ? rc : 0;
 }
 
 int ml_eb_plan(struct ml_aws *a, const struct ml_deploy_request *req, struct ml_plan *plan,
 	       struct ml_error *err)
 {
-	(void)a; (void)req; (void)plan;
-	return todo(err);
+	struct eb *e = eb_of(a);
+	struct eb_plan *ep = ml_calloc(1, sizeof(*ep));
+	const char *profile = a->conf->instance_profile ? a->conf->instance_profile :
+			      ML_IAM_DEFAULT_PROFILE;
+	struct query q;
+	ml_json *body;
+	char *key;
+	int rc;
+
+	plan->priv = ep;
+	plan->priv_free = eb_plan_free;
+	if (!req->image)
+		return ml_error_set(err, ML_ECONFIG, "%s: Elastic Beanstalk runs images from a registry: "
+				    "set image.repository", a->ctx->cfg->path);
+	ep->digest = ml_strdup(req->digest);
+	ep->no_wait = req->no_wait;
+	ep->timeout_s = req->timeout_s;
+	ml_buf_init(&ep->bundle, 1u << 20);
+	rc = make_bundle(req, &ep->bundle, err);
+	if (rc < 0)
+		return rc;
+	ml_sha256_digest(ep->bundle.data, ep->bundle.len, ep->bundle_hash);
+	wanted_options(a, ep);
+	ep->label = version_label(ep, req->digest);
+	rc = plan_reads(a, e, req, ep, plan, err);
+	if (rc < 0)
+		return rc;
+	if (plan->noop) {
+		plan->summary = ml_asprintf("no change: environment %s already runs %s (%s)", e->env,
+					    ep->label, req->digest);
+		return 0;
+	}
+	q_init(&q, "CreateStorageLocation");
+	step(e, plan, "find (or create, once) the account's Elastic Beanstalk bucket", &q, 1);
+	key = bundle_key(e, ep);
+	body = dockerrun(req);
+	{
+		char *url = ml_asprintf("s3://{bucket}/%s", key);
+
+		ml_plan_add(plan, "upload the source bundle (a zip of " DOCKERRUN ", unless the "
+			    "bucket has it)", "PUT", url, body, 1);
+		free(url);
+	}
+	free(key);
+	if (!ep->app_exists) {
+		q_create_app(e, &q);
+		step(e, plan, "create the application", &q, 1);
+	}
+	if (!ep->version_exists) {
+		q_create_version(e, ep, "{bucket}", &q);
+		step(e, plan, "create the application version", &q, 1);
+		q_init(&q, "DescribeApplicationVersions");
+		q_add(&q, "ApplicationName", e->app);
+		q_add(&q, "VersionLabels.member.1", ep->label);
+		step(e, plan, "wait until the version is processed", &q, 0);
+	}
+	if (ep->create_profile) {
+		char *what = ml_asprintf("create the instance profile %s (a role of that name for "
+					 "ec2.amazonaws.com with AWSElasticBeanstalkWebTier and "
+					 "AmazonEC2ContainerRegistryReadOnly)", profile);
+
+		body = ml_json_object_new();
+		ml_json_set_str(body, "InstanceProfileName", profile);
+		ml_plan_add(plan, what, "POST", "iam", body, 1);
+		free(what);
+	}
+	q_environment(e, ep, &q);
+	step(e, plan, ep->env_exists ? "update the environment to the new version" :
+	     "create the environment", &q, 1);
+	q_init(&q, "DescribeEnvironments");
+	q_add(&q, "ApplicationName", e->app);
+	q_add(&q, "EnvironmentNames.member.1", e->env);
+	step(e, plan, "wait until it is Ready and Green, showing DescribeEvents", &q, 0);
+	plan->summary = ml_asprintf("%s environment %s running %s (%s)",
+				    ep->env_exists ? "update" : "create", e->env, ep->label, req->digest);
+	return 0;
+}
+
+/* ---- deploy */
+
+static int storage_location(struct eb *e, char **bucket, struct ml_error *err)
+{
+	const struct ml_xml *r;
+	struct ml_xml *doc = NULL;
+	struct query q;
+	int rc;
+
+	q_init(&q, "CreateStorageLocation");
+	rc = eb_call(e, &q, 1, &doc, &r, err);
+	q_dispose(&q);
+	if (rc == 0 && !(text(r, "S3Bucket") && *text(r, "S3Bucket")))
+		rc = ml_error_set(err, ML_EPROTO, "Elastic Beanstalk: CreateStorageLocation named no bucket");
+	if (rc == 0)
+		*bucket = ml_strdup(text(r, "S3Bucket"));
+	ml_xml_free(doc);
+	return rc;
+}
+
+static int upload(struct ml_aws *a, struct eb *e, const struct eb_plan *ep, const char *bucket,
+		  struct ml_error *err)
+{
+	char *key = bundle_key(e, ep), *path = NULL, *template;
+	const char *tmp = getenv("TMPDIR");
+	int fd = -1, rc = ml_s3_exists(a, bucket, key, err);
+
+	if (rc != 0)
+		goto out;	/* there already (the same bytes: the key is their hash), or an error */
+	template = ml_asprintf("%s/mldeploy-bundle-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	rc = ml_tmp_create(template, &path, &fd, err);
+	free(template);
+	if (rc == 0)
+		rc = ml_write_all(fd, ep->bundle.data, ep->bundle.len, err);
+	if (fd >= 0)
+		close(fd);
+	if (rc == 0) {
+		ml_log(ML_LOG_INFO, "uploading the source bundle to s3://%s/%s", bucket, key);
+		rc = ml_s3_put_file(a, bucket, key, path, "application/zip", err);
+	}
+	if (path)
+		ml_tmp_remove(path);
+	free(path);
+out:
+	free(key);
+	return rc < 0 ? rc : 0;
+}
+
+/* For a poll callback: err is filled, the operation failed. */
+static int failed(int rc)
+{
+	(void)rc;
+	return ML_POLL_FAILED;
+}
+
+struct version_wait {
+	struct eb *e;
+	const char *label;
+};
+
+static int look_at_version(void *ud, struct ml_poll_step *st, struct ml_error *err)
+{
+	struct version_wait *w = ud;
+	struct version_view v;
+	int rc = describe_versions(w->e, w->label, NULL, &v, NULL, err);
+
+	if (rc < 0)
+		return rc;
+	snprintf(st->progress, sizeof(st->progress), "application version %s: %s", w->label,
+		 v.status ? v.status : "absent");
+	if (!v.exists)
+		rc = ml_error_set(err, ML_EPROTO, "Elastic Beanstalk: application version %s is gone",
+				  w->label);
+	else if (!strcmp(v.status ? v.status : "", "Processed"))
+		rc = ML_POLL_DONE;
+	else if (!strcmp(v.status ? v.status : "", "Failed"))
+		rc = failed(ml_error_set(err, ML_EPROTO, "Elastic Beanstalk could not process application "
+				  "version %s (its source bundle): see `mldeploy status` for the "
+				  "events", w->label));
+	else
+		rc = ML_POLL_PENDING;
+	version_view_dispose(&v);
+	return rc;
+}
+
+/* The environment until Ready and Green, its new events logged as they come. */
+struct env_wait {
+	struct ml_aws *a;
+	struct eb *e;
+	const char *label;
+	char since[32];		/* StartTime of the next DescribeEvents */
+	char **seen;		/* events at exactly `since`, already shown */
+	size_t nseen;
+	char *error;		/* an ERROR event's message */
+	int terminate;		/* waiting for Terminated */
+};
+
+static void utc_now(char out[32], int back_s)
+{
+	time_t t = time(NULL) - back_s;
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int seen(struct env_wait *w, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < w->nseen; i++)
+		if (!strcmp(w->seen[i], key))
+			return 1;
+	return 0;
+}
+
+/* New events since the last look, oldest first, logged; the first ERROR kept. */
+static int stream_events(struct env_wait *w, struct ml_error *err)
+{
+	const struct ml_xml *r, *m, *list[200];
+	struct ml_xml *doc = NULL;
+	struct query q;
+	size_t n = 0;
+	int rc;
+
+	q_init(&q, "DescribeEvents");
+	q_add(&q, "ApplicationName", w->e->app);
+	q_add(&q, "EnvironmentName", w->e->env);
+	q_add(&q, "StartTime", w->since);
+	q_add(&q, "MaxRecords", "100");
+	rc = eb_call(w->e, &q, 0, &doc, &r, err);
+	q_dispose(&q);
+	if (rc < 0)
+		return rc;
+	for (m = first_member(r, "Events"); m && n < 200; m = ml_xml_next(m, "member"))
+		list[n++] = m;
+	while (n--) {	/* newest first on the wire */
+		const char *date = text(list[n], "EventDate"), *sev = text(list[n], "Severity");
+		const char *msg = text(list[n], "Message");
+		char *key, *shown;
+
+		if (!date || !msg)
+			continue;
+		key = ml_asprintf("%s %s", date, msg);
+		if (seen(w, key)) {
+			free(key);
+			continue;
+		}
+		if (strncmp(date, w->since, 19) > 0) {	/* a later second: the old keys go */
+			ml_free_strings(w->seen, w->nseen);
+			w->seen = NULL;
+			w->nseen = 0;
+			snprintf(w->since, sizeof(w->since), "%.19sZ", date);
+		}
+		w->seen = ml_realloc(w->seen, (w->nseen + 1) * sizeof(*w->seen));
+		w->seen[w->nseen++] = key;
+		shown = ml_strdup(msg);
+		ml_sanitize(shown);
+		ml_log(ML_LOG_INFO, "Elastic Beanstalk: %s %s", sev ? sev : "INFO", shown);
+		if (!w->error && sev && (!strcmp(sev, "ERROR") || !strcmp(sev, "FATAL")))
+			w->error = shown;
+		else
+			free(shown);
+	}
+	ml_xml_free(doc);
+	return 0;
+}
+
+static void strip_period(char *s)
+{
+	size_t n = strlen(s);
+
+	if (n && s[n - 1] == '.')
+		s[n - 1] = '\0';
+}
+
+static int look_at_env(void *ud, struct ml_poll_step *st, struct ml_error *err)
+{
+	struct env_wait *w = ud;
+	struct env_view v;
+	/* the state first: the events that led to it are then all there */
+	int rc = describe_env(w->e, w->terminate, &v, err);
+
+	if (rc == 0)
+		rc = stream_events(w, err);
+	if (rc < 0) {
+		env_view_dispose(&v);
+		return rc;
+	}
+	snprintf(st->progress, sizeof(st->progress), "environment %s: %s, health %s", w->e->env,
+		 v.status ? v.status : "absent", v.health ? v.health : "unknown");
+	if (w->terminate) {
+		rc = !v.exists || !strcmp(v.status ? v.status : "", "Terminated") ? ML_POLL_DONE :
+		     ML_POLL_PENDING;
+	} else if (!v.exists) {
+		rc = failed(ml_error_set(err, ML_EPROTO, "Elastic Beanstalk environment %s is gone%s%s",
+				  w->e->env, w->error ? ": " : "", w->error ? w->error : ""));
+	} else if (w->error) {
+		strip_period(w->error);
+		rc = failed(ml_error_set(err, ML_EPROTO, "Elastic Beanstalk environment %s (%s, health %s): %s",
+				  w->e->env, v.status ? v.status : "?", v.health ? v.health : "?",
+				  w->error));
+	} else if (!strcmp(v.status ? v.status : "", "Ready") &&
+		   !strcmp(v.health ? v.health : "", "Red")) {
+		rc = failed(ml_error_set(err, ML_EHEALTH, "Elastic Beanstalk environment %s is Ready but its "
+				  "health is Red: see `mldeploy status` for the events", w->e->env));
+	} else if (!strcmp(v.status ? v.status : "", "Ready") &&
+		   !strcmp(v.health ? v.health : "", "Green")) {
+		rc = w->label && strcmp(v.label ? v.label : "", w->label) ?
+		     failed(ml_error_set(err, ML_EPROTO, "Elastic Beanstalk environment %s is Ready with "
+				  "version %s, not %s: the deployment did not take", w->e->env,
+				  v.label ? v.label : "none", w->label)) : ML_POLL_DONE;
+	} else {
+		rc = ML_POLL_PENDING;
+	}
+	env_view_dispose(&v);
+	return rc;
+}
+
+static int wait_env(struct ml_aws *a, struct eb *e, const char *label, const char *since,
+		    int terminate, long timeout_s, struct ml_error *err)
+{
+	struct env_wait w = { .a = a, .e = e, .label = label, .terminate = terminate };
+	struct ml_poll_opts po = { .what = "Elastic Beanstalk",
+				   .timeout_s = timeout_s > 0 ? timeout_s : ENV_TIMEOUT_S,
+				   .max_ms = 5000, .interrupted = a->ctx->interrupted };
+	int rc;
+
+	snprintf(w.since, sizeof(w.since), "%s", since);
+	rc = ml_poll(&po, look_at_env, &w, err);
+	ml_free_strings(w.seen, w.nseen);
+	free(w.error);
+	return rc;
+}
+
+static char *url_of(const char *cname)
+{
+	return cname && *cname ? ml_asprintf("http://%s", cname) : NULL;
+}
+
+static int env_url(struct eb *e, struct ml_deploy_result *res, struct ml_error *err)
+{
+	struct env_view v;
+	int rc = describe_env(e, 0, &v, err);
+
+	if (rc == 0 && !(res->url = url_of(v.cname)))
+		rc = ml_error_set(err, ML_EPROTO, "Elastic Beanstalk environment %s has no CNAME", e->env);
+	env_view_dispose(&v);
+	return rc;
 }
 
 int ml_eb_deploy(struct ml_aws *a, const struct ml_plan *plan, struct ml_deploy_result *res,
 		 struct ml_error *err)
 {
-	(void)a; (void)plan; (void)res;
-	return todo(err);
+	struct eb *e = eb_of(a);
+	struct eb_plan *ep = plan->priv;
+	const char *profile = a->conf->instance_profile ? a->conf->instance_profile :
+			      ML_IAM_DEFAULT_PROFILE;
+	struct version_wait vw = { e, ep->label };
+	struct ml_poll_opts po = { .what = "Elastic Beanstalk", .timeout_s = VERSION_TIMEOUT_S,
+				   .max_ms = 5000, .interrupted = a->ctx->interrupted };
+	char *bucket = NULL, since[32];
+	struct query q;
+	int rc;
+
+	res->digest = ml_strdup(ep->digest);
+	res->revision = ml_strdup(ep->label);
+	res->previous_digest = ml_strdup(ep->previous_digest);
+	res->changed = !plan->noop;
+	res->state = ml_strdup("Ready");
+	if (plan->noop)
+		return (res->url = url_of(ep->cname)) ? 0 : env_url(e, res, err);
+	rc = storage_location(e, &bucket, err);
+	if (rc == 0)
+		rc = upload(a, e, ep, bucket, err);
+	if (rc == 0 && !ep->app_exists) {
+		q_create_app(e, &q);
+		rc = eb_do(e, &q, 1, err);
+		q_dispose(&q);
+	}
+	if (rc == 0 && !ep->version_exists) {
+		q_create_version(e, ep, bucket, &q);
+		rc = eb_do(e, &q, 1, err);
+		q_dispose(&q);
+		if (rc == 0)
+			rc = ml_poll(&po, look_at_version, &vw, err);
+	}
+	if (rc == 0 && ep->create_profile) {
+		ml_log(ML_LOG_WARN, "instance profile %s does not exist: creating it (role %s for "
+		       "EC2 with AWSElasticBeanstalkWebTier and AmazonEC2ContainerRegistryReadOnly)",
+		       profile, profile);
+		rc = ml_iam_create_profile(a, profile, err);
+	}
+	if (rc == 0) {
+		utc_now(since, 1);
+		q_environment(e, ep, &q);
+		rc = eb_do(e, &q, 1, err);
+		q_dispose(&q);
+	}
+	if (rc == 0 && !ep->no_wait)
+		rc = wait_env(a, e, ep->label, since, 0, ep->timeout_s, err);
+	if (rc == 0)
+		rc = env_url(e, res, err);
+	free(bucket);
+	return rc;
+}
+
+/* ---- status, rollback, destroy, render */
+
+/* The last events (newest first) as one array of "DATE SEVERITY MESSAGE". */
+static ml_json *recent_events(struct eb *e, int max, struct ml_error *err)
+{
+	const struct ml_xml *r, *m;
+	struct ml_xml *doc = NULL;
+	struct query q;
+	ml_json *arr;
+	char n[16];
+
+	snprintf(n, sizeof(n), "%d", max);
+	q_init(&q, "DescribeEvents");
+	q_add(&q, "ApplicationName", e->app);
+	q_add(&q, "EnvironmentName", e->env);
+	q_add(&q, "MaxRecords", n);
+	if (eb_call(e, &q, 0, &doc, &r, err) < 0) {
+		q_dispose(&q);
+		return NULL;
+	}
+	q_dispose(&q);
+	arr = ml_json_array_new();
+	for (m = first_member(r, "Events"); m; m = ml_xml_next(m, "member")) {
+		char *line = ml_asprintf("%s %s %s", text(m, "EventDate") ? text(m, "EventDate") : "",
+					 text(m, "Severity") ? text(m, "Severity") : "",
+					 text(m, "Message") ? text(m, "Message") : "");
+
+		ml_sanitize(line);
+		ml_json_append(arr, ml_json_string_new(line));
+		free(line);
+	}
+	ml_xml_free(doc);
+	return arr;
 }
 
 int ml_eb_status(struct ml_aws *a, struct ml_deploy_result *res, struct ml_error *err)
 {
-	(void)a; (void)res;
-	return todo(err);
+	struct eb *e = eb_of(a);
+	struct env_view v;
+	struct version_view cur;
+	struct ml_error eerr = { 0 };
+	ml_json *x, *events;
+	int rc = describe_env(e, 0, &v, err);
+
+	if (rc < 0)
+		return rc;
+	if (!v.exists) {
+		res->state = ml_strdup("absent");
+		return 0;
+	}
+	res->state = ml_strdup(v.status);
+	res->revision = ml_strdup(v.label);
+	res->url = url_of(v.cname);
+	rc = v.label ? describe_versions(e, v.label, NULL, &cur, NULL, err) : 0;
+	if (rc == 0 && v.label) {
+		res->digest = desc_field(cur.description, "digest");
+		version_view_dispose(&cur);
+	}
+	x = ml_json_object_new();
+	ml_json_set_str(x, "application", e->app);
+	ml_json_set_str(x, "environment", e->env);
+	ml_json_set_str(x, "health", v.health ? v.health : "Grey");
+	if (v.stack)
+		ml_json_set_str(x, "solution_stack", v.stack);
+	events = rc == 0 ? recent_events(e, 10, &eerr) : NULL;
+	ml_json_set(x, "events", events ? events : ml_json_array_new());
+	res->extra = x;
+	if (rc == 0 && res->url) {
+		struct ml_health_opts ho = { .base_url = res->url, .path = a->ctx->cfg->health.path,
+					     .timeout_s = 5 };
+		struct ml_error herr = { 0 };
+
+		ml_health_check(&ho, &res->health, &herr);
+	}
+	env_view_dispose(&v);
+	return rc;
 }
 
 int ml_eb_rollback(struct ml_aws *a, const struct ml_deploy_request *req,
 		   struct ml_deploy_result *res, struct ml_error *err)
 {
-	(void)a; (void)req; (void)res;
-	return todo(err);
+	struct eb *e = eb_of(a);
+	struct env_view v;
+	struct version_view cur, prev;
+	struct query q;
+	char *prev_label = NULL, since[32];
+	int rc = describe_env(e, 0, &v, err);
+
+	memset(&cur, 0, sizeof(cur));
+	memset(&prev, 0, sizeof(prev));
+	if (rc == 0 && !v.exists)
+		rc = ml_error_set(err, ML_ENOTFOUND, "%s is not deployed on Elastic Beanstalk "
+				  "(no environment %s in application %s)", a->ctx->service, e->env, e->app);
+	if (rc == 0 && v.label)
+		rc = describe_versions(e, v.label, NULL, &cur, NULL, err);
+	if (rc == 0 && !(prev_label = desc_field(cur.description, "previous")))
+		rc = ml_error_set(err, ML_ENOTFOUND, "nothing to roll back to: environment %s has run "
+				  "only %s", e->env, v.label ? v.label : "no version");
+	if (rc == 0)
+		rc = describe_versions(e, prev_label, NULL, &prev, NULL, err);
+	if (rc == 0 && !prev.exists)
+		rc = ml_error_set(err, ML_ENOTFOUND, "cannot roll back: application version %s, which "
+				  "ran before %s, no longer exists", prev_label, v.label);
+	if (rc == 0 && v.status && strcmp(v.status, "Ready"))
+		rc = ml_error_set(err, ML_ECONFLICT, "Elastic Beanstalk environment '%s' is %s: roll "
+				  "back once it is Ready", e->env, v.status);
+	if (rc < 0)
+		goto out;
+	ml_log(ML_LOG_INFO, "rolling environment %s back from %s to %s", e->env, v.label, prev_label);
+	res->digest = desc_field(prev.description, "digest");
+	res->previous_digest = desc_field(cur.description, "digest");
+	res->revision = ml_strdup(prev_label);
+	res->changed = 1;
+	utc_now(since, 1);
+	q_init(&q, "UpdateEnvironment");
+	q_add(&q, "ApplicationName", e->app);
+	q_add(&q, "EnvironmentName", e->env);
+	q_add(&q, "VersionLabel", prev_label);
+	rc = eb_do(e, &q, 1, err);
+	q_dispose(&q);
+	if (rc == 0 && !req->no_wait)
+		rc = wait_env(a, e, prev_label, since, 0, req->timeout_s, err);
+	if (rc == 0)
+		rc = env_url(e, res, err);
+	if (rc == 0 && !req->no_wait) {
+		struct ml_health_opts ho = { .base_url = res->url, .path = a->ctx->cfg->health.path,
+					     .timeout_s = req->timeout_s, .interrupted = a->ctx->interrupted };
+
+		rc = ml_health_check(&ho, &res->health, err);
+	}
+	res->state = ml_strdup(rc == 0 ? "Ready" : NULL);
+out:
+	free(prev_label);
+	version_view_dispose(&cur);
+	version_view_dispose(&prev);
+	env_view_dispose(&v);
+	return rc;
+}
+
+static void add_removed(ml_json *arr, const char *kind, const char *name)
+{
+	ml_json *o = ml_json_object_new();
+
+	ml_json_set_str(o, "kind", kind);
+	ml_json_set_str(o, "name", name);
+	ml_json_append(arr, o);
+}
+
+/* --all: the application with its versions, when mldeploy created it. */
+static int destroy_app(struct eb *e, struct ml_deploy_result *res, struct ml_error *err)
+{
+	char *arn = NULL;
+	struct query q;
+	int rc = describe_app(e, &arn, err);
+
+	if (rc > 0)
+		rc = managed(e, arn, err);
+	if (rc > 0) {
+		q_init(&q, "DeleteApplication");
+		q_add(&q, "ApplicationName", e->app);
+		q_add(&q, "TerminateEnvByForce", "true");
+		rc = eb_do(e, &q, 1, err);
+		q_dispose(&q);
+		if (rc == 0)
+			add_removed(res->removed, "application", e->app);
+	} else if (rc == 0 && arn) {
+		ml_log(ML_LOG_WARN, "Elastic Beanstalk application %s was not created by mldeploy: "
+		       "left alone", e->app);
+	}
+	free(arn);
+	return rc < 0 ? rc : 0;
 }
 
 int ml_eb_destroy(struct ml_aws *a, const struct ml_deploy_request *req,
 		  struct ml_deploy_result *res, struct ml_error *err)
 {
-	(void)a; (void)req; (void)res;
-	return todo(err);
+	struct eb *e = eb_of(a);
+	struct env_view v;
+	struct query q;
+	char since[32];
+	int rc = describe_env(e, 0, &v, err);
+
+	res->removed = ml_json_array_new();
+	res->state = ml_strdup("absent");
+	if (rc == 0 && v.exists) {
+		rc = managed(e, v.arn, err);
+		if (rc == 0)
+			rc = ml_error_set(err, ML_ECONFLICT, "Elastic Beanstalk environment '%s' was not "
+					  "created by mldeploy (no managed-by: mldeploy tag): left alone",
+					  e->env);
+		if (rc > 0) {
+			utc_now(since, 1);
+			q_init(&q, "TerminateEnvironment");
+			q_add(&q, "EnvironmentName", e->env);
+			rc = eb_do(e, &q, 1, err);
+			q_dispose(&q);
+			if (rc == 0)
+				rc = wait_env(a, e, NULL, since, 1, req->timeout_s, err);
+			if (rc == 0)
+				add_removed(res->removed, "environment", e->env);
+		}
+	}
+	env_view_dispose(&v);
+	if (rc == 0 && req->destroy_all)
+		rc = destroy_app(e, res, err);
+	return rc;
 }
 
 int ml_eb_render(struct ml_aws *a, const struct ml_deploy_request *req, const char *file,
 		 struct ml_buf *out, struct ml_error *err)
 {
-	(void)a; (void)req; (void)file; (void)out;
-	return todo(err);
+	(void)a;
+	if (strcmp(file, DOCKERRUN))
+		return ml_error_set(err, ML_ENOTFOUND, "provider aws has no platform file '%s' "
+				    "(it renders " DOCKERRUN ")", file);
+	if (!req->image)
+		return ml_error_set(err, ML_ECONFIG, "%s: " DOCKERRUN " names the image in a "
+				    "registry: set image.repository", a->ctx->cfg->path);
+	return dockerrun_text(req, out);
 }

@@ -47,7 +47,9 @@ Behaviour, as Elastic Beanstalk's:
       stack; the name must be free. Launching/Grey, then the environment runs the
       version: the IamInstanceProfile option must name an instance profile in IAM
       (moto; else an ERROR event), the image of Dockerrun.aws.json is pulled by
-      podman (registry routes and TLS as azurearm.py), run with the
+      podman (registry routes and TLS as azurearm.py; an ECR image with "AWS" and
+      the password of moto's GetAuthorizationToken for its account, as the
+      instance profile would), run with the
       aws:elasticbeanstalk:application:environment options as its environment and
       its ContainerPort published on a free port, and its health path (Application
       Healthcheck URL, or HealthCheckPath) must answer 2xx within --health-s:
@@ -94,6 +96,7 @@ usage: elasticbeanstalk.py --tls-cert CRT --tls-key KEY --log FILE --state FILE
        elasticbeanstalk.py --check-rules FILE
 """
 import argparse
+import base64
 import datetime
 import gzip
 import io
@@ -338,7 +341,19 @@ class Aws:
         self.s3 = boto3.client("s3", endpoint_url=opts.s3_endpoint, **kw,
                                config=botocore.config.Config(s3={"addressing_style": "path"}))
         self.iam = boto3.client("iam", endpoint_url=opts.iam_endpoint or opts.s3_endpoint, **kw)
+        self.ecr = boto3.client("ecr", endpoint_url=opts.iam_endpoint or opts.s3_endpoint, **kw)
         self.region = opts.region
+
+    def pull_credentials(self, image):
+        """(host, "AWS", password) for an ECR image, as the instance profile's
+        AmazonEC2ContainerRegistryReadOnly gets them; None for other registries."""
+        host = image.split("/", 1)[0]
+        m = re.fullmatch(r"(\d{12})\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?", host)
+        if not m:
+            return None
+        data = self.ecr.get_authorization_token(registryIds=[m.group(1)])["authorizationData"][0]
+        user, _, password = base64.b64decode(data["authorizationToken"]).decode().partition(":")
+        return host, user, password
 
     def ensure_bucket(self, name):
         try:
@@ -541,7 +556,11 @@ class Runner:
         image = doc["Image"]["Name"]
         port = int(doc["Ports"][0]["ContainerPort"])
         store.event(env.app, env.name, "Pulling image %s" % image)
-        why = self.podman.pull(image, None)
+        try:
+            creds = self.aws.pull_credentials(image)
+        except botocore.exceptions.ClientError as e:
+            raise RuntimeError("Instance deployment failed to log in to ECR: %s" % e) from None
+        why = self.podman.pull(image, creds)
         if why:
             raise RuntimeError("Instance deployment failed to download the Docker image %s: %s"
                                % (image, why))

@@ -251,7 +251,7 @@ static int create_repository(struct ml_gcp *g, const struct ml_deploy_request *r
 	const char *op;
 	int rc;
 
-	ml_log(ML_LOG_INFO, "artifact registry: creating repository %s (format DOCKER)", r->name);
+	ml_log(ML_LOG_WARN, "creating artifact registry repository %s (format DOCKER)", r->name);
 	rc = ml_rest_call(rest, "POST", path, body, ML_REST_ALLOW_409, &res, err);
 	if (rc < 0)
 		goto out;
@@ -271,7 +271,7 @@ static int create_repository(struct ml_gcp *g, const struct ml_deploy_request *r
 		rc = ml_poll(&po, look_at_operation, &o, err);
 	}
 	if (rc == 0)
-		ml_log(ML_LOG_WARN, "created artifact registry repository %s", r->name);
+		ml_log(ML_LOG_INFO, "artifact registry: created repository %s", r->name);
 out:
 	ml_rest_result_dispose(&res);
 	ml_json_free(body);

@@ -169,13 +169,16 @@ gae_show() {
 #       MLDEPLOY_CA_BUNDLE=$RIG_CA: call it after every other start_* that appends
 #       a host on port 443. Exports CLOUDRUN_ADDR, CLOUDRUN_PORT, CLOUDRUN_DIR,
 #       CLOUDRUN_PID, CLOUDRUN_TOKENS (accepted bearer tokens, one a line, re-read on
-#       every request; starts empty: see cloudrun_token), CLOUDRUN_RULES (fault
+#       every request; starts empty: see cloudrun_token; with start_google_auth
+#       before, every token it issues), CLOUDRUN_RULES (fault
 #       rules), CLOUDRUN_LOG (one JSON line per request, "kind" api or app, and one
 #       "kind":"traffic" line per routing change), CLOUDRUN_STATE (services with
 #       their spec, routing, tags and revisions), CLOUDRUN_SECRETS (Secret Manager:
 #       {"SECRET[:VERSION]": "value"}, re-read at every revision; starts {}).
 #       An image on a rig registry (127.0.0.1:PORT, started with tls) is pulled
-#       directly; --registry-route routes a registry host name as start_azure_arm's.
+#       directly; --registry-route routes a registry host name as start_azure_arm's
+#       (us-east1-docker.pkg.dev=$AR_ADDR: Artifact Registry's front, which the fake
+#       logs in to with the newest token of CLOUDRUN_TOKENS).
 #   cloudrun_token [TOKEN]          add TOKEN (default: a new random one) to CLOUDRUN_TOKENS;
 #                                   prints it
 #   cloudrun_rules 'JSON'           validate and swap in the fault rules (counts restart);
@@ -236,6 +239,7 @@ start_cloud_run() {
 	export CLOUDRUN_TOKENS="$dir/tokens" CLOUDRUN_RULES="$dir/rules.json"
 	export CLOUDRUN_LOG="$dir/requests.log" CLOUDRUN_STATE="$dir/state.json"
 	export CLOUDRUN_SECRETS="$dir/secrets.json"
+	[ -z "${GAUTH_CONFIG:-}" ] || gauth_accept "$CLOUDRUN_TOKENS"
 	export MLDEPLOY_CONNECT_TO="${MLDEPLOY_CONNECT_TO:+$MLDEPLOY_CONNECT_TO,}run.googleapis.com:443:$CLOUDRUN_ADDR,:443:$CLOUDRUN_ADDR"
 	export MLDEPLOY_CA_BUNDLE=$RIG_CA
 }

@@ -1,22 +1,22 @@
 #!/usr/bin/env bash
 # `mldeploy deploy --provider gcp` (Cloud Run) of the bundled example, end to end on
-# the fake Cloud Run Admin API v2 (every request checked against the discovery
-# document; each revision really runs, pulled by digest from a real registry):
-# build -> push -> create the service -> its URL answers /predict. Then: a redeploy
+# the fakes of Google's token endpoint (a service account key), Artifact Registry
+# (its API and the us-east1-docker.pkg.dev front of a real registry) and the Cloud
+# Run Admin API v2 (every request checked against the discovery document; each
+# revision really runs, pulled by digest through that front): build -> push ->
+# create the service -> its URL answers /predict. Then: a redeploy
 # with no change makes no mutating call and uploads nothing; --dry-run of a code
 # change changes nothing; the code change makes a new revision that gets traffic
 # only after its tag's URL passed the health check; status; rollback to the first
-# revision; destroy (the images stay). No token appears in any output.
+# revision; destroy (the images stay). No token or key appears in any output.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-gcp.sh"
 
 export GOOGLE_CLOUD_PROJECT=ml-demo-4711
-start_registry gar tls
-start_cloud_run
-CLOUDSDK_AUTH_ACCESS_TOKEN=$(cloudrun_token)
-export CLOUDSDK_AUTH_ACCESS_TOKEN
-export MLDEPLOY_EXAMPLE_REPOSITORY=$REG_GAR_ADDR/ml/iris
+start_gcp_rig ml
+start_cloud_run --registry-route "us-east1-docker.pkg.dev=$AR_ADDR"
+export MLDEPLOY_EXAMPLE_REPOSITORY=$GCP_IMAGE_REPO/iris
 
 mkdir -p "$T/proj/templates" "$T/outputs"
 cp "$SRCDIR/deploy.example.yaml" "$T/proj/"
@@ -53,10 +53,10 @@ assert_eq "$(jq -r .health.ok "$T/deploy1.json")" true "health"
 assert_eq "$(jq -r .changed "$T/deploy1.json")" true "changed"
 rev1=$(jq -r .revision "$T/deploy1.json")
 digest1=$(jq -r .digest "$T/deploy1.json")
-assert_contains "$T/err" "CLOUDSDK_AUTH_ACCESS_TOKEN"
+assert_contains "$T/err" "$GAUTH_SA_EMAIL"
 assert_contains "$T/err" "creating service iris"
 assert_eq "$(spec .labels)" '{"managed-by":"mldeploy"}' "managed-by label"
-assert_eq "$(spec '.template.containers[0].image')" "\"$REG_GAR_ADDR/ml/iris@$digest1\"" \
+assert_eq "$(spec '.template.containers[0].image')" "\"$GCP_IMAGE_REPO/iris@$digest1\"" \
 	"deployed by digest"
 assert_eq "$(spec '.template.containers[0].startupProbe.httpGet.path')" '"/healthz"' "probe"
 assert_eq "$(spec '.template.scaling')" '{"maxInstanceCount":3,"minInstanceCount":0}' "scaling"
@@ -129,10 +129,13 @@ assert_eq "$(jq -r '.removed | length' "$T/out")" 1 "one service removed"
 assert_eq "$(cloudrun_count DELETE "/v2/$service\$" 200)" 1 "one DELETE"
 ok status --provider gcp --json
 assert_eq "$(jq -r .state "$T/out")" absent "gone"
-skopeo_inspect "docker://$REG_GAR_ADDR/ml/iris@$digest1" >/dev/null ||
+skopeo_inspect "docker://$REG_GAR_ADDR/$GOOGLE_CLOUD_PROJECT/ml/iris@$digest1" >/dev/null ||
 	fail "the image was deleted from the registry"
 
-say "no token in any output"
-for f in "$T"/outputs/*; do
-	assert_not_contains "$f" "$CLOUDSDK_AUTH_ACCESS_TOKEN"
-done
+say "no token or key in any output"
+while read -r s; do
+	[ -n "$s" ] || continue
+	for f in "$T"/outputs/*; do
+		! grep -qF -- "$s" "$f" || fail "a secret reached $f"
+	done
+done <"$GAUTH_SECRETS"

@@ -47,7 +47,9 @@ tags are unique DNS labels.
 
 Running what it is given: a new revision pulls its image with podman (TLS
 checked with --registry-cert-dir; names routed by --registry-routes as in
-podrun.py; 127.0.0.1:PORT registries directly), creates a container with PORT,
+podrun.py; 127.0.0.1:PORT registries directly; Artifact Registry and gcr.io
+hosts as user oauth2accesstoken with the newest token of --tokens, as Cloud Run's
+service agent pulls with a Google token of its own), creates a container with PORT,
 K_SERVICE, K_REVISION, K_CONFIGURATION and the env (a secretKeyRef gets the value
 --secrets holds for "SECRET" or "SECRET:VERSION"; one it does not hold fails the
 revision as Secret Manager would), publishes the container port on 127.0.0.1 and
@@ -388,7 +390,7 @@ class Runtime:
                 break
             env.append((e["name"], value))
         if not why:
-            why = self.podman.pull(registry_of(c["image"]), None)
+            why = self.podman.pull(registry_of(c["image"]), self.pull_credential(c["image"]))
             if why:
                 why = "Image '%s' not found or not accessible: %s" % (c["image"], why)
         name = re.sub(r"[^a-zA-Z0-9_.-]", "-", "cr-%s-%s" % (svc.project, rev.name))[:100]
@@ -423,6 +425,19 @@ class Runtime:
                     op.finish()
         store.write_state()
         self.scale_to_zero(svc)
+
+    def pull_credential(self, image):
+        """Cloud Run's service agent pulls from Artifact Registry and gcr.io with a
+        Google token of its own: here the newest of --tokens."""
+        host = registry_of(image).split("/", 1)[0].lower()
+        if not re.search(r"(^|\.)(gcr\.io|[a-z0-9-]+-docker\.pkg\.dev)$", host):
+            return None
+        try:
+            with open(self.store.opts.tokens, encoding="utf-8") as f:
+                tokens = [line.strip() for line in f if line.strip()]
+        except OSError:
+            tokens = []
+        return (host, "oauth2accesstoken", tokens[-1]) if tokens else None
 
     def probe_ok(self, rev):
         c = rev.template["containers"][0]

@@ -348,8 +348,8 @@ static void credential_hint(char *out, size_t cap, const char *code)
 	} hints[] = {
 		{ "SignatureDoesNotMatch", "the secret access key does not match the access key "
 		  "id: check the credentials (-v names their source)" },
-		{ "InvalidClientTokenId", "the access key id is not known: check the credentials "
-		  "(-v names their source)" },
+		{ "InvalidClientTokenId", "the access key id, or its session token, is not known: "
+		  "check the credentials (-v names their source)" },
 		{ "UnrecognizedClientException", "the access key id or session token is not "
 		  "known: check the credentials (-v names their source)" },
 		{ "InvalidAccessKeyId", "the access key id is not known: check the credentials "
@@ -368,27 +368,20 @@ static void credential_hint(char *out, size_t cap, const char *code)
 		}
 }
 
-static int decode_query_hinted(const struct ml_http_response *resp, char *out, size_t cap,
-			       char *code_out)
+/* The decoders with the hint: one trampoline per service decoder (the rest client's
+ * hook has no user data), assigned once and never changed. */
+#define HINTED_MAX 8
+static ml_rest_decode_fn hinted_inner[HINTED_MAX];
+static pthread_mutex_t hinted_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int decode_hinted(size_t slot, const struct ml_http_response *resp, char *out, size_t cap,
+			 char *code_out)
 {
 	char code[ML_REST_CODE_MAX] = "";
-	int ok = ml_rest_decode_aws_query(resp, out, cap, code);
+	int ok = hinted_inner[slot](resp, out, cap, code);
 
-	if (ok)
-		credential_hint(out, cap, code);
-	if (code_out)
-		memcpy(code_out, code, sizeof(code));
-	return ok;
-}
-
-static int decode_json_hinted(const struct ml_http_response *resp, char *out, size_t cap,
-			      char *code_out)
-{
-	char code[ML_REST_CODE_MAX] = "";
-	int ok = ml_rest_decode_aws_json(resp, out, cap, code);
-
-	/* S3 and some JSON services answer a signature failure in XML */
-	if (!ok)
+	/* S3 and moto answer some refusals of JSON services in XML */
+	if (!ok && hinted_inner[slot] != ml_rest_decode_aws_query)
 		ok = ml_rest_decode_aws_query(resp, out, cap, code);
 	if (ok)
 		credential_hint(out, cap, code);
@@ -397,13 +390,37 @@ static int decode_json_hinted(const struct ml_http_response *resp, char *out, si
 	return ok;
 }
 
+#define HINTED(n) \
+	static int decode_hinted_##n(const struct ml_http_response *resp, char *out, size_t cap, \
+				     char *code_out) \
+	{ \
+		return decode_hinted(n, resp, out, cap, code_out); \
+	}
+HINTED(0) HINTED(1) HINTED(2) HINTED(3) HINTED(4) HINTED(5) HINTED(6) HINTED(7)
+
+static const ml_rest_decode_fn hinted[HINTED_MAX] = {
+	decode_hinted_0, decode_hinted_1, decode_hinted_2, decode_hinted_3,
+	decode_hinted_4, decode_hinted_5, decode_hinted_6, decode_hinted_7,
+};
+
 ml_rest_decode_fn ml_aws_decoder(ml_rest_decode_fn decode)
 {
-	if (decode == ml_rest_decode_aws_query)
-		return decode_query_hinted;
-	if (decode == ml_rest_decode_aws_json)
-		return decode_json_hinted;
-	return decode;
+	ml_rest_decode_fn out = decode;
+	size_t i;
+
+	if (!decode)
+		decode = ml_rest_decode_aws_query;
+	pthread_mutex_lock(&hinted_lock);
+	for (i = 0; i < HINTED_MAX; i++) {
+		if (!hinted_inner[i])
+			hinted_inner[i] = decode;
+		if (hinted_inner[i] == decode) {
+			out = hinted[i];
+			break;
+		}
+	}
+	pthread_mutex_unlock(&hinted_lock);
+	return out;
 }
 
 int ml_aws_client(struct ml_awsauth *a, const struct ml_aws_service *svc, const char *region,

@@ -3,6 +3,55 @@
 #   . "$(dirname "$0")/lib.sh"
 #   . "$(dirname "$0")/lib-aws.sh"
 #
+# moto (STS, IAM, S3 and ECR's API; signature checking on) and what reaches it:
+#   start_moto [--region R]
+#       `python3 -m moto.server` on plain HTTP (MOTO_URL=http://127.0.0.1:PORT), a user
+#       "admin" allowed everything, its access key made through moto's IAM, a role
+#       MOTO_ROLE_ARN (arn:aws:iam::123456789012:role/mldeploy-test, allowed
+#       everything, trusting any AWS principal and web identity), then
+#       POST /moto-api/reset-auth: from there on moto checks every SigV4 signature
+#       and every IAM permission. In front of it, tests/fakes/motofront.py: TLS with
+#       the rig CA for sts.amazonaws.com, sts.R.amazonaws.com, iam.amazonaws.com,
+#       s3.amazonaws.com and s3.R.amazonaws.com (*.s3... in the certificate too, see
+#       moto_route), relaying to moto with Host kept (an unsigned
+#       AssumeRoleWithWebIdentity, which moto cannot take, is signed there as admin).
+#       Exports MOTO_URL, MOTO_PID,
+#       MOTO_REGION (default us-east-1), MOTO_ACCOUNT (123456789012),
+#       MOTO_ACCESS_KEY_ID and MOTO_SECRET_ACCESS_KEY (admin's), MOTO_ROLE_ARN,
+#       MOTO_FRONT_ADDR (127.0.0.1:PORT), MOTO_FRONT_LOG (one JSON object per request:
+#       method, host, path, action, auth, key_id, token, status, code),
+#       MOTO_CONNECT_TO (the front's HOST:443:ADDR entries), MOTO_SECRETS (every
+#       secret the rig made, one a line: look for them in what mldeploy printed),
+#       MOTO_DIR; appends MOTO_CONNECT_TO to MLDEPLOY_CONNECT_TO, sets
+#       MLDEPLOY_CA_BUNDLE=$RIG_CA, and exports admin's keys as AWS_ACCESS_KEY_ID
+#       and AWS_SECRET_ACCESS_KEY with AWS_REGION (the fakes started next use them).
+#   moto_route HOST...              HOST:443 to the front too (a bucket's virtual host
+#                                   BUCKET.s3.R.amazonaws.com: the certificate covers it)
+#   moto_user NAME [POLICY_JSON]    a moto IAM user (allowed POLICY_JSON, default
+#                                   nothing) and its key: prints "KEY_ID SECRET" and
+#                                   adds the secret to MOTO_SECRETS
+#   moto_count JQ_CONDITION         number of front log lines for which it holds, e.g.
+#                                   moto_count '.action == "AssumeRole" and .status == 200'
+#   moto_show                       the front's log, its and moto's stderr (last 40 lines)
+#   aws_env [keys] [VAR=VALUE...]   the AWS environment of the next mldeploy runs: every
+#                                   variable of the credential chain unset, then
+#                                   AWS_REGION=$MOTO_REGION, AWS_EC2_METADATA_DISABLED=true
+#                                   (no wait on 169.254.169.254); "keys": admin's keys
+#                                   as AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY; then each
+#                                   VAR=VALUE exported (VAR= unsets)
+# EC2 instance metadata (IMDSv2) and the container credentials endpoint
+# (tests/fakes/awsmeta.py; its docstring has the routes and the checks):
+#   start_awsmeta [--container-token TOKEN] [--no-role]
+#       plain HTTP on 127.0.0.1; the credentials it hands out are MOTO_ROLE_ARN's,
+#       assumed in moto (start_moto first). Exports AWSMETA_URL (give it to mldeploy
+#       as AWS_EC2_METADATA_SERVICE_ENDPOINT; the container endpoint is
+#       $AWSMETA_URL/v2/credentials/ID, as AWS_CONTAINER_CREDENTIALS_FULL_URI),
+#       AWSMETA_CONFIG (JSON, re-read on every request), AWSMETA_LOG, AWSMETA_PID;
+#       what it hands out is added to MOTO_SECRETS.
+#   awsmeta_count JQ_CONDITION      number of its log lines for which it holds, e.g.
+#                                   awsmeta_count '.route == "imds_token" and .status == 200'
+#   awsmeta_show                    its log and stderr (last 40 lines)
+#
 # Elastic Beanstalk (tests/fakes/elasticbeanstalk.py: the Query API 2010-12-01, every
 # request checked against botocore's elasticbeanstalk model; it runs what it is given
 # with podman; its docstring has the behaviour, the checks and the log format):
@@ -65,6 +114,164 @@ if [ -n "${RIG_LIB_AWS_LOADED:-}" ]; then
 	return 0
 fi
 RIG_LIB_AWS_LOADED=1
+
+# ---------------------------------------------------------------- moto
+
+start_moto() {
+	local dir="$T/moto" region=us-east-1 port host hosts connect=''
+	while [ "$#" -gt 0 ]; do
+		[ "$#" -ge 2 ] || fail "start_moto: $1 needs a value"
+		case $1 in
+		--region) region=$2 ;;
+		*) fail "start_moto: unknown option '$1'" ;;
+		esac
+		shift 2
+	done
+	[ ! -e "$dir" ] || fail "start_moto: already started"
+	python3 -c 'import moto.server, boto3' 2>/dev/null ||
+		fail "start_moto: python3 has no moto and boto3 (the pyenv python3 has them)"
+	mkdir -p "$dir"
+	: >"$dir/secrets"
+	chmod 0600 "$dir/secrets"
+	port=$(free_port)
+	spawn "$dir/moto.out" "$dir/moto.err" python3 -m moto.server -H 127.0.0.1 -p "$port"
+	export MOTO_PID=$SPAWNED_PID MOTO_URL="http://127.0.0.1:$port" MOTO_DIR="$dir"
+	export MOTO_REGION=$region MOTO_ACCOUNT=123456789012 MOTO_SECRETS="$dir/secrets"
+	if ! wait_for 30 curl -sf "$MOTO_URL/moto-api/"; then
+		_rig_show "moto stderr" "$dir/moto.err"
+		fail "moto did not start"
+	fi
+	# Before reset-auth moto takes any key: the first user is made that way.
+	python3 "$SRCDIR/tests/fakes/motosetup.py" "$MOTO_URL" >"$dir/keys" 2>"$dir/setup.err" ||
+		fail "start_moto: cannot create moto's admin user and role: $(cat "$dir/setup.err")"
+	read -r MOTO_ACCESS_KEY_ID MOTO_SECRET_ACCESS_KEY MOTO_ROLE_ARN <"$dir/keys"
+	export MOTO_ACCESS_KEY_ID MOTO_SECRET_ACCESS_KEY MOTO_ROLE_ARN
+	printf '%s\n' "$MOTO_SECRET_ACCESS_KEY" >>"$MOTO_SECRETS"
+	curl -sf -X POST -H "Content-Type: text/plain" --data 0 "$MOTO_URL/moto-api/reset-auth" \
+		>/dev/null ||
+		fail "start_moto: moto refused reset-auth"
+	hosts="sts.amazonaws.com sts.$region.amazonaws.com iam.amazonaws.com s3.amazonaws.com s3.$region.amazonaws.com"
+	# shellcheck disable=SC2086 # the host names are words
+	rig_server_cert "$dir/tls" $hosts "*.s3.amazonaws.com" "*.s3.$region.amazonaws.com"
+	: >"$dir/front.log"
+	spawn_fake "$dir/front.port" "$dir/front.err" "moto's TLS front" \
+		python3 "$SRCDIR/tests/fakes/motofront.py" --moto "$MOTO_URL" --log "$dir/front.log" \
+		--keys "$dir/keys" \
+		--tls-cert "$dir/tls/server.crt" --tls-key "$dir/tls/server.key"
+	export MOTO_FRONT_ADDR="127.0.0.1:$SPAWNED_PORT" MOTO_FRONT_LOG="$dir/front.log"
+	for host in $hosts; do
+		connect="${connect:+$connect,}$host:443:$MOTO_FRONT_ADDR"
+	done
+	export MOTO_CONNECT_TO=$connect
+	export MLDEPLOY_CONNECT_TO="${MLDEPLOY_CONNECT_TO:+$MLDEPLOY_CONNECT_TO,}$connect"
+	export MLDEPLOY_CA_BUNDLE="$RIG_CA"
+	export AWS_ACCESS_KEY_ID=$MOTO_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY=$MOTO_SECRET_ACCESS_KEY
+	export AWS_REGION=$region
+}
+
+moto_route() {
+	[ -n "${MOTO_FRONT_ADDR:-}" ] || fail "moto_route: moto is not started (start_moto)"
+	local host
+	for host in "$@"; do
+		MOTO_CONNECT_TO="$MOTO_CONNECT_TO,$host:443:$MOTO_FRONT_ADDR"
+		MLDEPLOY_CONNECT_TO="${MLDEPLOY_CONNECT_TO:+$MLDEPLOY_CONNECT_TO,}$host:443:$MOTO_FRONT_ADDR"
+	done
+	export MOTO_CONNECT_TO MLDEPLOY_CONNECT_TO
+}
+
+moto_user() {
+	case $# in
+	1 | 2) ;;
+	*) fail "moto_user: usage: moto_user NAME [POLICY_JSON]" ;;
+	esac
+	[ -n "${MOTO_URL:-}" ] || fail "moto_user: moto is not started (start_moto)"
+	local line
+	line=$(python3 "$SRCDIR/tests/fakes/motosetup.py" --user "$1" --policy "${2:-}" "$MOTO_URL") ||
+		fail "moto_user: cannot create user '$1'"
+	printf '%s\n' "${line#* }" >>"$MOTO_SECRETS"
+	printf '%s\n' "$line"
+}
+
+moto_count() {
+	[ "$#" = 1 ] || fail "moto_count: usage: moto_count JQ_CONDITION"
+	[ -n "${MOTO_FRONT_LOG:-}" ] || fail "moto_count: moto is not started (start_moto)"
+	jq -c "select($1)" "$MOTO_FRONT_LOG" | wc -l
+}
+
+moto_show() {
+	[ -z "${MOTO_FRONT_LOG:-}" ] || _rig_show "moto front requests" "$MOTO_FRONT_LOG"
+	[ -z "${MOTO_DIR:-}" ] || _rig_show "moto front stderr" "$MOTO_DIR/front.err"
+	[ -z "${MOTO_DIR:-}" ] || _rig_show "moto stderr" "$MOTO_DIR/moto.err"
+}
+
+aws_env() {
+	local var
+	for var in AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_PROFILE \
+		AWS_DEFAULT_PROFILE AWS_REGION AWS_DEFAULT_REGION AWS_CONFIG_FILE \
+		AWS_SHARED_CREDENTIALS_FILE AWS_WEB_IDENTITY_TOKEN_FILE AWS_ROLE_ARN \
+		AWS_ROLE_SESSION_NAME AWS_CONTAINER_CREDENTIALS_RELATIVE_URI \
+		AWS_CONTAINER_CREDENTIALS_FULL_URI AWS_CONTAINER_AUTHORIZATION_TOKEN \
+		AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE AWS_EC2_METADATA_SERVICE_ENDPOINT \
+		AWS_EC2_METADATA_DISABLED; do
+		unset "$var"
+	done
+	export AWS_REGION=${MOTO_REGION:-us-east-1} AWS_EC2_METADATA_DISABLED=true
+	if [ "${1:-}" = keys ]; then
+		[ -n "${MOTO_ACCESS_KEY_ID:-}" ] || fail "aws_env: moto is not started (start_moto)"
+		export AWS_ACCESS_KEY_ID=$MOTO_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY=$MOTO_SECRET_ACCESS_KEY
+		shift
+	fi
+	for var in "$@"; do
+		case $var in
+		[A-Z]*=?*) export "${var?}" ;;
+		[A-Z]*=) unset "${var%=}" ;;
+		*) fail "aws_env: '$var' is not VAR=VALUE" ;;
+		esac
+	done
+}
+
+# ---------------------------------------------------------------- IMDS, container endpoint
+
+start_awsmeta() {
+	local dir="$T/awsmeta" token=null role='"mldeploy-test"'
+	while [ "$#" -gt 0 ]; do
+		case $1 in
+		--container-token)
+			[ "$#" -ge 2 ] || fail "start_awsmeta: --container-token needs a value"
+			token=$(jq -n --arg t "$2" '$t')
+			shift ;;
+		--no-role) role=null ;;
+		*) fail "start_awsmeta: unknown option '$1'" ;;
+		esac
+		shift
+	done
+	[ -n "${MOTO_URL:-}" ] || fail "start_awsmeta: moto is not started (start_moto)"
+	[ ! -e "$dir" ] || fail "start_awsmeta: already started"
+	mkdir -p "$dir"
+	export AWSMETA_CONFIG="$dir/config.json" AWSMETA_LOG="$dir/requests.log"
+	jq -n --arg moto "$MOTO_URL" --arg id "$MOTO_ACCESS_KEY_ID" \
+		--arg secret "$MOTO_SECRET_ACCESS_KEY" --arg role "$MOTO_ROLE_ARN" \
+		--arg secrets "$MOTO_SECRETS" --argjson token "$token" --argjson name "$role" \
+		'{moto: $moto, access_key_id: $id, secret_access_key: $secret, role_arn: $role,
+		  role_name: $name, container_token: $token, secrets_file: $secrets}' \
+		>"$AWSMETA_CONFIG" || fail "start_awsmeta: cannot write $AWSMETA_CONFIG"
+	chmod 0600 "$AWSMETA_CONFIG"
+	: >"$AWSMETA_LOG"
+	spawn_fake "$dir/port" "$dir/err" "fake IMDS and container endpoint" \
+		python3 "$SRCDIR/tests/fakes/awsmeta.py" --config "$AWSMETA_CONFIG" --log "$AWSMETA_LOG"
+	export AWSMETA_PID=$SPAWNED_PID AWSMETA_URL="http://127.0.0.1:$SPAWNED_PORT"
+}
+
+awsmeta_count() {
+	[ "$#" = 1 ] || fail "awsmeta_count: usage: awsmeta_count JQ_CONDITION"
+	[ -n "${AWSMETA_LOG:-}" ] || fail "awsmeta_count: start_awsmeta first"
+	jq -c "select($1)" "$AWSMETA_LOG" | wc -l
+}
+
+awsmeta_show() {
+	[ -z "${AWSMETA_LOG:-}" ] || _rig_show "fake IMDS requests" "$AWSMETA_LOG"
+	[ -z "${AWSMETA_LOG:-}" ] || _rig_show "fake IMDS stderr" "$T/awsmeta/err"
+}
 
 # ---------------------------------------------------------------- Elastic Beanstalk
 

@@ -8,7 +8,7 @@ libjansson-dev libdeflate-dev libzstd-dev libcmocka-dev libexpat1-dev
 docker-registry skopeo umoci podman runc
 busybox-static apache2-utils debootstrap
 pigz zstd time jq mandoc
-python3 python3-jwt python3-cryptography python3-sklearn python3-pip
+python3 python3-jwt python3-cryptography python3-sklearn python3-pip python3-yaml
 python3-pip python3-setuptools python3-wheel python3-dev
 "
 sudo=

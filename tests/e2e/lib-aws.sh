@@ -5,7 +5,8 @@
 #
 # moto (STS, IAM, S3 and ECR's API; signature checking on) and what reaches it:
 #   start_moto [--region R]
-#       `python3 -m moto.server` on plain HTTP (MOTO_URL=http://127.0.0.1:PORT), a user
+#       `python3 -m moto.server` with AWS's managed policies loaded, on plain HTTP
+#       (MOTO_URL=http://127.0.0.1:PORT), a user
 #       "admin" allowed everything, its access key made through moto's IAM, a role
 #       MOTO_ROLE_ARN (arn:aws:iam::123456789012:role/mldeploy-test, allowed
 #       everything, trusting any AWS principal and web identity), then
@@ -134,7 +135,9 @@ start_moto() {
 	: >"$dir/secrets"
 	chmod 0600 "$dir/secrets"
 	port=$(free_port)
-	spawn "$dir/moto.out" "$dir/moto.err" python3 -m moto.server -H 127.0.0.1 -p "$port"
+	# the AWS managed policies (AWSElasticBeanstalkWebTier ...) exist, as in IAM
+	spawn "$dir/moto.out" "$dir/moto.err" env MOTO_IAM_LOAD_MANAGED_POLICIES=true \
+		python3 -m moto.server -H 127.0.0.1 -p "$port"
 	export MOTO_PID=$SPAWNED_PID MOTO_URL="http://127.0.0.1:$port" MOTO_DIR="$dir"
 	export MOTO_REGION=$region MOTO_ACCOUNT=123456789012 MOTO_SECRETS="$dir/secrets"
 	if ! wait_for 30 curl -sf "$MOTO_URL/moto-api/"; then

@@ -7,9 +7,16 @@
 # deploy.gcp.create_repository: true creates it through the Artifact Registry API
 # (repositories.create with format DOCKER, the operation polled until done) before
 # the push, and a dry run plans that step without making it; the API's 403 and 429.
+# Also gdiscovery.py's self-check on the three discovery documents.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-gcp.sh"
+
+# the fakes' reading of Google's discovery documents (tests/fakes/gdiscovery.py)
+models=${RIG_API_MODELS:-$SRCDIR/../shared/api-models}
+run_ok /usr/bin/python3 "$SRCDIR/tests/fakes/gdiscovery.py" "$models/google-run-v2.json" \
+	"$models/google-appengine-v1.json" "$models/google-artifactregistry-v1.json"
+assert_contains "$T/out" "3 documents, 0 failure(s)"
 
 start_registry base
 make_busybox_image "$REG_BASE_ADDR" tools/busybox 1.0

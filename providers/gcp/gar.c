@@ -216,6 +216,7 @@ static int look_at_operation(void *ud, struct ml_poll_step *step, struct ml_erro
 	struct op_look *o = ud;
 	struct ml_rest_result res = { 0 };
 	const ml_json *e;
+	int64_t code;
 	int rc;
 
 	rc = ml_rest_call(o->rest, "GET", o->path, NULL, 0, &res, err);
@@ -227,10 +228,12 @@ static int look_at_operation(void *ud, struct ml_poll_step *step, struct ml_erro
 		goto out;
 	e = ml_json_get(res.body, "error");
 	if (e) {
+		/* a google.rpc.Status: a numeric code and a message */
+		if (ml_json_get_int(e, "code", &code) < 0)
+			code = 2;
 		ml_error_set(err, ML_EPROTO, "artifact registry: creating repository '%s' failed: "
-			     "%s (%s)", o->repo->name, ml_json_get_str(e, "message") ?
-			     ml_json_get_str(e, "message") : "no message",
-			     ml_json_get_str(e, "status") ? ml_json_get_str(e, "status") : "error");
+			     "%s (code %lld)", o->repo->name, ml_json_get_str(e, "message") ?
+			     ml_json_get_str(e, "message") : "no message", (long long)code);
 		rc = ML_POLL_FAILED;
 	} else {
 		rc = ML_POLL_DONE;

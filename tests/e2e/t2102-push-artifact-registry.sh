@@ -6,7 +6,8 @@
 # deploy stops before building, naming it with the gcloud command to create it;
 # deploy.gcp.create_repository: true creates it through the Artifact Registry API
 # (repositories.create with format DOCKER, the operation polled until done) before
-# the push, and a dry run plans that step without making it; the API's 403 and 429.
+# the push, and a dry run plans that step without making it; an operation that
+# fails; the API's 403 and 429.
 # Also gdiscovery.py's self-check on the three discovery documents.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -130,6 +131,17 @@ creates=$(ar_count api POST '.')
 must_fail 1 deploy_upto_run -C "$T/ctx" -v deploy --provider gcp
 assert_contains "$T/err" "artifact registry: repository projects/$p/locations/us-east1/repositories/fresh is there"
 assert_eq "$(ar_count api POST '.')" "$creates" "creates when the repository is there"
+
+say "a create whose operation fails: its error, nothing pushed"
+project_yaml "$host/$p/broken/iris" "create_repository: true"
+ar_rules '[{"method": "POST", "path_regex": "/repositories[?]", "action": "fail_operation",
+	"message": "Quota exceeded for repositories in this location."}]'
+must_fail 1 deploy_upto_run -C "$T/ctx" deploy --provider gcp
+assert_contains "$T/err" "artifact registry: creating repository 'projects/$p/locations/us-east1/repositories/broken' failed: Quota exceeded for repositories in this location. (code 13)"
+ar_repository_exists "projects/$p/locations/us-east1/repositories/broken" &&
+	fail "a failed create left a repository"
+assert_eq "$(ar_count v2 '*' "^/v2/$p/broken/" '')" 0 "registry requests for the failed repository"
+ar_rules '[]'
 
 say "the API refuses: 403 names the permission; 429 is retried"
 project_yaml "$host/other-project/ml/iris"

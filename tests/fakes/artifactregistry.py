@@ -23,8 +23,10 @@ server answering by Host. Standard library only.
     GET  /v1/projects/P/locations/L/operations/ID    not done for --min-polls
          requests (default 1), then done with "response" (the Repository).
     Other methods of the document: 501 UNIMPLEMENTED.
-    --rules: a faultrules.py list (action "status": code, retry_after, headers)
-    fired on the API's requests before anything else.
+    --rules: a faultrules.py list fired on the API's requests before anything
+    else: action "status" (code, retry_after, headers, error_status, message)
+    answers with that error; "fail_operation" (message) on a create makes its
+    operation end with {"error": {"code": 13, "message"}} and no repository.
   LOCATION-docker.pkg.dev  the registry front:
     /v2/ without credentials: 401 with WWW-Authenticate: Bearer
          realm="https://HOST/v2/token",service="HOST".
@@ -78,16 +80,23 @@ V2_PATH = re.compile(r"^/v2/([^/]+)/([^/]+)/(.+?)/(blobs|manifests|tags)(/.*)?$"
 HOP_BY_HOP = loopback.HOP_BY_HOP | {"host", "content-length", "authorization"}
 RELAYED_NOT = HOP_BY_HOP | {"date", "server"}
 REGISTRY_TTL = 3600
-RULE_ACTIONS = {"status": ({"code"}, {"retry_after", "headers", "error_status", "message"})}
+RULE_ACTIONS = {"status": ({"code"}, {"retry_after", "headers", "error_status", "message"}),
+                "fail_operation": (set(), {"message"})}
 
 state_lock = threading.Lock()
 log_lock = threading.Lock()
 registry_tokens = {}  # registry token -> set of (repository, action)
 
 
+def check_action(r, where):
+    if r["action"] == "status":
+        faultrules.check_status(r, where)
+    elif not isinstance(r.get("message", ""), str):
+        raise ValueError("%s: message must be a string" % where)
+
+
 def check_rules(data):
-    return faultrules.check_rules(data, RULE_ACTIONS,
-                                  lambda r, where: faultrules.check_status(r, where))
+    return faultrules.check_rules(data, RULE_ACTIONS, check_action)
 
 
 def write_state(path, st):
@@ -178,7 +187,11 @@ class Handler(loopback.Handler):
         except faultrules.RulesError as e:
             self.google_error("api", 500, "INTERNAL", str(e), fault="bad_rules")
             return
+        fail_op = None
         for r in fired:
+            if r["action"] == "fail_operation":
+                fail_op = r.get("message") or "Internal error encountered."
+                continue
             headers = list(r.get("headers", {}).items())
             if r.get("retry_after") is not None:
                 headers.append(("Retry-After", str(r["retry_after"])))
@@ -235,7 +248,10 @@ class Handler(loopback.Handler):
                               "fake" % req.id, mid=req.id)
             return
         with state_lock:
-            fn(req)
+            if fn == self.repo_create:
+                fn(req, fail_op)
+            else:
+                fn(req)
 
     def repo_get(self, req):
         st = self.load_state()
@@ -254,7 +270,7 @@ class Handler(loopback.Handler):
         self.write_log("api", 200, id=req.id)
         self.send_json(200, {"repositories": repos} if repos else {})
 
-    def repo_create(self, req):
+    def repo_create(self, req, fail_op=None):
         st = self.load_state()
         rid = req.query.get("repositoryId", [""])[0]
         if not REPO_ID.match(rid) or len(rid) > 63:
@@ -275,7 +291,7 @@ class Handler(loopback.Handler):
                      "mode": repo.get("mode", "STANDARD_REPOSITORY"), "sizeBytes": "0",
                      "satisfiesPzi": False})
         op = "%s/operations/%s" % (req.params["parent"], secrets.token_hex(8))
-        st["operations"][op] = {"polls": 0, "done": False, "repository": repo}
+        st["operations"][op] = {"polls": 0, "done": False, "repository": repo, "fail": fail_op}
         self.save_state(st)
         self.write_log("api", 200, id=req.id)
         self.send_json(200, {"name": op, "metadata": {
@@ -291,7 +307,11 @@ class Handler(loopback.Handler):
         out = {"name": req.params["name"], "metadata": {
             "@type": "type.googleapis.com/google.devtools.artifactregistry.v1.OperationMetadata"}}
         op["polls"] += 1
-        if op["polls"] > self.opts.min_polls:
+        if op["polls"] > self.opts.min_polls and op.get("fail"):
+            op["done"] = True
+            out["done"] = True
+            out["error"] = {"code": 13, "message": op["fail"]}
+        elif op["polls"] > self.opts.min_polls:
             repo = op["repository"]
             if not op["done"]:
                 st["repositories"][repo["name"]] = repo

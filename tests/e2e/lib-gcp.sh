@@ -355,10 +355,10 @@ cloudrun_show() {
 #       MLDEPLOY_CONNECT_TO and sets MLDEPLOY_CA_BUNDLE=$RIG_CA.
 #   ar_token [TOKEN]                add TOKEN (default: a new random one) to AR_TOKENS;
 #                                   prints it
-#   ar_rules 'JSON'                 validate and swap in the API's fault rules, e.g.
+#   ar_rules 'JSON'                 validate and swap in the API's fault rules (actions
+#                                   status, fail_operation), e.g.
 #                                   '[{"method": "GET", "path_regex": "/repositories/",
 #                                      "action": "status", "code": 429, "retry_after": 1}]'
-#                                   (requests to the apps match on //HOST/PATH)
 #   ar_count ROUTE METHOD PATH_REGEX [STATUS]
 #                                   number of requests of ROUTE (api, token, v2; "*" any)
 #                                   with METHOD ("*" any) whose path matches the awk ERE,

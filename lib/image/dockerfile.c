@@ -69,7 +69,8 @@ static void header(const struct ml_config *cfg, struct ml_buf *out)
 		"#   docker build -t %s .        podman build -t %s .\n",
 		cfg->name, cfg->path, cfg->name, cfg->name);
 	ml_buf_adds(out, "# mldeploy leaves out of the image what .dockerignore, .mldeployignore and\n"
-		    "# image.ignore name; Docker reads .dockerignore only");
+		    "# image.ignore name; Docker reads .dockerignore only (cp .mldeployignore\n"
+		    "# .dockerignore)");
 	for (i = 0; i < cfg->image.ignore.n; i++)
 		ml_buf_printf(out, "%s%s", i ? " " : ": put these there too: ", cfg->image.ignore.v[i]);
 	ml_buf_adds(out, "\n\n");

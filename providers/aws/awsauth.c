@@ -265,6 +265,10 @@ int ml_aws_endpoint(const struct ml_awsauth *a, const struct ml_aws_service *svc
 		ml_log(ML_LOG_INFO, "aws: %s endpoint %s (from %s)", svc->display, *url, from);
 		return 0;
 	}
+	if (region && (!*region || strspn(region, "abcdefghijklmnopqrstuvwxyz0123456789-") <
+		       strlen(region)))
+		return ml_error_set(err, ML_ECONFIG, "AWS region '%s' is not a region name (hint: "
+				    "like us-east-1)", region);
 	if (svc->global && !is_cn(region)) {
 		*url = ml_asprintf("https://%s.amazonaws.com", svc->host_prefix);
 		return 0;
@@ -383,6 +387,8 @@ static int decode_hinted(size_t slot, const struct ml_http_response *resp, char 
 	/* S3 and moto answer some refusals of JSON services in XML */
 	if (!ok && hinted_inner[slot] != ml_rest_decode_aws_query)
 		ok = ml_rest_decode_aws_query(resp, out, cap, code);
+	if (!ok && hinted_inner[slot] != ml_rest_decode_aws_json)
+		ok = ml_rest_decode_aws_json(resp, out, cap, code);
 	if (ok)
 		credential_hint(out, cap, code);
 	if (code_out)

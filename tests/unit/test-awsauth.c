@@ -20,6 +20,7 @@
 #include "aws/awsauth-internal.h"
 #include "util/alloc.h"
 #include "util/buf.h"
+#include "wrap/json.h"
 #include "testutil.h"
 
 static struct ut_tmpdir tmp;
@@ -647,6 +648,9 @@ static void test_endpoints(void **state)
 	free(u);
 	assert_int_equal(ml_aws_endpoint(NULL, &svc_eb, NULL, &u, &over, &err), -ML_ECONFIG);
 	assert_has(err.msg, "no AWS region for Elastic Beanstalk");
+	assert_int_equal(ml_aws_endpoint(NULL, &svc_eb, "us-east-1.evil.example/x", &u, &over, &err),
+			 -ML_ECONFIG);
+	assert_has(err.msg, "AWS region 'us-east-1.evil.example/x' is not a region name");
 
 	setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4566/", 1);
 	u = endpoint(&svc_eb, "eu-west-1", &over);
@@ -671,6 +675,90 @@ static void test_endpoints(void **state)
 	assert_has(err.msg, "AWS_ENDPOINT_URL_IAM 'iam.example' is not an http:// or https:// URL");
 }
 
+/* A refusal of the credentials gets a hint whatever the service's decoder; XML
+ * answers of JSON services are read too; other errors are left as they are. */
+static void test_decoder_hint(void **state)
+{
+	static const char xml[] = "<ErrorResponse><Errors><Error><Code>SignatureDoesNotMatch"
+				  "</Code><Message>The request signature we calculated does not "
+				  "match</Message></Error></Errors></ErrorResponse>";
+	static const char json[] = "{\"__type\": \"RepositoryNotFoundException\", "
+				   "\"message\": \"no such repository\"}";
+	struct ml_http_response resp;
+	ml_rest_decode_fn d = ml_aws_decoder(ml_rest_decode_aws_json);
+	char line[512], code[ML_REST_CODE_MAX];
+
+	(void)state;
+	assert_true(d == ml_aws_decoder(ml_rest_decode_aws_json));
+	assert_true(d != ml_aws_decoder(ml_rest_decode_aws_query));
+	ml_http_response_init(&resp);
+	resp.status = 403;
+	ml_buf_adds(&resp.body, xml);
+	assert_int_equal(d(&resp, line, sizeof(line), code), 1);
+	assert_string_equal(code, "SignatureDoesNotMatch");
+	assert_has(line, "SignatureDoesNotMatch: The request signature we calculated does not match "
+		   "(hint: the secret access key does not match the access key id");
+	ml_buf_reset(&resp.body);
+	ml_buf_adds(&resp.body, json);
+	resp.status = 400;
+	assert_int_equal(d(&resp, line, sizeof(line), code), 1);
+	assert_string_equal(code, "RepositoryNotFoundException");
+	assert_lacks(line, "hint");
+	ml_http_response_dispose(&resp);
+}
+
+/* A client signs every attempt (the session token sent too) and retries AWS's
+ * throttling answer (400 ThrottlingException), at an AWS_ENDPOINT_URL_ECR. */
+static void test_client_signs_and_retries(void **state)
+{
+	struct ut_fake fake = { 0, 0 };
+	struct ml_awsauth *a;
+	struct ml_rest *r = NULL;
+	struct ml_rest_result res = { 0 };
+	struct ml_error err = { 0, "" };
+	char *url;
+	int rc;
+
+	(void)state;
+	if (ut_fake_run(&fake, "restfake.py", NULL) < 0)
+		fail_msg("restfake.py did not start");
+	url = ml_asprintf("http://127.0.0.1:%d", fake.port);
+	setenv("AWS_ENDPOINT_URL_ECR", url, 1);
+	setenv("AWS_ACCESS_KEY_ID", "AKIDCLIENT", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "clientsecret", 1);
+	setenv("AWS_SESSION_TOKEN", "clienttoken", 1);
+	setenv("MLDEPLOY_RETRY_BASE_MS", "1", 1);
+	a = new_ok("eu-west-1");
+	assert_int_equal(ml_aws_client(a, &svc_ecr, NULL, &r, &err), 0);
+	rc = ml_rest_call(r, "GET", "/flaky?id=aws&fail=2&status=400&format=aws-throttle", NULL, 0,
+			  &res, &err);
+	if (rc < 0)
+		fail_msg("call: %s", err.msg);
+	assert_int_equal(res.resp.retries, 2);
+	ml_rest_result_dispose(&res);
+	assert_int_equal(ml_rest_call(r, "GET", "/seen?id=aws", NULL, 0, &res, &err), 0);
+	{
+		ml_json *auth = ml_json_get(res.body, "auth"), *tok = ml_json_get(res.body, "token");
+		size_t i;
+
+		assert_int_equal(ml_json_size(auth), 3);
+		for (i = 0; i < 3; i++) {
+			assert_has(ml_json_str(ml_json_at(auth, i)), "AWS4-HMAC-SHA256 Credential="
+				   "AKIDCLIENT/");
+			assert_has(ml_json_str(ml_json_at(auth, i)), "/eu-west-1/ecr/aws4_request, "
+				   "SignedHeaders=accept;host;x-amz-date;x-amz-security-token, ");
+			assert_string_equal(ml_json_str(ml_json_at(tok, i)), "clienttoken");
+		}
+	}
+	ml_rest_result_dispose(&res);
+	assert_string_equal(ml_awsauth_source(a), "environment (AWS_ACCESS_KEY_ID)");
+	ml_rest_free(r);
+	ml_awsauth_free(a);
+	unsetenv("MLDEPLOY_RETRY_BASE_MS");
+	free(url);
+	ut_fake_kill(&fake);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -687,6 +775,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refresh, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_parse_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_endpoints, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_decoder_hint, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_client_signs_and_retries, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -153,7 +153,7 @@ int ml_deploy_run(const struct ml_deploy_opts *o, struct ml_deploy_result *res,
 
 	memset(&pub, 0, sizeof(pub));
 	ctx.conf = ml_config_provider_conf(o->cfg, p->name);
-	ctx.target = o->target ? o->target : p->targets ? p->targets[0] : NULL;
+	ctx.target = o->target;	/* NULL: the provider's configured target, else its default */
 	res->provider = ml_strdup(p->name);
 	res->service = ml_strdup(o->cfg->name);
 	if (req.traffic == 0)
@@ -168,7 +168,7 @@ int ml_deploy_run(const struct ml_deploy_opts *o, struct ml_deploy_result *res,
 	if (o->op == ML_OP_RENDER && !p->render)
 		return ml_error_set(err, ML_EUSAGE, "provider '%s' has no platform file to render",
 				    p->name);
-	res->target = ml_strdup(ctx.target);
+	res->target = ml_strdup(ctx.target ? ctx.target : p->targets ? p->targets[0] : NULL);
 	if (!req.port)
 		req.port = o->cfg->image.port ? o->cfg->image.port : 8080;
 	req.health_path = o->cfg->health.path;

@@ -15,7 +15,8 @@
 struct ml_deploy_ctx {
 	const struct ml_config *cfg;
 	const void *conf;		/* the provider's own deploy.<name> object, or NULL */
-	const char *target;		/* --target, or the provider's default */
+	const char *target;		/* --target, or NULL: the provider's configured target
+					   (deploy.gcp.target), else its default */
 	const char *service;		/* cfg->name */
 	int verbose;
 	volatile int *interrupted;	/* set by cmd/'s signal handler; may be NULL */

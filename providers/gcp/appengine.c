@@ -231,7 +231,9 @@ static int op_state(const ml_json *op, const char *what, struct ml_poll_step *st
 {
 	const ml_json *e = ml_json_get(op, "error");
 	const char *msg = ml_json_get_str(ml_json_get(op, "metadata"), "ephemeralMessage");
+	const char *why;
 	int64_t code = 0;
+	size_t len;
 
 	if (step)
 		snprintf(step->progress, sizeof(step->progress), "%s: %s", what,
@@ -241,8 +243,11 @@ static int op_state(const ml_json *op, const char *what, struct ml_poll_step *st
 	if (!e)
 		return ML_POLL_DONE;
 	ml_json_get_int(e, "code", &code);
-	ml_error_set(err, ML_EPROTO, "App Engine: %s failed: %s (code %lld)", what,
-		     ml_json_get_str(e, "message") ? ml_json_get_str(e, "message") : "no detail",
+	why = ml_json_get_str(e, "message") ? ml_json_get_str(e, "message") : "no detail";
+	len = strlen(why);
+	if (len && why[len - 1] == '.')	/* Google's sentences end in a period */
+		len--;
+	ml_error_set(err, ML_EPROTO, "App Engine: %s failed: %.*s (code %lld)", what, (int)len, why,
 		     (long long)code);
 	return ML_POLL_FAILED;
 }
@@ -259,18 +264,19 @@ static int look_at_operation(void *ud, struct ml_poll_step *step, struct ml_erro
 	return rc;
 }
 
-/* method path body, then its operation until it is done. */
+/* method path body, then its operation until it is done. With ML_REST_ALLOW_404 a
+ * 404 is success: what was to be deleted is gone already. */
 static int call_op(struct gae *a, const char *method, const char *path, const ml_json *body,
-		   const char *what, struct ml_error *err)
+		   unsigned flags, const char *what, struct ml_error *err)
 {
 	struct ml_poll_opts po = { .what = what, .timeout_s = OPERATION_TIMEOUT_S,
 				   .interrupted = a->g->ctx->interrupted };
 	struct ml_rest_result res;
 	struct op op = { a, NULL, what };
 	const char *name;
-	int rc = ml_rest_call(a->api, method, path, body, 0, &res, err);
+	int rc = ml_rest_call(a->api, method, path, body, flags, &res, err);
 
-	if (rc < 0)
+	if (rc < 0 || res.status == 404)
 		goto out;
 	name = ml_json_get_str(res.body, "name");
 	rc = op_state(res.body, what, NULL, err);
@@ -296,7 +302,7 @@ static int set_serving(struct gae *a, const char *version, int serving, struct m
 	int rc;
 
 	ml_json_set_str(body, "servingStatus", serving ? "SERVING" : "STOPPED");
-	rc = call_op(a, "PATCH", path, body, what, err);
+	rc = call_op(a, "PATCH", path, body, 0, what, err);
 	ml_json_free(body);
 	free(path);
 	free(what);
@@ -325,7 +331,7 @@ static int set_split(struct gae *a, const char *version, int percent, const char
 	ml_json *body = split_body(version, percent, other);
 	char *path = ml_asprintf("%s?updateMask=split", a->svc);
 	char *what = ml_asprintf("moving traffic of service %s to version %s", a->service, version);
-	int rc = call_op(a, "PATCH", path, body, what, err);
+	int rc = call_op(a, "PATCH", path, body, 0, what, err);
 
 	ml_json_free(body);
 	free(path);
@@ -337,7 +343,7 @@ static int delete_version(struct gae *a, const char *version, struct ml_error *e
 {
 	char *path = ml_asprintf("%s/versions/%s", a->svc, version);
 	char *what = ml_asprintf("deleting version %s", version);
-	int rc = call_op(a, "DELETE", path, NULL, what, err);
+	int rc = call_op(a, "DELETE", path, NULL, ML_REST_ALLOW_404, what, err);
 
 	free(path);
 	free(what);
@@ -347,7 +353,7 @@ static int delete_version(struct gae *a, const char *version, struct ml_error *e
 static int delete_service(struct gae *a, struct ml_error *err)
 {
 	char *what = ml_asprintf("deleting service %s", a->service);
-	int rc = call_op(a, "DELETE", a->svc, NULL, what, err);
+	int rc = call_op(a, "DELETE", a->svc, NULL, ML_REST_ALLOW_404, what, err);
 
 	free(what);
 	return rc;
@@ -628,7 +634,7 @@ static int gae_deploy(struct ml_gcp *g, const struct ml_plan *plan, struct ml_de
 		path = ml_asprintf("%s/versions", a->svc);
 		what = ml_asprintf("creating version %s", ap->version);
 		ap->created = 1;
-		rc = call_op(a, "POST", path, ap->body, what, err);
+		rc = call_op(a, "POST", path, ap->body, 0, what, err);
 		free(path);
 		free(what);
 	} else if (ap->stopped) {
@@ -1009,6 +1015,9 @@ static int gae_render(struct ml_gcp *g, const struct ml_deploy_request *req, con
 		return rc;
 	y = app_yaml(a, body);
 	rc = ml_yaml_write(y, out, err);
+	if (rc == 0)
+		ml_log(ML_LOG_INFO, "deploy it with: gcloud app deploy app.yaml --project=%s "
+		       "--image-url=%s", g->project, req->image ? req->image : "IMAGE");
 	ml_json_free(y);
 	ml_json_free(body);
 	return rc;

@@ -111,6 +111,13 @@ static int gcp_init(void **state, const struct ml_deploy_ctx *ctx, struct ml_err
 	return 0;
 }
 
+/* The result names the target in use: --target, else deploy.gcp.target. */
+static void result_target(const struct ml_gcp *g, struct ml_deploy_result *res)
+{
+	free(res->target);
+	res->target = ml_strdup(g->target);
+}
+
 static int missing(const struct ml_gcp *g, const char *what, struct ml_error *err)
 {
 	return ml_error_set(err, ML_EUSAGE, "gcp: target '%s' has no %s", g->target, what);
@@ -140,6 +147,7 @@ static int gcp_deploy(void *state, const struct ml_plan *plan, struct ml_deploy_
 	struct ml_gcp *g = state;
 	const struct ml_gcp_target_ops *ops = target_ops(g->target);
 
+	result_target(g, res);
 	return ops->deploy ? ops->deploy(g, plan, res, err) : missing(g, "deploy", err);
 }
 
@@ -166,6 +174,7 @@ static int gcp_status(void *state, struct ml_deploy_result *res, struct ml_error
 	struct ml_gcp *g = state;
 	const struct ml_gcp_target_ops *ops = target_ops(g->target);
 
+	result_target(g, res);
 	return ops->status ? ops->status(g, res, err) : missing(g, "status", err);
 }
 
@@ -175,6 +184,7 @@ static int gcp_rollback(void *state, const struct ml_deploy_request *req,
 	struct ml_gcp *g = state;
 	const struct ml_gcp_target_ops *ops = target_ops(g->target);
 
+	result_target(g, res);
 	return ops->rollback ? ops->rollback(g, req, res, err) : missing(g, "rollback", err);
 }
 
@@ -184,6 +194,7 @@ static int gcp_destroy(void *state, const struct ml_deploy_request *req,
 	struct ml_gcp *g = state;
 	const struct ml_gcp_target_ops *ops = target_ops(g->target);
 
+	result_target(g, res);
 	return ops->destroy ? ops->destroy(g, req, res, err) : missing(g, "destroy", err);
 }
 

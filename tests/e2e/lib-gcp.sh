@@ -33,6 +33,7 @@
 #                                   actions status, fail_operation, reset, delay_ms, e.g.
 #                                   '[{"method": "POST", "path_regex": "/versions$",
 #                                      "action": "status", "code": 429, "retry_after": 1}]'
+#                                   (requests to the apps match on //HOST/PATH)
 #   gae_count METHOD PATH_REGEX [STATUS]
 #                                   number of API requests (METHOD "*" = any; PATH_REGEX an
 #                                   awk ERE on the path alone), e.g.
@@ -135,7 +136,7 @@ gae_mutations() {
 gae_split() {
 	[ "$#" = 2 ] || fail "gae_split: usage: gae_split PROJECT SERVICE"
 	[ -n "${GAE_STATE:-}" ] || fail "gae_split: no fake App Engine (start_app_engine first)"
-	jq -c --arg k "$1/$2" '.services[$k].split // {}' "$GAE_STATE"
+	jq -cS --arg k "$1/$2" '.services[$k].split // {}' "$GAE_STATE"
 }
 
 gae_curl() {
@@ -185,7 +186,6 @@ gae_show() {
 #                                   actions status, op_fail, op_stuck, bump_etag, e.g.
 #                                   '[{"method": "PATCH", "path_regex": "/services/iris$",
 #                                      "action": "status", "code": 429, "retry_after": 1}]'
-#                                   (requests to the apps match on //HOST/PATH)
 #                                   (app requests match on //HOST/PATH)
 #   cloudrun_count METHOD PATH_REGEX [STATUS]
 #                                   number of API requests (METHOD "*" = any; PATH_REGEX an

@@ -69,6 +69,9 @@ Fault rules (--rules, re-read on every request; faultrules.py): {"method",
                     (default 13) and "message"
   "reset"           close the connection with an RST, nothing done
   "delay_ms"        sleep "ms" first
+Requests to the apps match rules too, on "//HOST/PATH" (a status rule answers a
+plain-text error instead of the version: a version whose own URL fails mldeploy's
+check while App Engine's readiness check, made straight to the container, passes).
 (--check-rules FILE validates a file and exits 0 or 2.)
 
 --log FILE: one JSON line per API request, written before the answer:
@@ -768,6 +771,11 @@ class Handler(loopback.Handler):
         port = v.port if v is not None and v.serving == "SERVING" else None
         status = None
         try:
+            for rule in self.server.rules.fire(self.command, "//%s%s" % (host, self.path)):
+                if rule["action"] == "status":
+                    status = rule["code"]
+                    return self.reply(status, b"Error: injected by the fake\n",
+                                      [("Content-Type", "text/plain")])
             if v is None:
                 status = 404
                 return self.reply(404, ("Error: Not Found (%s)\n" % why).encode(),

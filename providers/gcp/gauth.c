@@ -20,6 +20,7 @@
 #include "util/buf.h"
 #include "util/fsutil.h"
 #include "util/log.h"
+#include "util/redact.h"
 #include "wrap/digest.h"
 #include "wrap/json.h"
 
@@ -93,6 +94,8 @@ static char *adc_path(void)
 static char *describe(const struct ml_gcred *c, const char *origin)
 {
 	char *who = ml_gcred_impersonated_email(c->impersonation_url), *out;
+	/* a URL may carry a credential in its query */
+	char *url = c->source_url ? ml_redacted_url(c->source_url) : NULL;
 
 	switch (c->type) {
 	case ML_GCRED_SERVICE_ACCOUNT:
@@ -105,7 +108,7 @@ static char *describe(const struct ml_gcred *c, const char *origin)
 	case ML_GCRED_EXTERNAL_ACCOUNT:
 		out = ml_asprintf("workload identity federation %s (%s%s%s%s, from %s)", c->path,
 				  c->source_file ? "subject token file " : "subject token URL ",
-				  c->source_file ? c->source_file : c->source_url,
+				  c->source_file ? c->source_file : url,
 				  who ? ", as " : "", who ? who : "", origin);
 		break;
 	default:
@@ -115,6 +118,7 @@ static char *describe(const struct ml_gcred *c, const char *origin)
 		break;
 	}
 	free(who);
+	free(url);
 	return out;
 }
 
@@ -475,7 +479,7 @@ static int subject_token(struct ml_gauth *g, const struct ml_gcred *c, char **to
 {
 	struct ml_rest_result res = { 0 };
 	struct ml_buf doc = ML_BUF_INIT;
-	char *where;
+	char *where, *url;
 	int rc;
 
 	*token = NULL;
@@ -490,7 +494,9 @@ static int subject_token(struct ml_gauth *g, const struct ml_gcred *c, char **to
 			rc = -ML_EAUTH;
 		}
 	} else {
-		where = ml_asprintf("credential_source.url %s", c->source_url);
+		url = ml_redacted_url(c->source_url);
+		where = ml_asprintf("credential_source.url %s", url);
+		free(url);
 		rc = call(g, SVC_SOURCE, c->source_url, "GET", c->source_url, NULL, NULL,
 			  c->source_headers, c->nsource_headers, ML_REST_RAW, &res, err);
 		if (rc == 0)

@@ -253,6 +253,19 @@ static void test_external_and_impersonated(void **state)
 	ml_gauth_free(g);
 	free(path);
 
+	/* a subject token URL with a credential in its query is shown redacted */
+	path = write_in("wif-url.json",
+			"{\"type\": \"external_account\", \"audience\": \"a\", "
+			"\"subject_token_type\": \"urn:ietf:params:oauth:token-type:jwt\", "
+			"\"credential_source\": {\"url\": \"https://ci.example/oidc?"
+			"access_token=" REFRESH "\", \"headers\": {\"X-Key\": \"v\"}}}");
+	setenv("GOOGLE_APPLICATION_CREDENTIALS", path, 1);
+	assert_int_equal(ml_gauth_new(&g, NULL, &err), 0);
+	assert_has(ml_gauth_source(g), "subject token URL https://ci.example/oidc?");
+	assert_lacks(ml_gauth_source(g), REFRESH);
+	ml_gauth_free(g);
+	free(path);
+
 	email = ml_gcred_impersonated_email("https://x/v1/projects/-/serviceAccounts/"
 					    "a@b.iam.gserviceaccount.com:generateAccessToken");
 	assert_string_equal(email, "a@b.iam.gserviceaccount.com");

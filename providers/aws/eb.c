@@ -1101,6 +1101,11 @@ static int wait_env(struct ml_aws *a, struct eb *e, const char *label, const cha
 
 	snprintf(w.since, sizeof(w.since), "%s", since);
 	rc = ml_poll(&po, look_at_env, &w, err);
+	if (rc == 0) {	/* what was said as the state settled */
+		struct ml_error eerr = { 0 };
+
+		stream_events(&w, &eerr);
+	}
 	ml_free_strings(w.seen, w.nseen);
 	free(w.error);
 	return rc;

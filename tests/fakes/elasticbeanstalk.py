@@ -613,10 +613,11 @@ class Runner:
             with store.lock:
                 if env.gen != gen:
                     return
+                store.event(env.app, env.name, str(e), "ERROR")
+                store.event(env.app, env.name, "Create environment operation is complete, but "
+                            "with errors. For more information, see troubleshooting "
+                            "documentation.", "WARN")
                 env.status, env.health, env.updated = "Ready", "Red", now()
-            store.event(env.app, env.name, str(e), "ERROR")
-            store.event(env.app, env.name, "Create environment operation is complete, but with "
-                        "errors. For more information, see troubleshooting documentation.", "WARN")
             store.write_state()
             return
         with store.lock:
@@ -625,8 +626,8 @@ class Runner:
                 return
             env.container, env.backend = name, backend
             env.relay.target = backend
+            store.event(env.app, env.name, "Successfully launched environment: %s" % env.name)
             env.status, env.health, env.updated = "Ready", "Green", now()
-        store.event(env.app, env.name, "Successfully launched environment: %s" % env.name)
         store.write_state()
 
     def update(self, env, gen, label, old_label, old_options):
@@ -638,10 +639,10 @@ class Runner:
             with store.lock:
                 if env.gen != gen:
                     return
+                store.event(env.app, env.name, str(e), "ERROR")
+                store.event(env.app, env.name, "Failed to deploy application.", "ERROR")
                 env.label, env.options = old_label, old_options
                 env.status, env.health, env.updated = "Ready", "Red", now()
-            store.event(env.app, env.name, str(e), "ERROR")
-            store.event(env.app, env.name, "Failed to deploy application.", "ERROR")
             store.write_state()
             return
         with store.lock:
@@ -651,14 +652,13 @@ class Runner:
             old = env.container
             env.container, env.backend = name, backend
             env.relay.target = backend
+            if label != old_label:
+                store.event(env.app, env.name, "New application version was deployed to "
+                            "running EC2 instances.")
+            store.event(env.app, env.name, "Environment update completed successfully.")
             env.status, env.health, env.updated = "Ready", "Green", now()
         if old:
             self.podman.remove([old])
-        store.event(env.app, env.name, "New application version was deployed to running EC2 "
-                    "instances." if label != old_label else "Environment update completed "
-                    "successfully.")
-        if label != old_label:
-            store.event(env.app, env.name, "Environment update completed successfully.")
         store.write_state()
 
     def terminate(self, env, gen):
@@ -680,8 +680,8 @@ class Runner:
                 if env.relay.port == store.opts.app_port:
                     store.app_port_taken = False
                 env.relay = None
+            store.event(env.app, env.name, "terminateEnvironment completed successfully.")
             env.status, env.health, env.updated = "Terminated", "Grey", now()
-        store.event(env.app, env.name, "terminateEnvironment completed successfully.")
         store.write_state()
 
 

@@ -304,10 +304,9 @@ static int missing_error(const struct target *t, struct ml_error *err)
 			    t->ref.repository, t->ref.host, t->ref.repository, t->region);
 }
 
-static int denied(const char *action, struct ml_error *err)
+static int denied(const char *action, const char *hint, struct ml_error *err)
 {
-	return ml_error_prefix(err, "the AWS credentials may not call %s (allow it, e.g. with "
-			       "the managed policy AmazonEC2ContainerRegistryPowerUser)", action);
+	return ml_error_prefix(err, "the AWS credentials may not call %s (%s)", action, hint);
 }
 
 /* 1 when the repository exists, 0 when not. */
@@ -326,7 +325,8 @@ static int describe(struct ml_rest *r, const struct target *t, struct ml_error *
 	else if (!strcmp(res.code, "RepositoryNotFoundException"))
 		rc = 0;
 	else if (access_denied(res.code))
-		rc = denied("ecr:DescribeRepositories", err);
+		rc = denied("ecr:DescribeRepositories", "allow it, e.g. with the managed policy "
+			    "AmazonEC2ContainerRegistryPowerUser", err);
 	ml_rest_result_dispose(&res);
 	ml_json_free(body);
 	return rc;
@@ -347,7 +347,8 @@ static int create(struct ml_aws *a, struct ml_rest *r, const struct target *t,
 	if (rc < 0 && !strcmp(res.code, "RepositoryAlreadyExistsException"))
 		rc = 0;
 	else if (rc < 0 && access_denied(res.code))
-		rc = denied("ecr:CreateRepository", err);
+		rc = denied("ecr:CreateRepository", "allow it, or have the repository created once "
+			    "and set deploy.aws.create_repository: false", err);
 	ml_rest_result_dispose(&res);
 	ml_json_free(body);
 	return rc;

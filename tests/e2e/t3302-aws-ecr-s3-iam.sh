@@ -92,6 +92,18 @@ assert_eq "$(iam_calls CreateRole)" 0 "CreateRole calls after the dry run"
 assert_eq "$(beanstalk_mutations)" 0 "Beanstalk mutations after the dry run"
 ecr_repository ml/web >/dev/null 2>&1 && fail "the dry run made the repository"
 
+say "a user who may push but not create repositories: the IAM action named"
+read -r pusher_id pusher_secret < <(moto_user pusher '{"Version": "2012-10-17", "Statement":
+	[{"Effect": "Allow", "Action": ["ecr:GetAuthorizationToken", "ecr:DescribeRepositories"],
+	  "Resource": "*"}]}')
+must_fail 1 env AWS_ACCESS_KEY_ID="$pusher_id" AWS_SECRET_ACCESS_KEY="$pusher_secret" \
+	"$MLDEPLOY" -C "$T/ctx" deploy --provider aws
+keep
+assert_contains "$T/err" "the AWS credentials may not call ecr:CreateRepository"
+assert_contains "$T/err" "is not authorized to perform: ecr:CreateRepository"
+assert_not_contains "$T/err" "$pusher_id"
+assert_eq "$(ecr_count '.route == "v2"')" 0 "registry requests"
+
 say "deploy: the repository, the bundle in S3, the instance profile, the CNAME serves"
 ok -v --json deploy --provider aws
 cp "$T/out" "$T/deploy.json"

@@ -181,13 +181,16 @@ static int wait_operation(struct run *r, const ml_json *operation, const char *w
 	return ml_poll(&po, look_at_operation, &op, err);
 }
 
-/* METHOD path body, then the operation it starts. */
+/* METHOD path body, then the operation it starts; *accepted (may be NULL) is set
+ * once Cloud Run took the request. */
 static int call_and_wait(struct run *r, const char *method, const char *path, const ml_json *body,
-			 const char *what, long timeout_s, struct ml_error *err)
+			 const char *what, long timeout_s, int *accepted, struct ml_error *err)
 {
 	struct ml_rest_result res;
 	int rc = ml_rest_call(r->api, method, path, body, 0, &res, err);
 
+	if (rc == 0 && accepted)
+		*accepted = 1;
 	if (rc == 0)
 		rc = wait_operation(r, res.body, what, timeout_s, err);
 	ml_rest_result_dispose(&res);
@@ -803,7 +806,7 @@ static int run_plan(struct ml_gcp *g, const struct ml_deploy_request *req, struc
 	ml_json *live = NULL, *tmpl;
 	const char *label, *latest;
 	char *path;
-	int rc, same, want;
+	int rc, same;
 
 	plan->priv = rp;
 	plan->priv_free = run_plan_free;
@@ -855,8 +858,9 @@ static int run_plan(struct ml_gcp *g, const struct ml_deploy_request *req, struc
 		}
 		latest = short_name(ml_json_get_str(live, "latestCreatedRevision"));
 		same = subset(tmpl, ml_json_get(live, "template")) && latest_ready(live);
-		want = req->no_traffic ? 0 : rp->percent;
-		if (same && (req->no_traffic || percent_of(rp->before, latest) == want)) {
+		/* the same revision, not serving as asked (--no-traffic: not at all): it
+		 * is tagged and checked again, without a new revision */
+		if (same && percent_of(rp->before, latest) == rp->percent) {
 			rp->kind = RUN_NOOP;
 			rp->revision = ml_strdup(latest);
 			ml_json_free(tmpl);
@@ -931,15 +935,16 @@ static int run_deploy(struct ml_gcp *g, const struct ml_plan *plan, struct ml_de
 		path = ml_asprintf("/v2/%s/services?serviceId=%s", r->parent, g->ctx->service);
 		what = ml_asprintf("creating service %s", g->ctx->service);
 		ml_log(ML_LOG_INFO, "cloud run: %s in %s", what, r->parent);
-		rp->created = 1;
-		rc = call_and_wait(r, "POST", path, rp->body, what, rp->timeout_s, err);
+		rc = call_and_wait(r, "POST", path, rp->body, what, rp->timeout_s, &rp->created, err);
 	} else if (rp->kind != RUN_NOOP) {
 		path = ml_asprintf("/v2/%s", r->name);
 		what = ml_asprintf("revision %s of service %s", rp->revision, g->ctx->service);
 		ml_log(ML_LOG_INFO, "cloud run: %s %s, tagged %s, without traffic",
 		       rp->kind == RUN_UPDATE ? "creating" : "tagging", what, rp->tag);
-		rp->patched = 1;
-		rc = call_and_wait(r, "PATCH", path, rp->body, what, rp->timeout_s, err);
+		rc = call_and_wait(r, "PATCH", path, rp->body, what, rp->timeout_s, &rp->patched, err);
+		if (rc < 0 && rp->patched && plan->live)
+			ml_error_prefix(err, "the new revision was not released; what served before "
+					"still serves");
 	}
 	if (rc == 0 && rp->iam)
 		rc = apply_iam(r, rp->iam > 0, err);
@@ -983,7 +988,7 @@ static int set_traffic(struct run *r, ml_json *traffic, const char *what, long t
 	body = writable(svc);
 	ml_json_set(body, "traffic", traffic);
 	path = ml_asprintf("/v2/%s", r->name);
-	rc = call_and_wait(r, "PATCH", path, body, what, timeout_s, err);
+	rc = call_and_wait(r, "PATCH", path, body, what, timeout_s, NULL, err);
 	free(path);
 	ml_json_free(body);
 	ml_json_free(svc);
@@ -1021,7 +1026,8 @@ static int run_abort(struct ml_gcp *g, const struct ml_plan *plan, struct ml_dep
 	if (rp->created) {
 		ml_log(ML_LOG_INFO, "cloud run: deleting service %s, which never served", g->ctx->service);
 		path = ml_asprintf("/v2/%s", r->name);
-		rc = call_and_wait(r, "DELETE", path, NULL, "deleting the new service", rp->timeout_s, err);
+		rc = call_and_wait(r, "DELETE", path, NULL, "deleting the new service", rp->timeout_s,
+				   NULL, err);
 		free(path);
 		rp->created = 0;
 	} else if (rp->patched) {
@@ -1225,7 +1231,8 @@ static int run_destroy(struct ml_gcp *g, const struct ml_deploy_request *req,
 	ml_log(ML_LOG_INFO, "cloud run: deleting service %s (its images stay in the registry)",
 	       g->ctx->service);
 	path = ml_asprintf("/v2/%s", r->name);
-	rc = call_and_wait(r, "DELETE", path, NULL, "deleting the service", req->timeout_s, err);
+	rc = call_and_wait(r, "DELETE", path, NULL, "deleting the service", req->timeout_s, NULL,
+			   err);
 	free(path);
 	if (rc == 0) {
 		o = ml_json_object_new();

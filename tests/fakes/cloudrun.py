@@ -815,8 +815,12 @@ class Handler(loopback.Handler):
         svc.latest_created = name
         svc.condition = ("CONDITION_RECONCILING", None)
 
+        spec_gen = svc.generation
+
         def apply():
-            self.apply_traffic(svc, traffic, name)
+            # a later PATCH has said where the traffic goes since
+            if svc.generation == spec_gen:
+                self.apply_traffic(svc, traffic, name)
 
         threading.Thread(target=self.server.runtime.provision, args=(svc, rev, op, apply),
                          daemon=True).start()

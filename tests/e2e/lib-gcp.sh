@@ -26,7 +26,10 @@
 #       line per request to an app: {"host","path","status","version","t"}), GAE_STATE
 #       (services, splits and versions with their containers), GAE_REGION_CODE.
 #       An image on a rig registry (127.0.0.1:PORT, started with tls) is pulled
-#       directly; --registry-route routes a registry host name as start_azure_arm's.
+#       directly; --registry-route routes a registry host name as start_azure_arm's
+#       (us-east1-docker.pkg.dev=$AR_ADDR: Artifact Registry's front, which the fake
+#       logs in to with the newest token of GAE_TOKENS). With start_google_auth
+#       before, every token it issues is accepted.
 #   gae_token [TOKEN]               add TOKEN (default: a new random one) to GAE_TOKENS;
 #                                   prints it
 #   gae_rules 'JSON'                validate and swap in the fault rules (counts restart);
@@ -92,6 +95,7 @@ start_app_engine() {
 	export GAE_DIR="$dir" GAE_TOKENS="$dir/tokens" GAE_RULES="$dir/rules.json"
 	export GAE_LOG="$dir/requests.log" GAE_APP_LOG="$dir/apps.log" GAE_STATE="$dir/state.json"
 	export GAE_REGION_CODE=$rc
+	[ -z "${GAUTH_CONFIG:-}" ] || gauth_accept "$GAE_TOKENS"
 	export MLDEPLOY_CONNECT_TO="${MLDEPLOY_CONNECT_TO:+$MLDEPLOY_CONNECT_TO,}appengine.googleapis.com:443:$GAE_ADDR,:443:$GAE_ADDR"
 	export MLDEPLOY_CA_BUNDLE=$RIG_CA
 }

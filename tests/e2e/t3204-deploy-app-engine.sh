@@ -1,25 +1,26 @@
 #!/usr/bin/env bash
 # `mldeploy deploy --provider gcp --target appengine` of the bundled example, end to
 # end on the fake App Engine Admin API v1 (every request checked against the
-# discovery document; each version really runs, pulled by digest from a real TLS
-# registry with podman, behind an HTTPS router that serves the versions' own URLs
-# and the service's URL by its split): build -> push -> a version created without
+# discovery document; each version really runs, pulled by digest with podman,
+# behind an HTTPS router that serves the versions' own URLs and the service's URL
+# by its split): build -> push -> a version created without
 # traffic -> its own URL checked -> the split moved -> the service URL answers
 # /predict. Then: a redeploy with no change makes no mutating call and uploads
 # nothing; --dry-run changes nothing; a code change gets the split only after its
 # health check, --stop-previous stops the old version; status; rollback; render
-# app.yaml; destroy. The access token appears in no output.
+# app.yaml; destroy. The rig is Google's: a service account key exchanged at the
+# fake token endpoint, the image pushed to us-east1-docker.pkg.dev (Artifact
+# Registry's front of a real registry), from which App Engine pulls it with a token
+# of its own. No key or token appears in any output.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-gcp.sh"
 
 GOOGLE_CLOUD_PROJECT=iris-$(_rig_random 8 | tr '[:upper:]' '[:lower:]')
 export GOOGLE_CLOUD_PROJECT
-start_registry gar tls
-start_app_engine --project "$GOOGLE_CLOUD_PROJECT"
-CLOUDSDK_AUTH_ACCESS_TOKEN=$(gae_token)
-export CLOUDSDK_AUTH_ACCESS_TOKEN
-export MLDEPLOY_EXAMPLE_REPOSITORY=$REG_GAR_ADDR/ml/iris
+start_gcp_rig ml
+start_app_engine --project "$GOOGLE_CLOUD_PROJECT" --registry-route "us-east1-docker.pkg.dev=$AR_ADDR"
+export MLDEPLOY_EXAMPLE_REPOSITORY=$GCP_IMAGE_REPO/iris
 host=$GOOGLE_CLOUD_PROJECT.$GAE_REGION_CODE.r.appspot.com
 
 mkdir -p "$T/proj/templates"
@@ -42,11 +43,14 @@ features='{"features": [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]}'
 predict() {
 	gae_curl "https://$host/predict" -H 'Content-Type: application/json' -d "$features"
 }
-no_token() {	# FILE...
-	local f
-	for f in "$@"; do
-		! grep -qF -- "$CLOUDSDK_AUTH_ACCESS_TOKEN" "$f" || fail "the access token reached $f"
-	done
+no_secrets() {	# FILE...: no key, assertion or token of the Google fakes
+	local s f
+	while read -r s; do
+		[ -n "$s" ] || continue
+		for f in "$@"; do
+			! grep -qF -- "$s" "$f" || fail "a secret reached $f"
+		done
+	done < <(cat "$GAUTH_SECRETS" "$GOOGLE_TOKENS")
 }
 
 say "render app.yaml (no API call)"
@@ -78,7 +82,8 @@ case $v1 in ml-*) ;; *) fail "version id '$v1'" ;; esac
 assert_eq "$(gae_split "$GOOGLE_CLOUD_PROJECT" default)" "{\"$v1\":1}" "split after deploy 1"
 predict >"$T/p1.json"
 assert_eq "$(jq -c .predictions "$T/p1.json")" '["setosa","virginica"]' "predictions"
-no_token "$T/deploy1.json" "$T/deploy1.err"
+assert_contains "$T/deploy1.err" "$GAUTH_SA_EMAIL"
+no_secrets "$T/deploy1.json" "$T/deploy1.err"
 
 say "no change: no mutating call, no upload"
 uploads=$(registry_blob_uploads gar)
@@ -87,7 +92,7 @@ run_ok gae deploy -vv --json
 assert_eq "$(jq -r .changed "$T/out")" false "redeploy changed nothing"
 assert_eq "$(gae_mutations)" "$before" "no mutating App Engine call"
 assert_eq "$(registry_blob_uploads gar)" "$uploads" "no blob uploaded"
-no_token "$T/out" "$T/err"
+no_secrets "$T/out" "$T/err"
 
 say "dry run of a code change"
 sed -i 's/return jsonify(predictions=/return jsonify(version="v2", predictions=/' \
@@ -137,4 +142,4 @@ say "destroy: our versions (default keeps its last one, stopped)"
 run_ok gae destroy --yes --json
 assert_eq "$(jq -r '[.removed[].name] | join(" ")' "$T/out")" "$v2" "the unused version removed"
 assert_contains "$T/err" "stopped"
-no_token "$T/out" "$T/err"
+no_secrets "$T/out" "$T/err"

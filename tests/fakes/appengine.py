@@ -53,6 +53,12 @@ document, the project (--denied-project: 403 PERMISSION_DENIED; not one of
   others of the document: 501 UNIMPLEMENTED.
 Lists come in pages of --page-size with nextPageToken.
 
+Images are pulled as App Engine's service agent pulls them: from Artifact Registry
+(LOCATION-docker.pkg.dev) and gcr.io hosts as user oauth2accesstoken with a Google
+token of its own (here the newest line of --tokens), through podrun's CONNECT proxy
+as --registry-routes says; with a --registry-creds line HOST=USER:PASSWORD instead;
+127.0.0.1:PORT registries directly (TLS checked with --registry-cert-dir).
+
 The apps (Host under .appspot.com): VERSION-dot-SERVICE-dot-PROJECT.RC.r.appspot.com
 reaches that version, SERVICE-dot-PROJECT... and PROJECT... (the default service)
 reach the service's split (a random pick by allocation); VERSION-dot-PROJECT... is a
@@ -265,11 +271,11 @@ class Runtime:
         self.store, self.podman = store, store.podman
 
     def creds_for(self, host):
+        """A --registry-creds entry for host; else, on Artifact Registry and gcr.io,
+        App Engine's service agent's own Google token (the newest of --tokens)."""
         path = self.store.opts.registry_creds
-        if not path:
-            return None
         try:
-            with open(path, encoding="utf-8") as f:
+            with open(path or "", encoding="utf-8") as f:
                 for line in f:
                     h, sep, up = line.strip().partition("=")
                     if sep and h == host and ":" in up:
@@ -277,7 +283,14 @@ class Runtime:
                         return (host, user, pw)
         except OSError:
             pass
-        return None
+        if not re.search(r"(^|\.)(gcr\.io|[a-z0-9-]+-docker\.pkg\.dev)$", host.lower()):
+            return None
+        try:
+            with open(self.store.opts.tokens, encoding="utf-8") as f:
+                tokens = [line.strip() for line in f if line.strip()]
+        except OSError:
+            tokens = []
+        return (host, "oauth2accesstoken", tokens[-1]) if tokens else None
 
     def start(self, v, op, remove_on_failure):
         """Runs v; finishes op (None: nobody waits) once it is ready or has failed."""

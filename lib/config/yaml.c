@@ -528,7 +528,7 @@ int ml_yaml_write(const ml_json *doc, struct ml_buf *out, struct ml_error *err)
 {
 	struct writer w = { .out = out };
 	yaml_event_t ev;
-	int ok;
+	int ok, rc;
 
 	if (!yaml_emitter_initialize(&w.emitter))
 		return ml_error_set(err, ML_EINTERNAL, "cannot initialize libyaml's emitter");
@@ -542,11 +542,8 @@ int ml_yaml_write(const ml_json *doc, struct ml_buf *out, struct ml_error *err)
 	     yaml_document_end_event_initialize(&ev, 1) && yaml_emitter_emit(&w.emitter, &ev) &&
 	     yaml_stream_end_event_initialize(&ev) && yaml_emitter_emit(&w.emitter, &ev) &&
 	     yaml_emitter_flush(&w.emitter);
-	if (!ok)
-		ok = -ml_error_set(err, ML_EINTERNAL, "cannot write yaml: %s",
-				   w.emitter.problem ? w.emitter.problem : "a value yaml cannot hold");
-	else
-		ok = 0;
+	rc = ok ? 0 : ml_error_set(err, ML_EINTERNAL, "cannot write yaml: %s", w.emitter.problem ?
+				   w.emitter.problem : "a value yaml cannot hold");
 	yaml_emitter_delete(&w.emitter);
-	return ok;
+	return rc;
 }

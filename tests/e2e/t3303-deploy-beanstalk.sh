@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# `mldeploy deploy --provider aws` of the bundled example, end to end: moto as S3
-# and IAM, the Elastic Beanstalk fake (every request checked against botocore's
+# `mldeploy deploy --provider aws` of the bundled example, end to end: moto as S3,
+# IAM and ECR's API (signatures checked), ECR's registry host in front of a rig
+# registry, the Elastic Beanstalk fake (every request checked against botocore's
 # model; it reads the source bundle from moto's S3, pulls the image of its
-# Dockerrun.aws.json with podman and runs it), a TLS rig registry for the image:
-# build -> push -> bucket, bundle, application, version, instance profile,
+# Dockerrun.aws.json from "ECR" with podman and runs it), all by their real host
+# names over TLS: build -> push to ECR (the repository created) -> bucket, bundle,
+# application, version, instance profile,
 # environment -> events streamed -> the CNAME answers /predict. Then: render
 # Dockerrun.aws.json is the file the bundle holds; a redeploy with no change makes
 # no mutating call; a dry run of a code change makes none either; the code change
@@ -12,18 +14,14 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-aws.sh"
 
-moto_port=$(free_port)
-spawn "$T/moto.out" "$T/moto.err" env MOTO_IAM_LOAD_MANAGED_POLICIES=true \
-	moto_server -H 127.0.0.1 -p "$moto_port"
-wait_for 30 curl -fsS -o /dev/null "http://127.0.0.1:$moto_port/moto-api/data.json" ||
-	fail "moto did not start"
-moto=http://127.0.0.1:$moto_port
-export AWS_ACCESS_KEY_ID="AKIA$(_rig_random 16 | tr a-z A-Z)" AWS_SECRET_ACCESS_KEY="$(_rig_random 40)"
-export AWS_REGION=us-east-1 AWS_ENDPOINT_URL_S3=$moto AWS_ENDPOINT_URL_IAM=$moto
-start_registry ecr tls
-BEANSTALK_ENVIRONMENTS=iris-prod start_beanstalk --s3-endpoint "$moto"
+start_moto
+moto_route elasticbeanstalk-us-east-1-123456789012.s3.us-east-1.amazonaws.com
+start_registry ecr
+start_ecr_front ecr
+BEANSTALK_ENVIRONMENTS=iris-prod start_beanstalk --s3-endpoint "$MOTO_URL" \
+	--registry-route "$ECR_HOST=$ECR_ADDR"
 cname=iris-prod.us-east-1.elasticbeanstalk.com
-export MLDEPLOY_EXAMPLE_REPOSITORY=$REG_ECR_ADDR/ml/iris
+export MLDEPLOY_EXAMPLE_REPOSITORY=$ECR_HOST/ml/iris
 
 mkdir -p "$T/proj/templates"
 cp "$SRCDIR/deploy.example.yaml" "$T/proj/"
@@ -39,10 +37,13 @@ predict() {
 	curl -fsS --max-time 20 --connect-to "$cname:80:127.0.0.1:$BEANSTALK_APP_PORT" \
 		-H 'Content-Type: application/json' -d "$features" "http://$cname/predict"
 }
-no_secrets() {	# FILE...: no key, secret or signature printed
-	local f
+no_secrets() {	# FILE...: no key, secret, password or signature printed
+	local f s
 	for f in "$@"; do
-		! grep -qF -- "$AWS_SECRET_ACCESS_KEY" "$f" || fail "the secret key reached $f"
+		while read -r s; do
+			[ -n "$s" ] || continue
+			! grep -qF -- "$s" "$f" || fail "a secret reached $f"
+		done < <(cat "$MOTO_SECRETS" "$ECR_SECRETS")
 		! grep -qF -- "$AWS_ACCESS_KEY_ID" "$f" || fail "the key id reached $f"
 		! grep -qiE 'Signature=[0-9a-f]{64}' "$f" || fail "a signature reached $f"
 	done
@@ -63,6 +64,7 @@ assert_contains "$T/deploy1.err" "instance profile aws-elasticbeanstalk-ec2-role
 for action in CreateStorageLocation CreateApplication CreateApplicationVersion CreateEnvironment; do
 	assert_eq "$(beanstalk_count "^$action\$" 200)" 1 "one $action"
 done
+ecr_repository ml/iris >/dev/null || fail "the ECR repository was not created"
 predict >"$T/p1.json"
 assert_eq "$(jq -c .predictions "$T/p1.json")" '["setosa","virginica"]' "predictions"
 no_secrets "$T/deploy1.json" "$T/deploy1.err"
@@ -72,10 +74,10 @@ run_ok example render --provider aws Dockerrun.aws.json
 cp "$T/out" "$T/Dockerrun.aws.json"
 assert_eq "$(jq -r .AWSEBDockerrunVersion "$T/Dockerrun.aws.json")" 1 "version"
 assert_eq "$(jq -r .Image.Name "$T/Dockerrun.aws.json")" \
-	"$REG_ECR_ADDR/ml/iris@$(jq -r .digest "$T/deploy1.json")" "image by digest"
+	"$ECR_HOST/ml/iris@$(jq -r .digest "$T/deploy1.json")" "image by digest"
 assert_eq "$(jq -r .Image.Update "$T/Dockerrun.aws.json")" false "no pull of a newer image"
 assert_eq "$(jq -r '.Ports[0].ContainerPort' "$T/Dockerrun.aws.json")" 8080 "container port"
-python3 - "$moto" "$T/Dockerrun.aws.json" <<'PY' || fail "the bundle in S3 differs from render"
+python3 - "$MOTO_URL" "$T/Dockerrun.aws.json" <<'PY' || fail "the bundle in S3 differs from render"
 import io, sys, zipfile
 import boto3
 s3 = boto3.client("s3", endpoint_url=sys.argv[1])

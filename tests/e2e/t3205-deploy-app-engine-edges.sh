@@ -6,8 +6,10 @@
 # mutating call; a 429 with Retry-After on the version's creation is retried; a
 # version whose own URL fails the health check is removed and the split stays; an
 # operation that fails, and a version App Engine finds unhealthy, leave the split
-# alone too; --traffic 50 splits; destroy deletes the service, which holds only
-# mldeploy's versions. The access token appears in no output.
+# alone too; --traffic 50 splits, and a deploy of the same image then gives its
+# version all the traffic without making another, warning that the old one keeps
+# billing; status and rollback of nothing; destroy deletes the service, which
+# holds only mldeploy's versions. The access token appears in no output.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-gcp.sh"
@@ -83,6 +85,13 @@ bad 1 status --provider gcp
 one_error_line "$T/err" "does not have permission"
 assert_eq "$(gae_mutations)" 0 "no mutating call so far"
 
+say "status and rollback of nothing"
+write_config
+ok status --provider gcp --json
+assert_eq "$(jq -r .state "$T/out")" absent "nothing deployed"
+bad 1 rollback --provider gcp
+one_error_line "$T/err" "is not deployed on App Engine"
+
 say "first deploy, through a 429 on the version's creation"
 write_config
 gae_rules '[{"method": "POST", "path_regex": "/versions$", "action": "status", "code": 429,
@@ -131,6 +140,14 @@ assert_eq "$(split)" "$(jq -cnS --arg a "$v1" --arg b "$v2" '{($a): 0.5, ($b): 0
 	"half and half"
 assert_eq "$(gae_curl "https://$v2-dot-web-dot-$project.$GAE_REGION_CODE.r.appspot.com/")" second \
 	"the new version's own URL"
+
+say "all the traffic to the version that has half: no new version; the old one keeps billing"
+before=$(gae_count POST '/versions$')
+ok deploy --provider gcp --json
+assert_eq "$(jq -r .revision "$T/out")" "$v2" "the same version"
+assert_eq "$(gae_count POST '/versions$')" "$before" "no version created"
+assert_eq "$(split)" "{\"$v2\":1}" "all to v2"
+assert_contains "$T/err" "1 older App Engine flexible version(s) of service web keep running"
 
 say "destroy: the service holds only mldeploy's versions, so it goes"
 ok destroy --provider gcp --yes --json

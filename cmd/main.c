@@ -19,8 +19,8 @@
 
 static const struct cmd_entry commands[] = {
 	{ "init", cmd_init, "start a project: serving app, deploy.yaml, Makefile and CI workflow",
-	  "[--template NAME] [--model FILE] [--provider P] [--ci github|gitlab]\n"
-	  "                      [--force] [--list] [DIR]",
+	  "[--template NAME] [--model FILE] [--provider P]\n"
+	  "                      [--ci github|gitlab] [--force] [--list] [DIR]",
 	  "  DIR                   where to write it (default: the current directory; it\n"
 	  "                        must be empty but for .git and the model)\n"
 	  "  -t, --template NAME   sklearn-flask (default), fastapi or pytorch\n"

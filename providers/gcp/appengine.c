@@ -45,6 +45,7 @@ struct gae_plan {
 	int started;		/* deploy started it (abort stops it again) */
 	int new_service;	/* the service did not exist: the version gets its traffic at once */
 	int percent;		/* the new version's share after the release */
+	int no_traffic;		/* --no-traffic: no release */
 	int stop_previous;
 };
 
@@ -121,6 +122,19 @@ static int load_app(struct gae *a, ml_json **app, struct ml_error *err)
 				  "application: create it once with `gcloud app create --region=REGION` "
 				  "(its region cannot change later)", a->g->project);
 	return rc;
+}
+
+/* An application's region is chosen once, at its creation: deploy.gcp.region cannot
+ * move it. */
+static void where_it_runs(const struct gae *a, const ml_json *app)
+{
+	const char *loc = ml_json_get_str(app, "locationId");
+	const char *want = a->g->conf->region;
+
+	if (loc && want && strcmp(loc, want))
+		ml_log(ML_LOG_WARN, "deploy.gcp.region is %s, but the App Engine application of "
+		       "project %s is in %s, where its versions run (its region cannot change)",
+		       want, a->g->project, loc);
 }
 
 /* https://HOST for the default service, https://SERVICE-dot-HOST for the others. */
@@ -541,6 +555,8 @@ static void plan_steps(struct gae *a, struct gae_plan *ap, struct ml_plan *plan)
 		    NULL, 0);
 	ml_plan_add(plan, "check health.path on the version's own URL", "GET", "{versionUrl}",
 		    NULL, 0);
+	if (ap->no_traffic)
+		return;
 	url = ml_asprintf("%s?updateMask=split", a->svc);
 	ml_plan_add(plan, "move the traffic", "PATCH", url,
 		    split_body(ap->version, ap->percent, ap->previous), 1);
@@ -571,6 +587,7 @@ static int gae_plan(struct ml_gcp *g, const struct ml_deploy_request *req, struc
 	ap->digest = ml_strdup(req->digest);
 	ap->percent = req->traffic > 0 && req->traffic < 100 ? req->traffic : 100;
 	ap->stop_previous = req->stop_previous;
+	ap->no_traffic = req->no_traffic;
 	rc = version_body(a, req, &ap->body, err);
 	if (rc == 0)
 		rc = load_app(a, &app, err);
@@ -582,6 +599,7 @@ static int gae_plan(struct ml_gcp *g, const struct ml_deploy_request *req, struc
 		goto out;
 	if (!ap->versions)
 		ap->versions = ml_json_array_new();
+	where_it_runs(a, app);
 	ap->service_url = service_url(a, app);
 	ap->version = version_id(req->digest, ap->body);
 	ml_json_set_str(ap->body, "id", ap->version);
@@ -846,6 +864,10 @@ static int gae_rollback(struct ml_gcp *g, const struct ml_deploy_request *req,
 		rc = set_split(a, vid(back), 100, NULL, err);
 	if (rc < 0)
 		goto out;
+	if (is_flex(cur) && is_serving(cur))
+		ml_log(ML_LOG_WARN, "version %s of service %s keeps running without traffic, and "
+		       "billing: `gcloud app versions stop --service=%s %s` stops it", vid(cur),
+		       a->service, a->service, vid(cur));
 	res->changed = 1;
 	res->revision = ml_strdup(vid(back));
 	res->digest = ml_strdup(version_digest(back));

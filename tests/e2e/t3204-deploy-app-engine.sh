@@ -134,6 +134,7 @@ assert_eq "$(jq -r '.details.versions | length' "$T/out")" 2 "two versions liste
 say "rollback: the old version started again and given the split"
 run_ok gae rollback --json
 assert_eq "$(jq -r .revision "$T/out")" "$v1" "rolled back to v1"
+assert_contains "$T/err" "version $v2 of service default keeps running without traffic"
 assert_eq "$(gae_split "$GOOGLE_CLOUD_PROJECT" default)" "{\"$v1\":1}" "split after rollback"
 predict >"$T/p3.json"
 assert_eq "$(jq -r '.version // "v1"' "$T/p3.json")" v1 "the old code serves again"

@@ -136,6 +136,9 @@ int ml_aws_ini_parse(struct ml_aws_ini *ini, const char *path, const char *text,
 		i = end + 1;
 		if (n && s[n - 1] == '\r')
 			n--;
+		if (memchr(s, 0, n))
+			return ml_error_set(err, ML_EAUTH, "%s:%d: a NUL byte (hint: a text file is "
+					    "expected)", path, line);
 		klen = n;
 		key = trim(s, &klen);
 		if (!klen || *key == '#' || *key == ';')
@@ -154,7 +157,8 @@ int ml_aws_ini_parse(struct ml_aws_ini *ini, const char *path, const char *text,
 		/* an indented line continues a nested value ("s3 =") */
 		if (isspace((unsigned char)*s) && nested)
 			continue;
-		eq = strcspn(key, "=:");
+		for (eq = 0; eq < klen && key[eq] != '=' && key[eq] != ':'; eq++)
+			;
 		if (eq >= klen)
 			return ml_error_set(err, ML_EAUTH, "%s:%d: not a section, a 'key = value' "
 					    "line or a comment", path, line);

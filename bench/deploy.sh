@@ -13,6 +13,7 @@
 #   BENCH_TIMEOUT   limit per measured command, seconds (default 300)
 #   BENCH_REPEAT    repetitions of each measurement, the fastest is kept (default 3)
 #   BENCH_KEEP=1    keep this run's scratch dir (the engine is stopped all the same)
+#   BENCH_GCP=0     skip the Google case (bench/deploy-gcp.sh) run at the end
 #   BENCH_EXAMPLE_OFFLINE
 #                   1 (default): the example's base and wheels are made from Debian
 #                   packages and served on 127.0.0.1 (scripts/example.sh's air-gapped
@@ -445,4 +446,12 @@ done | jq -s --argjson cpus "$(nproc)" --argjson fails "$FAILS" --argjson repeat
 	>"$BENCH_DIR/deploy-results.json"
 echo
 echo "results also written to $BENCH_DIR/deploy-results.json"
+
+# --- the Google case (bench/deploy-gcp.sh, on the end-to-end rig's fakes) --
+if [ "${BENCH_GCP:-1}" = 1 ]; then
+	echo
+	echo "gcp: mldeploy deploy --provider gcp on the fakes (bench/deploy-gcp.sh):"
+	MLDEPLOY=$ML BENCH_REPEAT=$BENCH_REPEAT BENCH_TIMEOUT=$BENCH_TIMEOUT BENCH_DIR=$BENCH_DIR \
+		"$here/deploy-gcp.sh" || FAILS=$((FAILS + 1))
+fi
 [ "$FAILS" = 0 ] || die "$FAILS correctness check(s) failed in the deploy benchmark"

@@ -24,6 +24,7 @@
 #define ALL_USERS "allUsers"
 #define OPERATION_TIMEOUT_S 900
 #define IAM_ATTEMPTS 5
+#define POLL_MAX_MS 2000	/* a revision is ready in seconds: look often, as gcloud does */
 #define REVISION_LATEST "TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST"
 #define REVISION_PINNED "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION"
 
@@ -169,7 +170,7 @@ static int wait_operation(struct run *r, const ml_json *operation, const char *w
 			  long timeout_s, struct ml_error *err)
 {
 	struct op op = { r, ml_json_get_str(operation, "name"), what };
-	struct ml_poll_opts po = { .what = what, .initial_ms = 500,
+	struct ml_poll_opts po = { .what = what, .initial_ms = 500, .max_ms = POLL_MAX_MS,
 				   .timeout_s = timeout_s > 0 ? timeout_s : OPERATION_TIMEOUT_S,
 				   .interrupted = r->g->ctx->interrupted };
 

@@ -115,6 +115,8 @@ before=$(moto_count '.action == "AssumeRole" and .status == 200')
 signed_push role "role $MOTO_ROLE_ARN of profile deployer (assumed with profile dev"
 assert_eq "$(moto_count ".action == \"AssumeRole\" and .status == 200 and .auth == \"sigv4\" and .key_id == \"$MOTO_ACCESS_KEY_ID\" and .host == \"sts.us-east-1.amazonaws.com\"")" \
 	"$((before + 1))" "AssumeRole calls signed with the source profile's key"
+# -vv shows STS's answer, without what it gave
+assert_contains "$T/push.err" "<AssumeRoleResult><Credentials><redacted></Credentials>"
 secrets_absent
 
 say "web identity: AssumeRoleWithWebIdentity, not signed"

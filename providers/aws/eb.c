@@ -1,20 +1,19 @@
-/* Elastic Beanstalk through its Query API (2010-12-01): signed form POSTs,
- * answers in XML. A deploy is a Dockerrun.aws.json v1 that
- * names the image by digest, zipped as the source bundle and put in the account's
- * Elastic Beanstalk bucket under its content hash; an application version of it
- * (labelled by the digest and a hash of the settings, so that the label says what
- * runs) and the environment created with it or updated to it, watched through
- * DescribeEnvironments and DescribeEvents until it is Ready and Green. */
+/* Elastic Beanstalk (its Query API in ebapi.c). A deploy is a Dockerrun.aws.json
+ * v1 that names the image by digest, zipped as the source bundle and put in the
+ * account's Elastic Beanstalk bucket under its content hash; an application
+ * version of it (labelled by the digest and a hash of the settings, so that the
+ * label says what runs) and the environment created with it or updated to it,
+ * watched through DescribeEnvironments and DescribeEvents until it is Ready and
+ * Green. */
 #include "aws/eb.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "aws/awsauth.h"
+#include "aws/eb-internal.h"
 #include "aws/iam.h"
 #include "aws/s3.h"
 #include "deploy/health.h"
@@ -26,28 +25,13 @@
 #include "util/redact.h"
 #include "util/tmpfile.h"
 #include "wrap/digest.h"
-#include "wrap/http.h"
 #include "wrap/tar.h"
-#include "wrap/xml.h"
 
-#define EB_API "2010-12-01"
 #define DOCKERRUN "Dockerrun.aws.json"
 #define BUNDLE_MTIME 315532800		/* 1980-01-01, the oldest time zip holds */
-#define STACK_PREFIX "64bit Amazon Linux 2023 "
-#define STACK_SUFFIX " running Docker"
-#define TAG_MANAGED "managed-by"
 #define ENV_TIMEOUT_S 1800		/* a new environment takes minutes */
 #define VERSION_TIMEOUT_S 600
 #define NS_ENV "aws:elasticbeanstalk:application:environment"
-#define FORM_TYPE "application/x-www-form-urlencoded; charset=utf-8"
-#define XML_MAX (8u << 20)
-
-struct eb {
-	struct ml_aws_service svc;	/* the client keeps a pointer to it */
-	struct ml_rest *api;
-	char *base;		/* the endpoint, for plan steps */
-	char *app, *env;	/* application and environment names */
-};
 
 /* One option setting. */
 struct opt {
@@ -74,7 +58,7 @@ struct eb_plan {
 	long timeout_s;
 };
 
-static struct eb *eb_of(struct ml_aws *a)
+static struct ml_eb *eb_of(struct ml_aws *a)
 {
 	return a->target_state;
 }
@@ -104,105 +88,6 @@ static void eb_plan_free(void *p)
 	free(ep);
 }
 
-/* ---- the Query protocol */
-
-/* A request's parameters, percent-encoded for the wire and as JSON for a plan. */
-struct query {
-	const char *action;
-	struct ml_buf form;
-	ml_json *shown;
-};
-
-static void q_add(struct query *q, const char *key, const char *value)
-{
-	if (q->form.len)
-		ml_buf_addch(&q->form, '&');
-	ml_http_urlencode(&q->form, key);
-	ml_buf_addch(&q->form, '=');
-	ml_http_urlencode(&q->form, value);
-	ml_json_set_str(q->shown, key, value);
-}
-
-static void q_init(struct query *q, const char *action)
-{
-	q->action = action;
-	ml_buf_init(&q->form, 0);
-	q->shown = ml_json_object_new();
-	q_add(q, "Action", action);
-	q_add(q, "Version", EB_API);
-}
-
-__attribute__((format(printf, 3, 4)))
-static void q_addf(struct query *q, const char *value, const char *keyfmt, ...)
-{
-	char key[128];
-	va_list ap;
-
-	va_start(ap, keyfmt);
-	vsnprintf(key, sizeof(key), keyfmt, ap);
-	va_end(ap);
-	q_add(q, key, value);
-}
-
-static void q_dispose(struct query *q)
-{
-	ml_buf_dispose(&q->form);
-	ml_json_free(q->shown);
-}
-
-/* Sends q as a form POST (a read retried like a GET) and parses the answer;
- * *result (unless NULL) gets <ACTION>Result inside the document (*doc, freed by
- * the caller). */
-static int eb_call(struct eb *e, struct query *q, int change, struct ml_xml **doc,
-		   const struct ml_xml **result, struct ml_error *err)
-{
-	struct ml_rest_result res;
-	char path[128];
-	int rc;
-
-	*doc = NULL;
-	rc = ml_rest_call_raw(e->api, "POST", "/", FORM_TYPE, q->form.data, q->form.len,
-			      ML_REST_RAW | (change ? 0 : ML_REST_READ), &res, err);
-	if (rc == 0)
-		rc = ml_xml_parse(doc, res.resp.body.data, res.resp.body.len, XML_MAX, err);
-	if (rc == 0 && result) {	/* some answers (DeleteApplication) have none */
-		snprintf(path, sizeof(path), "%sResponse/%sResult", q->action, q->action);
-		*result = ml_xml_find(*doc, path);
-		if (!*result)
-			rc = ml_error_set(err, ML_EPROTO, "Elastic Beanstalk: %s answered without "
-					  "%sResult", q->action, q->action);
-	} else if (rc < 0) {
-		ml_error_prefix(err, "%s", q->action);
-	}
-	ml_rest_result_dispose(&res);
-	if (rc < 0) {
-		ml_xml_free(*doc);
-		*doc = NULL;
-	}
-	return rc;
-}
-
-/* A call whose answer is not needed. */
-static int eb_do(struct eb *e, struct query *q, int change, struct ml_error *err)
-{
-	struct ml_xml *doc = NULL;
-	int rc = eb_call(e, q, change, &doc, NULL, err);
-
-	ml_xml_free(doc);
-	return rc;
-}
-
-static const char *text(const struct ml_xml *node, const char *path)
-{
-	return ml_xml_text(ml_xml_find(node, path));
-}
-
-/* The first member of list (an element holding <member>s), or NULL. */
-static const struct ml_xml *first_member(const struct ml_xml *parent, const char *list)
-{
-	return ml_xml_child(ml_xml_find(parent, list), "member");
-}
-
 /* ---- init */
 
 int ml_eb_init(struct ml_aws *a, struct ml_error *err)
@@ -213,7 +98,7 @@ int ml_eb_init(struct ml_aws *a, struct ml_error *err)
 					    .host_prefix = "elasticbeanstalk",
 					    .decode = ml_rest_decode_aws_query };
 	const char *svcname = a->ctx->service;
-	struct eb *e = ml_calloc(1, sizeof(*e));
+	struct ml_eb *e = ml_calloc(1, sizeof(*e));
 	int overridden = 0, rc;
 
 	a->target_state = e;
@@ -240,7 +125,7 @@ int ml_eb_init(struct ml_aws *a, struct ml_error *err)
 
 void ml_eb_cleanup(struct ml_aws *a)
 {
-	struct eb *e = eb_of(a);
+	struct ml_eb *e = eb_of(a);
 
 	if (!e)
 		return;
@@ -357,269 +242,43 @@ static char *version_label(const struct eb_plan *ep, const char *digest)
 	return ml_asprintf("mldeploy-%.12s-%.8s", ml_digest_hex(digest), ml_digest_hex(out));
 }
 
-/* The version's description: "mldeploy digest=sha256:... previous=LABEL". */
-static char *desc_field(const char *desc, const char *key)
-{
-	size_t n = strlen(key);
-	const char *p = desc;
-
-	while (p && *p) {
-		p += strspn(p, " ");
-		if (!strncmp(p, key, n) && p[n] == '=')
-			return ml_strndup(p + n + 1, strcspn(p + n + 1, " "));
-		p = strchr(p, ' ');
-	}
-	return NULL;
-}
-
-static void add_options(struct query *q, const struct opt *o, size_t n)
+static void add_options(struct ml_eb_query *q, const struct opt *o, size_t n)
 {
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		q_addf(q, o[i].ns, "OptionSettings.member.%zu.Namespace", i + 1);
-		q_addf(q, o[i].name, "OptionSettings.member.%zu.OptionName", i + 1);
-		q_addf(q, o[i].value, "OptionSettings.member.%zu.Value", i + 1);
+		ml_eb_query_addf(q, o[i].ns, "OptionSettings.member.%zu.Namespace", i + 1);
+		ml_eb_query_addf(q, o[i].name, "OptionSettings.member.%zu.OptionName", i + 1);
+		ml_eb_query_addf(q, o[i].value, "OptionSettings.member.%zu.Value", i + 1);
 	}
-}
-
-/* ---- reads */
-
-struct env_view {
-	int exists;
-	char *status, *health, *label, *cname, *arn, *stack;
-};
-
-static void env_view_dispose(struct env_view *v)
-{
-	free(v->status);
-	free(v->health);
-	free(v->label);
-	free(v->cname);
-	free(v->arn);
-	free(v->stack);
-	memset(v, 0, sizeof(*v));
-}
-
-/* The environment, unless it is terminated (or terminating, with gone_too). */
-static int describe_env(struct eb *e, int include_deleted, struct env_view *v, struct ml_error *err)
-{
-	const struct ml_xml *r, *m;
-	struct ml_xml *doc = NULL;
-	struct query q;
-	int rc;
-
-	memset(v, 0, sizeof(*v));
-	q_init(&q, "DescribeEnvironments");
-	q_add(&q, "ApplicationName", e->app);
-	q_add(&q, "EnvironmentNames.member.1", e->env);
-	q_add(&q, "IncludeDeleted", include_deleted ? "true" : "false");
-	rc = eb_call(e, &q, 0, &doc, &r, err);
-	q_dispose(&q);
-	if (rc < 0)
-		return rc;
-	for (m = first_member(r, "Environments"); m; m = ml_xml_next(m, "member")) {
-		if (strcmp(text(m, "EnvironmentName") ? text(m, "EnvironmentName") : "", e->env))
-			continue;
-		if (!include_deleted && text(m, "Status") && !strcmp(text(m, "Status"), "Terminated"))
-			continue;
-		v->exists = 1;
-		v->status = ml_strdup(text(m, "Status"));
-		v->health = ml_strdup(text(m, "Health"));
-		v->label = ml_strdup(text(m, "VersionLabel"));
-		v->cname = ml_strdup(text(m, "CNAME"));
-		v->arn = ml_strdup(text(m, "EnvironmentArn"));
-		v->stack = ml_strdup(text(m, "SolutionStackName"));
-		break;
-	}
-	ml_xml_free(doc);
-	return 0;
-}
-
-/* 1 when the resource at arn carries managed-by: mldeploy, 0 when not. */
-static int managed(struct eb *e, const char *arn, struct ml_error *err)
-{
-	const struct ml_xml *r, *m;
-	struct ml_xml *doc = NULL;
-	struct query q;
-	int rc, found = 0;
-
-	if (!arn || !*arn)
-		return 0;
-	q_init(&q, "ListTagsForResource");
-	q_add(&q, "ResourceArn", arn);
-	rc = eb_call(e, &q, 0, &doc, &r, err);
-	q_dispose(&q);
-	if (rc < 0)
-		return rc;
-	for (m = first_member(r, "ResourceTags"); m; m = ml_xml_next(m, "member"))
-		if (!strcmp(text(m, "Key") ? text(m, "Key") : "", TAG_MANAGED) &&
-		    !strcmp(text(m, "Value") ? text(m, "Value") : "", "mldeploy"))
-			found = 1;
-	ml_xml_free(doc);
-	return found;
-}
-
-/* *arn (may be NULL) gets the application's ARN; 1 when it exists. */
-static int describe_app(struct eb *e, char **arn, struct ml_error *err)
-{
-	const struct ml_xml *r, *m;
-	struct ml_xml *doc = NULL;
-	struct query q;
-	int rc;
-
-	q_init(&q, "DescribeApplications");
-	q_add(&q, "ApplicationNames.member.1", e->app);
-	rc = eb_call(e, &q, 0, &doc, &r, err);
-	q_dispose(&q);
-	if (rc < 0)
-		return rc;
-	for (m = first_member(r, "Applications"); m; m = ml_xml_next(m, "member"))
-		if (text(m, "ApplicationName") && !strcmp(text(m, "ApplicationName"), e->app))
-			break;
-	if (m && arn)
-		*arn = ml_strdup(text(m, "ApplicationArn"));
-	ml_xml_free(doc);
-	return m != NULL;
-}
-
-struct version_view {
-	int exists;
-	char *status, *description;
-};
-
-/* The versions labelled a and b (b may be NULL). */
-static int describe_versions(struct eb *e, const char *a, const char *b, struct version_view *va,
-			     struct version_view *vb, struct ml_error *err)
-{
-	const struct ml_xml *r, *m;
-	struct ml_xml *doc = NULL;
-	struct query q;
-	int rc;
-
-	memset(va, 0, sizeof(*va));
-	if (vb)
-		memset(vb, 0, sizeof(*vb));
-	q_init(&q, "DescribeApplicationVersions");
-	q_add(&q, "ApplicationName", e->app);
-	q_add(&q, "VersionLabels.member.1", a);
-	if (b)
-		q_add(&q, "VersionLabels.member.2", b);
-	rc = eb_call(e, &q, 0, &doc, &r, err);
-	q_dispose(&q);
-	if (rc < 0)
-		return rc;
-	for (m = first_member(r, "ApplicationVersions"); m; m = ml_xml_next(m, "member")) {
-		const char *label = text(m, "VersionLabel");
-		struct version_view *v = label && !strcmp(label, a) ? va :
-					 label && b && vb && !strcmp(label, b) ? vb : NULL;
-
-		if (!v || v->exists)
-			continue;
-		v->exists = 1;
-		v->status = ml_strdup(text(m, "Status"));
-		v->description = ml_strdup(text(m, "Description"));
-	}
-	ml_xml_free(doc);
-	return 0;
-}
-
-static void version_view_dispose(struct version_view *v)
-{
-	free(v->status);
-	free(v->description);
-	memset(v, 0, sizeof(*v));
-}
-
-/* Compares the dotted numbers of two stack names ("... v4.3.0 running Docker"). */
-static int stack_version_cmp(const char *a, const char *b)
-{
-	a = strstr(a, " v");
-	b = strstr(b, " v");
-	if (!a || !b)
-		return a ? 1 : b ? -1 : 0;
-	a += 2;
-	b += 2;
-	while (*a && *b && *a != ' ' && *b != ' ') {
-		char *ea, *eb;
-		long x = strtol(a, &ea, 10), y = strtol(b, &eb, 10);
-
-		if (x != y)
-			return x < y ? -1 : 1;
-		a = *ea == '.' ? ea + 1 : ea;
-		b = *eb == '.' ? eb + 1 : eb;
-		if (ea == a && eb == b)
-			break;
-	}
-	return 0;
-}
-
-static int is_docker_al2023(const char *s)
-{
-	size_t n = strlen(s), k = strlen(STACK_SUFFIX);
-
-	return !strncmp(s, STACK_PREFIX, strlen(STACK_PREFIX)) && n > k &&
-	       !strcmp(s + n - k, STACK_SUFFIX);
-}
-
-/* The newest "64bit Amazon Linux 2023 vX running Docker". */
-static int solution_stack(struct ml_aws *a, struct eb *e, char **out, struct ml_error *err)
-{
-	const struct ml_xml *r, *m;
-	struct ml_xml *doc = NULL;
-	struct query q;
-	const char *best = NULL;
-	int rc, n = 0;
-
-	q_init(&q, "ListAvailableSolutionStacks");
-	rc = eb_call(e, &q, 0, &doc, &r, err);
-	q_dispose(&q);
-	if (rc < 0)
-		return rc;
-	for (m = first_member(r, "SolutionStacks"); m; m = ml_xml_next(m, "member")) {
-		const char *s = ml_xml_text(m);
-
-		n++;
-		if (is_docker_al2023(s) && (!best || stack_version_cmp(s, best) > 0))
-			best = s;
-	}
-	if (best)
-		*out = ml_strdup(best);
-	else
-		rc = ml_error_set(err, ML_ENOTFOUND, "Elastic Beanstalk in %s offers no solution stack "
-				  "'" STACK_PREFIX "v..." STACK_SUFFIX "' among the %d it lists: mldeploy "
-				  "runs images on the Docker platform on Amazon Linux 2023; check "
-				  "deploy.aws.region", a->region, n);
-	ml_xml_free(doc);
-	return rc;
 }
 
 /* The option settings the live environment has, and which of ours differ. */
-static int changed_options(const struct ml_aws_conf *c, struct eb *e, struct eb_plan *ep,
+static int changed_options(const struct ml_aws_conf *c, struct ml_eb *e, struct eb_plan *ep,
 			   struct ml_error *err)
 {
 	const struct ml_xml *r, *m, *cfg;
 	struct ml_xml *doc = NULL;
-	struct query q;
+	struct ml_eb_query q;
 	struct opt *keep = NULL;
 	size_t i, nkeep = 0;
 	int rc;
 
-	q_init(&q, "DescribeConfigurationSettings");
-	q_add(&q, "ApplicationName", e->app);
-	q_add(&q, "EnvironmentName", e->env);
-	rc = eb_call(e, &q, 0, &doc, &r, err);
-	q_dispose(&q);
+	ml_eb_query_init(&q, "DescribeConfigurationSettings");
+	ml_eb_query_add(&q, "ApplicationName", e->app);
+	ml_eb_query_add(&q, "EnvironmentName", e->env);
+	rc = ml_eb_call(e, &q, 0, &doc, &r, err);
+	ml_eb_query_dispose(&q);
 	if (rc < 0)
 		return rc;
-	cfg = first_member(r, "ConfigurationSettings");
+	cfg = ml_eb_first_member(r, "ConfigurationSettings");
 	for (i = 0; i < ep->nopts; i++) {
 		int same = 0;
 
-		for (m = first_member(cfg, "OptionSettings"); m && !same; m = ml_xml_next(m, "member"))
-			same = text(m, "Namespace") && !strcmp(text(m, "Namespace"), ep->opts[i].ns) &&
-			       text(m, "OptionName") && !strcmp(text(m, "OptionName"), ep->opts[i].name) &&
-			       text(m, "Value") && !strcmp(text(m, "Value"), ep->opts[i].value);
+		for (m = ml_eb_first_member(cfg, "OptionSettings"); m && !same; m = ml_xml_next(m, "member"))
+			same = ml_eb_text(m, "Namespace") && !strcmp(ml_eb_text(m, "Namespace"), ep->opts[i].ns) &&
+			       ml_eb_text(m, "OptionName") && !strcmp(ml_eb_text(m, "OptionName"), ep->opts[i].name) &&
+			       ml_eb_text(m, "Value") && !strcmp(ml_eb_text(m, "Value"), ep->opts[i].value);
 		if (same) {
 			free(ep->opts[i].value);
 			continue;
@@ -631,8 +290,8 @@ static int changed_options(const struct ml_aws_conf *c, struct eb *e, struct eb_
 	ep->opts = keep;
 	ep->nopts = nkeep;
 	/* environment variables deploy.yaml no longer sets */
-	for (m = first_member(cfg, "OptionSettings"); m; m = ml_xml_next(m, "member")) {
-		const char *ns = text(m, "Namespace"), *name = text(m, "OptionName");
+	for (m = ml_eb_first_member(cfg, "OptionSettings"); m; m = ml_xml_next(m, "member")) {
+		const char *ns = ml_eb_text(m, "Namespace"), *name = ml_eb_text(m, "OptionName");
 		size_t k;
 
 		if (!ns || strcmp(ns, NS_ENV) || !name)
@@ -651,80 +310,81 @@ static int changed_options(const struct ml_aws_conf *c, struct eb *e, struct eb_
 
 /* ---- the requests that change something, for the plan and the deploy alike */
 
-static void q_tag(struct query *q, const char *prefix)
+static void q_tag(struct ml_eb_query *q, const char *prefix)
 {
-	q_addf(q, TAG_MANAGED, "%s.member.1.Key", prefix);
-	q_addf(q, "mldeploy", "%s.member.1.Value", prefix);
+	ml_eb_query_addf(q, TAG_MANAGED, "%s.member.1.Key", prefix);
+	ml_eb_query_addf(q, "mldeploy", "%s.member.1.Value", prefix);
 }
 
-static void q_create_app(struct eb *e, struct query *q)
+static void q_create_app(struct ml_eb *e, struct ml_eb_query *q)
 {
-	q_init(q, "CreateApplication");
-	q_add(q, "ApplicationName", e->app);
-	q_add(q, "Description", "created by mldeploy");
+	ml_eb_query_init(q, "CreateApplication");
+	ml_eb_query_add(q, "ApplicationName", e->app);
+	ml_eb_query_add(q, "Description", "created by mldeploy");
 	q_tag(q, "Tags");
 }
 
-static char *bundle_key(const struct eb *e, const struct eb_plan *ep)
+static char *bundle_key(const struct ml_eb *e, const struct eb_plan *ep)
 {
 	return ml_asprintf("mldeploy/%s/%s.zip", e->app, ml_digest_hex(ep->bundle_hash));
 }
 
-static void q_create_version(struct eb *e, const struct eb_plan *ep, const char *bucket,
-			     struct query *q)
+static void q_create_version(struct ml_eb *e, const struct eb_plan *ep, const char *bucket,
+			     struct ml_eb_query *q)
 {
 	char *key = bundle_key(e, ep);
 
-	q_init(q, "CreateApplicationVersion");
-	q_add(q, "ApplicationName", e->app);
-	q_add(q, "VersionLabel", ep->label);
-	q_add(q, "Description", ep->description);
-	q_add(q, "SourceBundle.S3Bucket", bucket);
-	q_add(q, "SourceBundle.S3Key", key);
-	q_add(q, "Process", "true");
+	ml_eb_query_init(q, "CreateApplicationVersion");
+	ml_eb_query_add(q, "ApplicationName", e->app);
+	ml_eb_query_add(q, "VersionLabel", ep->label);
+	ml_eb_query_add(q, "Description", ep->description);
+	ml_eb_query_add(q, "SourceBundle.S3Bucket", bucket);
+	ml_eb_query_add(q, "SourceBundle.S3Key", key);
+	ml_eb_query_add(q, "Process", "true");
 	free(key);
 }
 
-static void q_environment(struct eb *e, const struct eb_plan *ep, struct query *q)
+static void q_environment(struct ml_eb *e, const struct eb_plan *ep, struct ml_eb_query *q)
 {
 	size_t i;
 
-	q_init(q, ep->env_exists ? "UpdateEnvironment" : "CreateEnvironment");
-	q_add(q, "ApplicationName", e->app);
-	q_add(q, "EnvironmentName", e->env);
-	q_add(q, "VersionLabel", ep->label);
+	ml_eb_query_init(q, ep->env_exists ? "UpdateEnvironment" : "CreateEnvironment");
+	ml_eb_query_add(q, "ApplicationName", e->app);
+	ml_eb_query_add(q, "EnvironmentName", e->env);
+	ml_eb_query_add(q, "VersionLabel", ep->label);
 	if (!ep->env_exists) {
-		q_add(q, "SolutionStackName", ep->stack);
+		ml_eb_query_add(q, "SolutionStackName", ep->stack);
 		q_tag(q, "Tags");
 	}
 	add_options(q, ep->opts, ep->nopts);
 	for (i = 0; i < ep->nremove; i++) {
-		q_addf(q, NS_ENV, "OptionsToRemove.member.%zu.Namespace", i + 1);
-		q_addf(q, ep->remove[i], "OptionsToRemove.member.%zu.OptionName", i + 1);
+		ml_eb_query_addf(q, NS_ENV, "OptionsToRemove.member.%zu.Namespace", i + 1);
+		ml_eb_query_addf(q, ep->remove[i], "OptionsToRemove.member.%zu.OptionName", i + 1);
 	}
 }
 
 /* A plan step showing q's parameters. */
-static void step(struct eb *e, struct ml_plan *plan, const char *what, struct query *q, int change)
+static void step(struct ml_eb *e, struct ml_plan *plan, const char *what, struct ml_eb_query *q,
+		 int change)
 {
 	ml_plan_add(plan, what, change ? "POST" : "GET", e->base, ml_json_ref(q->shown), change);
-	q_dispose(q);
+	ml_eb_query_dispose(q);
 }
 
 /* ---- plan */
 
-static int plan_reads(struct ml_aws *a, struct eb *e, const struct ml_deploy_request *req,
+static int plan_reads(struct ml_aws *a, struct ml_eb *e, const struct ml_deploy_request *req,
 		      struct eb_plan *ep, struct ml_plan *plan, struct ml_error *err)
 {
-	struct env_view live;
-	struct version_view want, cur;
+	struct ml_eb_env live;
+	struct ml_eb_version want, cur;
 	char *prev_label = NULL;
-	int rc = describe_env(e, 0, &live, err);
+	int rc = ml_eb_describe_env(e, 0, &live, err);
 
 	memset(&want, 0, sizeof(want));
 	memset(&cur, 0, sizeof(cur));
 	if (rc == 0 && live.exists) {
-		rc = managed(e, live.arn, err);
+		rc = ml_eb_managed(e, live.arn, err);
 		if (rc == 0)
 			rc = ml_error_set(err, ML_ECONFLICT, "Elastic Beanstalk environment '%s' of "
 					  "application '%s' was not created by mldeploy (no managed-by: "
@@ -738,11 +398,11 @@ static int plan_reads(struct ml_aws *a, struct eb *e, const struct ml_deploy_req
 			prev_label = live.label;
 	}
 	if (rc == 0)
-		rc = describe_versions(e, ep->label, prev_label, &want, &cur, err);
+		rc = ml_eb_describe_versions(e, ep->label, prev_label, &want, &cur, err);
 	if (rc < 0)
 		goto out;
 	if (cur.description) {
-		char *d = desc_field(cur.description, "digest");
+		char *d = ml_eb_desc_field(cur.description, "digest");
 
 		if (d && strcmp(d, req->digest))
 			ep->previous_digest = d;
@@ -771,7 +431,7 @@ static int plan_reads(struct ml_aws *a, struct eb *e, const struct ml_deploy_req
 			  prev_label ? ml_asprintf("mldeploy digest=%s previous=%s", req->digest, prev_label) :
 			  ml_asprintf("mldeploy digest=%s", req->digest);
 	if (!ep->version_exists) {
-		rc = describe_app(e, NULL, err);
+		rc = ml_eb_describe_app(e, NULL, err);
 		ep->app_exists = rc > 0;
 	} else {
 		ep->app_exists = 1;
@@ -782,22 +442,23 @@ static int plan_reads(struct ml_aws *a, struct eb *e, const struct ml_deploy_req
 		ep->create_profile = rc == 0;
 	}
 	if (rc >= 0)
-		rc = live.exists ? changed_options(a->conf, e, ep, err) : solution_stack(a, e, &ep->stack, err);
+		rc = live.exists ? changed_options(a->conf, e, ep, err) :
+		     ml_eb_solution_stack(a, e, &ep->stack, err);
 out:
-	env_view_dispose(&live);
-	version_view_dispose(&want);
-	version_view_dispose(&cur);
+	ml_eb_env_dispose(&live);
+	ml_eb_version_dispose(&want);
+	ml_eb_version_dispose(&cur);
 	return rc < 0 ? rc : 0;
 }
 
 int ml_eb_plan(struct ml_aws *a, const struct ml_deploy_request *req, struct ml_plan *plan,
 	       struct ml_error *err)
 {
-	struct eb *e = eb_of(a);
+	struct ml_eb *e = eb_of(a);
 	struct eb_plan *ep = ml_calloc(1, sizeof(*ep));
 	const char *profile = a->conf->instance_profile ? a->conf->instance_profile :
 			      ML_IAM_DEFAULT_PROFILE;
-	struct query q;
+	struct ml_eb_query q;
 	ml_json *body;
 	char *key;
 	int rc;
@@ -825,7 +486,7 @@ int ml_eb_plan(struct ml_aws *a, const struct ml_deploy_request *req, struct ml_
 					    ep->label, req->digest);
 		return 0;
 	}
-	q_init(&q, "CreateStorageLocation");
+	ml_eb_query_init(&q, "CreateStorageLocation");
 	step(e, plan, "find (or create, once) the account's Elastic Beanstalk bucket", &q, 1);
 	key = bundle_key(e, ep);
 	body = dockerrun(req);
@@ -844,9 +505,9 @@ int ml_eb_plan(struct ml_aws *a, const struct ml_deploy_request *req, struct ml_
 	if (!ep->version_exists) {
 		q_create_version(e, ep, "{bucket}", &q);
 		step(e, plan, "create the application version", &q, 1);
-		q_init(&q, "DescribeApplicationVersions");
-		q_add(&q, "ApplicationName", e->app);
-		q_add(&q, "VersionLabels.member.1", ep->label);
+		ml_eb_query_init(&q, "DescribeApplicationVersions");
+		ml_eb_query_add(&q, "ApplicationName", e->app);
+		ml_eb_query_add(&q, "VersionLabels.member.1", ep->label);
 		step(e, plan, "wait until the version is processed", &q, 0);
 	}
 	if (ep->create_profile) {
@@ -854,17 +515,27 @@ int ml_eb_plan(struct ml_aws *a, const struct ml_deploy_request *req, struct ml_
 					 "ec2.amazonaws.com with AWSElasticBeanstalkWebTier and "
 					 "AmazonEC2ContainerRegistryReadOnly)", profile);
 
+		const struct ml_aws_service iam = { .id = "IAM", .signing_name = "iam",
+						    .display = "IAM", .host_prefix = "iam",
+						    .global = 1 };
+		char *url = NULL;
+		int overridden;
+
 		body = ml_json_object_new();
 		ml_json_set_str(body, "InstanceProfileName", profile);
-		ml_plan_add(plan, what, "POST", "iam", body, 1);
+		ml_json_set_str(body, "RoleName", profile);
+		if (ml_aws_endpoint(a->auth, &iam, a->region, &url, &overridden, NULL) < 0)
+			url = ml_strdup("https://iam.amazonaws.com");
+		ml_plan_add(plan, what, "POST", url, body, 1);
+		free(url);
 		free(what);
 	}
 	q_environment(e, ep, &q);
 	step(e, plan, ep->env_exists ? "update the environment to the new version" :
 	     "create the environment", &q, 1);
-	q_init(&q, "DescribeEnvironments");
-	q_add(&q, "ApplicationName", e->app);
-	q_add(&q, "EnvironmentNames.member.1", e->env);
+	ml_eb_query_init(&q, "DescribeEnvironments");
+	ml_eb_query_add(&q, "ApplicationName", e->app);
+	ml_eb_query_add(&q, "EnvironmentNames.member.1", e->env);
 	step(e, plan, "wait until it is Ready and Green, showing DescribeEvents", &q, 0);
 	plan->summary = ml_asprintf("%s environment %s running %s (%s)",
 				    ep->env_exists ? "update" : "create", e->env, ep->label, req->digest);
@@ -873,25 +544,25 @@ int ml_eb_plan(struct ml_aws *a, const struct ml_deploy_request *req, struct ml_
 
 /* ---- deploy */
 
-static int storage_location(struct eb *e, char **bucket, struct ml_error *err)
+static int storage_location(struct ml_eb *e, char **bucket, struct ml_error *err)
 {
 	const struct ml_xml *r;
 	struct ml_xml *doc = NULL;
-	struct query q;
+	struct ml_eb_query q;
 	int rc;
 
-	q_init(&q, "CreateStorageLocation");
-	rc = eb_call(e, &q, 1, &doc, &r, err);
-	q_dispose(&q);
-	if (rc == 0 && !(text(r, "S3Bucket") && *text(r, "S3Bucket")))
+	ml_eb_query_init(&q, "CreateStorageLocation");
+	rc = ml_eb_call(e, &q, 1, &doc, &r, err);
+	ml_eb_query_dispose(&q);
+	if (rc == 0 && !(ml_eb_text(r, "S3Bucket") && *ml_eb_text(r, "S3Bucket")))
 		rc = ml_error_set(err, ML_EPROTO, "Elastic Beanstalk: CreateStorageLocation named no bucket");
 	if (rc == 0)
-		*bucket = ml_strdup(text(r, "S3Bucket"));
+		*bucket = ml_strdup(ml_eb_text(r, "S3Bucket"));
 	ml_xml_free(doc);
 	return rc;
 }
 
-static int upload(struct ml_aws *a, struct eb *e, const struct eb_plan *ep, const char *bucket,
+static int upload(struct ml_aws *a, struct ml_eb *e, const struct eb_plan *ep, const char *bucket,
 		  struct ml_error *err)
 {
 	char *key = bundle_key(e, ep), *path = NULL, *template;
@@ -927,15 +598,15 @@ static int failed(int rc)
 }
 
 struct version_wait {
-	struct eb *e;
+	struct ml_eb *e;
 	const char *label;
 };
 
 static int look_at_version(void *ud, struct ml_poll_step *st, struct ml_error *err)
 {
 	struct version_wait *w = ud;
-	struct version_view v;
-	int rc = describe_versions(w->e, w->label, NULL, &v, NULL, err);
+	struct ml_eb_version v;
+	int rc = ml_eb_describe_versions(w->e, w->label, NULL, &v, NULL, err);
 
 	if (rc < 0)
 		return rc;
@@ -952,14 +623,14 @@ static int look_at_version(void *ud, struct ml_poll_step *st, struct ml_error *e
 				  "events", w->label));
 	else
 		rc = ML_POLL_PENDING;
-	version_view_dispose(&v);
+	ml_eb_version_dispose(&v);
 	return rc;
 }
 
 /* The environment until Ready and Green, its new events logged as they come. */
 struct env_wait {
 	struct ml_aws *a;
-	struct eb *e;
+	struct ml_eb *e;
 	const char *label;
 	char since[32];		/* StartTime of the next DescribeEvents */
 	char **seen;		/* events at exactly `since`, already shown */
@@ -992,24 +663,24 @@ static int stream_events(struct env_wait *w, struct ml_error *err)
 {
 	const struct ml_xml *r, *m, *list[200];
 	struct ml_xml *doc = NULL;
-	struct query q;
+	struct ml_eb_query q;
 	size_t n = 0;
 	int rc;
 
-	q_init(&q, "DescribeEvents");
-	q_add(&q, "ApplicationName", w->e->app);
-	q_add(&q, "EnvironmentName", w->e->env);
-	q_add(&q, "StartTime", w->since);
-	q_add(&q, "MaxRecords", "100");
-	rc = eb_call(w->e, &q, 0, &doc, &r, err);
-	q_dispose(&q);
+	ml_eb_query_init(&q, "DescribeEvents");
+	ml_eb_query_add(&q, "ApplicationName", w->e->app);
+	ml_eb_query_add(&q, "EnvironmentName", w->e->env);
+	ml_eb_query_add(&q, "StartTime", w->since);
+	ml_eb_query_add(&q, "MaxRecords", "100");
+	rc = ml_eb_call(w->e, &q, 0, &doc, &r, err);
+	ml_eb_query_dispose(&q);
 	if (rc < 0)
 		return rc;
-	for (m = first_member(r, "Events"); m && n < 200; m = ml_xml_next(m, "member"))
+	for (m = ml_eb_first_member(r, "Events"); m && n < 200; m = ml_xml_next(m, "member"))
 		list[n++] = m;
 	while (n--) {	/* newest first on the wire */
-		const char *date = text(list[n], "EventDate"), *sev = text(list[n], "Severity");
-		const char *msg = text(list[n], "Message");
+		const char *date = ml_eb_text(list[n], "EventDate"), *sev = ml_eb_text(list[n], "Severity");
+		const char *msg = ml_eb_text(list[n], "Message");
 		char *key, *shown;
 
 		if (!date || !msg)
@@ -1050,14 +721,14 @@ static void strip_period(char *s)
 static int look_at_env(void *ud, struct ml_poll_step *st, struct ml_error *err)
 {
 	struct env_wait *w = ud;
-	struct env_view v;
+	struct ml_eb_env v;
 	/* the state first: the events that led to it are then all there */
-	int rc = describe_env(w->e, w->terminate, &v, err);
+	int rc = ml_eb_describe_env(w->e, w->terminate, &v, err);
 
 	if (rc == 0)
 		rc = stream_events(w, err);
 	if (rc < 0) {
-		env_view_dispose(&v);
+		ml_eb_env_dispose(&v);
 		return rc;
 	}
 	snprintf(st->progress, sizeof(st->progress), "environment %s: %s, health %s", w->e->env,
@@ -1086,11 +757,11 @@ static int look_at_env(void *ud, struct ml_poll_step *st, struct ml_error *err)
 	} else {
 		rc = ML_POLL_PENDING;
 	}
-	env_view_dispose(&v);
+	ml_eb_env_dispose(&v);
 	return rc;
 }
 
-static int wait_env(struct ml_aws *a, struct eb *e, const char *label, const char *since,
+static int wait_env(struct ml_aws *a, struct ml_eb *e, const char *label, const char *since,
 		    int terminate, long timeout_s, struct ml_error *err)
 {
 	struct env_wait w = { .a = a, .e = e, .label = label, .terminate = terminate };
@@ -1116,21 +787,21 @@ static char *url_of(const char *cname)
 	return cname && *cname ? ml_asprintf("http://%s", cname) : NULL;
 }
 
-static int env_url(struct eb *e, struct ml_deploy_result *res, struct ml_error *err)
+static int env_url(struct ml_eb *e, struct ml_deploy_result *res, struct ml_error *err)
 {
-	struct env_view v;
-	int rc = describe_env(e, 0, &v, err);
+	struct ml_eb_env v;
+	int rc = ml_eb_describe_env(e, 0, &v, err);
 
 	if (rc == 0 && !(res->url = url_of(v.cname)))
 		rc = ml_error_set(err, ML_EPROTO, "Elastic Beanstalk environment %s has no CNAME", e->env);
-	env_view_dispose(&v);
+	ml_eb_env_dispose(&v);
 	return rc;
 }
 
 int ml_eb_deploy(struct ml_aws *a, const struct ml_plan *plan, struct ml_deploy_result *res,
 		 struct ml_error *err)
 {
-	struct eb *e = eb_of(a);
+	struct ml_eb *e = eb_of(a);
 	struct eb_plan *ep = plan->priv;
 	const char *profile = a->conf->instance_profile ? a->conf->instance_profile :
 			      ML_IAM_DEFAULT_PROFILE;
@@ -1138,7 +809,7 @@ int ml_eb_deploy(struct ml_aws *a, const struct ml_plan *plan, struct ml_deploy_
 	struct ml_poll_opts po = { .what = "Elastic Beanstalk", .timeout_s = VERSION_TIMEOUT_S,
 				   .max_ms = 5000, .interrupted = a->ctx->interrupted };
 	char *bucket = NULL, since[32];
-	struct query q;
+	struct ml_eb_query q;
 	int rc;
 
 	res->digest = ml_strdup(ep->digest);
@@ -1153,13 +824,13 @@ int ml_eb_deploy(struct ml_aws *a, const struct ml_plan *plan, struct ml_deploy_
 		rc = upload(a, e, ep, bucket, err);
 	if (rc == 0 && !ep->app_exists) {
 		q_create_app(e, &q);
-		rc = eb_do(e, &q, 1, err);
-		q_dispose(&q);
+		rc = ml_eb_do(e, &q, 1, err);
+		ml_eb_query_dispose(&q);
 	}
 	if (rc == 0 && !ep->version_exists) {
 		q_create_version(e, ep, bucket, &q);
-		rc = eb_do(e, &q, 1, err);
-		q_dispose(&q);
+		rc = ml_eb_do(e, &q, 1, err);
+		ml_eb_query_dispose(&q);
 		if (rc == 0)
 			rc = ml_poll(&po, look_at_version, &vw, err);
 	}
@@ -1172,8 +843,8 @@ int ml_eb_deploy(struct ml_aws *a, const struct ml_plan *plan, struct ml_deploy_
 	if (rc == 0) {
 		utc_now(since, 1);
 		q_environment(e, ep, &q);
-		rc = eb_do(e, &q, 1, err);
-		q_dispose(&q);
+		rc = ml_eb_do(e, &q, 1, err);
+		ml_eb_query_dispose(&q);
 	}
 	if (rc == 0 && !ep->no_wait)
 		rc = wait_env(a, e, ep->label, since, 0, ep->timeout_s, err);
@@ -1186,29 +857,29 @@ int ml_eb_deploy(struct ml_aws *a, const struct ml_plan *plan, struct ml_deploy_
 /* ---- status, rollback, destroy, render */
 
 /* The last events (newest first) as one array of "DATE SEVERITY MESSAGE". */
-static ml_json *recent_events(struct eb *e, int max, struct ml_error *err)
+static ml_json *recent_events(struct ml_eb *e, int max, struct ml_error *err)
 {
 	const struct ml_xml *r, *m;
 	struct ml_xml *doc = NULL;
-	struct query q;
+	struct ml_eb_query q;
 	ml_json *arr;
 	char n[16];
 
 	snprintf(n, sizeof(n), "%d", max);
-	q_init(&q, "DescribeEvents");
-	q_add(&q, "ApplicationName", e->app);
-	q_add(&q, "EnvironmentName", e->env);
-	q_add(&q, "MaxRecords", n);
-	if (eb_call(e, &q, 0, &doc, &r, err) < 0) {
-		q_dispose(&q);
+	ml_eb_query_init(&q, "DescribeEvents");
+	ml_eb_query_add(&q, "ApplicationName", e->app);
+	ml_eb_query_add(&q, "EnvironmentName", e->env);
+	ml_eb_query_add(&q, "MaxRecords", n);
+	if (ml_eb_call(e, &q, 0, &doc, &r, err) < 0) {
+		ml_eb_query_dispose(&q);
 		return NULL;
 	}
-	q_dispose(&q);
+	ml_eb_query_dispose(&q);
 	arr = ml_json_array_new();
-	for (m = first_member(r, "Events"); m; m = ml_xml_next(m, "member")) {
-		char *line = ml_asprintf("%s %s %s", text(m, "EventDate") ? text(m, "EventDate") : "",
-					 text(m, "Severity") ? text(m, "Severity") : "",
-					 text(m, "Message") ? text(m, "Message") : "");
+	for (m = ml_eb_first_member(r, "Events"); m; m = ml_xml_next(m, "member")) {
+		char *line = ml_asprintf("%s %s %s", ml_eb_text(m, "EventDate") ? ml_eb_text(m, "EventDate") : "",
+					 ml_eb_text(m, "Severity") ? ml_eb_text(m, "Severity") : "",
+					 ml_eb_text(m, "Message") ? ml_eb_text(m, "Message") : "");
 
 		ml_sanitize(line);
 		ml_json_append(arr, ml_json_string_new(line));
@@ -1220,12 +891,12 @@ static ml_json *recent_events(struct eb *e, int max, struct ml_error *err)
 
 int ml_eb_status(struct ml_aws *a, struct ml_deploy_result *res, struct ml_error *err)
 {
-	struct eb *e = eb_of(a);
-	struct env_view v;
-	struct version_view cur;
+	struct ml_eb *e = eb_of(a);
+	struct ml_eb_env v;
+	struct ml_eb_version cur;
 	struct ml_error eerr = { 0 };
 	ml_json *x, *events;
-	int rc = describe_env(e, 0, &v, err);
+	int rc = ml_eb_describe_env(e, 0, &v, err);
 
 	if (rc < 0)
 		return rc;
@@ -1236,10 +907,10 @@ int ml_eb_status(struct ml_aws *a, struct ml_deploy_result *res, struct ml_error
 	res->state = ml_strdup(v.status);
 	res->revision = ml_strdup(v.label);
 	res->url = url_of(v.cname);
-	rc = v.label ? describe_versions(e, v.label, NULL, &cur, NULL, err) : 0;
+	rc = v.label ? ml_eb_describe_versions(e, v.label, NULL, &cur, NULL, err) : 0;
 	if (rc == 0 && v.label) {
-		res->digest = desc_field(cur.description, "digest");
-		version_view_dispose(&cur);
+		res->digest = ml_eb_desc_field(cur.description, "digest");
+		ml_eb_version_dispose(&cur);
 	}
 	x = ml_json_object_new();
 	ml_json_set_str(x, "application", e->app);
@@ -1257,19 +928,19 @@ int ml_eb_status(struct ml_aws *a, struct ml_deploy_result *res, struct ml_error
 
 		ml_health_check(&ho, &res->health, &herr);
 	}
-	env_view_dispose(&v);
+	ml_eb_env_dispose(&v);
 	return rc;
 }
 
 int ml_eb_rollback(struct ml_aws *a, const struct ml_deploy_request *req,
 		   struct ml_deploy_result *res, struct ml_error *err)
 {
-	struct eb *e = eb_of(a);
-	struct env_view v;
-	struct version_view cur, prev;
-	struct query q;
+	struct ml_eb *e = eb_of(a);
+	struct ml_eb_env v;
+	struct ml_eb_version cur, prev;
+	struct ml_eb_query q;
 	char *prev_label = NULL, since[32];
-	int rc = describe_env(e, 0, &v, err);
+	int rc = ml_eb_describe_env(e, 0, &v, err);
 
 	memset(&cur, 0, sizeof(cur));
 	memset(&prev, 0, sizeof(prev));
@@ -1277,12 +948,12 @@ int ml_eb_rollback(struct ml_aws *a, const struct ml_deploy_request *req,
 		rc = ml_error_set(err, ML_ENOTFOUND, "%s is not deployed on Elastic Beanstalk "
 				  "(no environment %s in application %s)", a->ctx->service, e->env, e->app);
 	if (rc == 0 && v.label)
-		rc = describe_versions(e, v.label, NULL, &cur, NULL, err);
-	if (rc == 0 && !(prev_label = desc_field(cur.description, "previous")))
+		rc = ml_eb_describe_versions(e, v.label, NULL, &cur, NULL, err);
+	if (rc == 0 && !(prev_label = ml_eb_desc_field(cur.description, "previous")))
 		rc = ml_error_set(err, ML_ENOTFOUND, "nothing to roll back to: environment %s has run "
 				  "only %s", e->env, v.label ? v.label : "no version");
 	if (rc == 0)
-		rc = describe_versions(e, prev_label, NULL, &prev, NULL, err);
+		rc = ml_eb_describe_versions(e, prev_label, NULL, &prev, NULL, err);
 	if (rc == 0 && !prev.exists)
 		rc = ml_error_set(err, ML_ENOTFOUND, "cannot roll back: application version %s, which "
 				  "ran before %s, no longer exists", prev_label, v.label);
@@ -1292,17 +963,17 @@ int ml_eb_rollback(struct ml_aws *a, const struct ml_deploy_request *req,
 	if (rc < 0)
 		goto out;
 	ml_log(ML_LOG_INFO, "rolling environment %s back from %s to %s", e->env, v.label, prev_label);
-	res->digest = desc_field(prev.description, "digest");
-	res->previous_digest = desc_field(cur.description, "digest");
+	res->digest = ml_eb_desc_field(prev.description, "digest");
+	res->previous_digest = ml_eb_desc_field(cur.description, "digest");
 	res->revision = ml_strdup(prev_label);
 	res->changed = 1;
 	utc_now(since, 1);
-	q_init(&q, "UpdateEnvironment");
-	q_add(&q, "ApplicationName", e->app);
-	q_add(&q, "EnvironmentName", e->env);
-	q_add(&q, "VersionLabel", prev_label);
-	rc = eb_do(e, &q, 1, err);
-	q_dispose(&q);
+	ml_eb_query_init(&q, "UpdateEnvironment");
+	ml_eb_query_add(&q, "ApplicationName", e->app);
+	ml_eb_query_add(&q, "EnvironmentName", e->env);
+	ml_eb_query_add(&q, "VersionLabel", prev_label);
+	rc = ml_eb_do(e, &q, 1, err);
+	ml_eb_query_dispose(&q);
 	if (rc == 0 && !req->no_wait)
 		rc = wait_env(a, e, prev_label, since, 0, req->timeout_s, err);
 	if (rc == 0)
@@ -1316,9 +987,9 @@ int ml_eb_rollback(struct ml_aws *a, const struct ml_deploy_request *req,
 	res->state = ml_strdup(rc == 0 ? "Ready" : NULL);
 out:
 	free(prev_label);
-	version_view_dispose(&cur);
-	version_view_dispose(&prev);
-	env_view_dispose(&v);
+	ml_eb_version_dispose(&cur);
+	ml_eb_version_dispose(&prev);
+	ml_eb_env_dispose(&v);
 	return rc;
 }
 
@@ -1332,20 +1003,20 @@ static void add_removed(ml_json *arr, const char *kind, const char *name)
 }
 
 /* --all: the application with its versions, when mldeploy created it. */
-static int destroy_app(struct eb *e, struct ml_deploy_result *res, struct ml_error *err)
+static int destroy_app(struct ml_eb *e, struct ml_deploy_result *res, struct ml_error *err)
 {
 	char *arn = NULL;
-	struct query q;
-	int rc = describe_app(e, &arn, err);
+	struct ml_eb_query q;
+	int rc = ml_eb_describe_app(e, &arn, err);
 
 	if (rc > 0)
-		rc = managed(e, arn, err);
+		rc = ml_eb_managed(e, arn, err);
 	if (rc > 0) {
-		q_init(&q, "DeleteApplication");
-		q_add(&q, "ApplicationName", e->app);
-		q_add(&q, "TerminateEnvByForce", "true");
-		rc = eb_do(e, &q, 1, err);
-		q_dispose(&q);
+		ml_eb_query_init(&q, "DeleteApplication");
+		ml_eb_query_add(&q, "ApplicationName", e->app);
+		ml_eb_query_add(&q, "TerminateEnvByForce", "true");
+		rc = ml_eb_do(e, &q, 1, err);
+		ml_eb_query_dispose(&q);
 		if (rc == 0)
 			add_removed(res->removed, "application", e->app);
 	} else if (rc == 0 && arn) {
@@ -1359,33 +1030,33 @@ static int destroy_app(struct eb *e, struct ml_deploy_result *res, struct ml_err
 int ml_eb_destroy(struct ml_aws *a, const struct ml_deploy_request *req,
 		  struct ml_deploy_result *res, struct ml_error *err)
 {
-	struct eb *e = eb_of(a);
-	struct env_view v;
-	struct query q;
+	struct ml_eb *e = eb_of(a);
+	struct ml_eb_env v;
+	struct ml_eb_query q;
 	char since[32];
-	int rc = describe_env(e, 0, &v, err);
+	int rc = ml_eb_describe_env(e, 0, &v, err);
 
 	res->removed = ml_json_array_new();
 	res->state = ml_strdup("absent");
 	if (rc == 0 && v.exists) {
-		rc = managed(e, v.arn, err);
+		rc = ml_eb_managed(e, v.arn, err);
 		if (rc == 0)
 			rc = ml_error_set(err, ML_ECONFLICT, "Elastic Beanstalk environment '%s' was not "
 					  "created by mldeploy (no managed-by: mldeploy tag): left alone",
 					  e->env);
 		if (rc > 0) {
 			utc_now(since, 1);
-			q_init(&q, "TerminateEnvironment");
-			q_add(&q, "EnvironmentName", e->env);
-			rc = eb_do(e, &q, 1, err);
-			q_dispose(&q);
+			ml_eb_query_init(&q, "TerminateEnvironment");
+			ml_eb_query_add(&q, "EnvironmentName", e->env);
+			rc = ml_eb_do(e, &q, 1, err);
+			ml_eb_query_dispose(&q);
 			if (rc == 0)
 				rc = wait_env(a, e, NULL, since, 1, req->timeout_s, err);
 			if (rc == 0)
 				add_removed(res->removed, "environment", e->env);
 		}
 	}
-	env_view_dispose(&v);
+	ml_eb_env_dispose(&v);
 	if (rc == 0 && req->destroy_all)
 		rc = destroy_app(e, res, err);
 	return rc;

@@ -74,6 +74,37 @@ static int name_ok(const char *s)
 	       strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == n;
 }
 
+/* Names Cloud Run sets itself and refuses in a template. */
+static int reserved_env(const char *name)
+{
+	return !strcmp(name, "PORT") || !strcmp(name, "K_SERVICE") || !strcmp(name, "K_REVISION") ||
+	       !strcmp(name, "K_CONFIGURATION");
+}
+
+static int check_env_names(const struct ml_gcp *g, struct ml_error *err)
+{
+	size_t i;
+
+	for (i = 0; i < g->conf->nenv; i++)
+		if (reserved_env(g->conf->env[i].key))
+			return ml_error_set(err, ML_ECONFIG, "%s: deploy.gcp.env: Cloud Run sets '%s' "
+					    "itself and refuses it in a service", g->ctx->cfg->path,
+					    g->conf->env[i].key);
+	return 0;
+}
+
+/* us-east1, europe-west4, northamerica-northeast1: words and a number. */
+static int region_ok(const char *s)
+{
+	size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyz");
+
+	if (!n || s[n] != '-')
+		return 0;
+	s += n + 1;
+	n = strspn(s, "abcdefghijklmnopqrstuvwxyz");
+	return n && strspn(s + n, "0123456789") && !s[n + strspn(s + n, "0123456789")];
+}
+
 static int run_init(struct ml_gcp *g, struct ml_error *err)
 {
 	const char *path = g->ctx->cfg->path;
@@ -87,6 +118,12 @@ static int run_init(struct ml_gcp *g, struct ml_error *err)
 		return ml_error_set(err, ML_ECONFIG, "%s: name '%s' cannot name a Cloud Run service "
 				    "(lower-case letters, digits and '-', starting with a letter, at "
 				    "most 49 characters)", path, g->ctx->service);
+	if (!region_ok(g->conf->region))
+		return ml_error_set(err, ML_ECONFIG, "%s: deploy.gcp.region '%s' is not a Google Cloud "
+				    "region (such as us-east1 or europe-west4)", path, g->conf->region);
+	rc = check_env_names(g, err);
+	if (rc < 0)
+		return rc;
 	r = ml_calloc(1, sizeof(*r));
 	r->g = g;
 	r->parent = ml_asprintf("projects/%s/locations/%s", g->project, g->conf->region);
@@ -210,13 +247,6 @@ static int kv_has(const struct ml_kv *kv, size_t n, const char *key)
 	return 0;
 }
 
-/* Names Cloud Run sets itself and refuses in a template. */
-static int reserved_env(const char *name)
-{
-	return !strcmp(name, "PORT") || !strcmp(name, "K_SERVICE") || !strcmp(name, "K_REVISION") ||
-	       !strcmp(name, "K_CONFIGURATION");
-}
-
 static void add_env(ml_json *arr, const char *name, const char *value)
 {
 	ml_json *e = ml_json_object_new();
@@ -272,18 +302,6 @@ static ml_json *startup_probe(const char *path, int port)
 	ml_json_set_int(p, "timeoutSeconds", 2);
 	ml_json_set_int(p, "failureThreshold", 60);
 	return p;
-}
-
-static int check_env_names(const struct ml_gcp *g, struct ml_error *err)
-{
-	size_t i;
-
-	for (i = 0; i < g->conf->nenv; i++)
-		if (reserved_env(g->conf->env[i].key))
-			return ml_error_set(err, ML_ECONFIG, "%s: deploy.gcp.env: Cloud Run sets '%s' "
-					    "itself and refuses it in a service", g->ctx->cfg->path,
-					    g->conf->env[i].key);
-	return 0;
 }
 
 /* The template mldeploy wants, with the hash of its settings as an annotation (the
@@ -727,6 +745,14 @@ static int plan_iam(struct run *r, struct run_plan *rp, const ml_json *live, str
 		rp->iam = want;
 	} else {
 		rc = get_policy(r, &policy, err);
+		if (rc == -ML_EAUTH && !want) {
+			/* a deployer without IAM rights, and nothing to grant */
+			ml_log(ML_LOG_WARN, "cannot read the IAM policy of Cloud Run service %s (%s): "
+			       "whether allUsers may invoke it is left as it is", r->g->ctx->service,
+			       err->msg);
+			ml_error_clear(err);
+			return 0;
+		}
 		if (rc < 0)
 			return rc;
 		rp->iam = has_all_users(policy) == want ? 0 : want ? 1 : -1;
@@ -814,9 +840,6 @@ static int run_plan(struct ml_gcp *g, const struct ml_deploy_request *req, struc
 	if (!req->image)
 		return ml_error_set(err, ML_ECONFIG, "%s: Cloud Run runs images from a registry: set "
 				    "image.repository", g->ctx->cfg->path);
-	rc = check_env_names(g, err);
-	if (rc < 0)
-		return rc;
 	rp->digest = ml_strdup(req->digest);
 	rp->timeout_s = req->timeout_s;
 	rp->percent = req->traffic > 0 ? req->traffic : 100;

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Cloud Run's edges, on a small busybox httpd image run by the fake Cloud Run: no
-# region; a project the token may not use; 429 with Retry-After retried; a new
+# region, a malformed one, a reserved env name; a project the token may not use; 429 with Retry-After retried; a new
 # revision whose health path fails its startup probe, and one that Cloud Run starts
 # but that fails mldeploy's check of its tag's URL (both leave the traffic where it
 # was, untagged, exit 1 and say why); --no-traffic, then the same deploy releasing
 # it without a new revision; --traffic 50; allow_unauthenticated through a stale
-# etag; secret_env as secretKeyRef; permission denied; an operation that fails and
+# etag; secret_env as secretKeyRef; no right to read the IAM policy with nothing to
+# grant; permission denied; an operation that fails and
 # one that never finishes (--timeout). No token appears in any output.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -65,6 +66,12 @@ say "no region: a configuration error before the build"
 write_config "project: $GOOGLE_CLOUD_PROJECT"
 bad 2 deploy --provider gcp
 one_error_line "$T/err" "deploy.gcp.region is required"
+write_config "region: us-east-1"
+bad 2 deploy --provider gcp
+one_error_line "$T/err" "deploy.gcp.region 'us-east-1' is not a Google Cloud region"
+write_config "region: us-east1, env: { PORT: \"9090\" }"
+bad 2 deploy --provider gcp
+one_error_line "$T/err" "Cloud Run sets 'PORT' itself"
 assert_eq "$(registry_blob_uploads edge)" 0 "nothing pushed"
 assert_eq "$(cloudrun_count '*' .)" 0 "no Cloud Run call"
 
@@ -143,6 +150,12 @@ assert_not_contains "$T/out" "v3ry-s3cret-value"
 write_config "region: us-east1, allow_unauthenticated: false, secret_env: { API_KEY: api-key:3 }"
 ok deploy --provider gcp --json
 assert_eq "$(state .policy.bindings)" '[]' "allUsers taken out again"
+cloudrun_rules '[{"method": "GET", "path_regex": ":getIamPolicy$", "nth": "every", "action": "status",
+	"code": 403, "message": "Permission '"'run.services.getIamPolicy'"' denied on resource"}]'
+ok deploy --provider gcp --json
+assert_eq "$(jq -r .changed "$T/out")" false "no IAM rights, nothing to grant: no change"
+assert_contains "$T/err" "cannot read the IAM policy of Cloud Run service web"
+cloudrun_rules '[]'
 
 say "permission denied on the update: nothing changed"
 echo fourth >"$T/ctx/www/index.html"

@@ -63,6 +63,32 @@ cmp "$T/sklearn-flask-app/model.pkl" "$SRCDIR/templates/iris-flask/model/model.p
 serve_wheels "$SRCDIR/templates/iris-flask/requirements.txt"
 predict_template sklearn-flask "$WHEELS_URL"
 
+say "sklearn-flask: the Makefile's CI targets (CI=true): deploy, status, a failing health check, destroy"
+dir=$T/sklearn-flask-app
+port=$(free_port)
+sed -i "s/^    port: 8080 .*/    port: $port/" "$dir/deploy.yaml"
+assert_contains "$dir/deploy.yaml" "    port: $port"
+export MLDEPLOY_PYTHON_INDEX=$WHEELS_URL CI=true
+DOCKER_HOST=$ENGINE_HOST run_ok make -C "$dir" MLDEPLOY="$MLDEPLOY" deploy status
+assert_eq "$(jq -r .url "$dir/build/deploy.json")" "http://127.0.0.1:$port" "make deploy: the URL for CI"
+assert_eq "$(jq -r .health.ok "$dir/build/deploy.json")" true "make deploy: health"
+digest=$(jq -r .digest "$dir/build/deploy.json")
+assert_eq "$(jq -r .digest "$dir/build/status.json")" "$digest" "make status: what serves"
+curl -fsS -H 'Content-Type: application/json' -d "$features" "http://127.0.0.1:$port/predict" >"$T/p.json"
+assert_eq "$(jq -c .predictions "$T/p.json")" '["setosa","virginica"]' "the deployed app"
+# an app whose health check fails fails the job, and what served still serves
+sed -i 's/return "ok", 200,/return "broken", 503,/' "$dir/app/app.py"
+assert_contains "$dir/app/app.py" 'return "broken", 503,'
+DOCKER_HOST=$ENGINE_HOST must_fail 2 make -C "$dir" MLDEPLOY="$MLDEPLOY" DEPLOY_FLAGS="--timeout 8s" deploy
+assert_eq "$(jq -r .health.ok "$dir/build/deploy.json")" false "the failed check in deploy.json"
+[ -n "$(jq -r .error "$dir/build/deploy.json")" ] || fail "deploy.json has no error"
+curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null || fail "the previous deploy stopped serving"
+# no terminal, CI=true: the Makefile answers destroy's question with --yes
+DOCKER_HOST=$ENGINE_HOST run_ok make -C "$dir" MLDEPLOY="$MLDEPLOY" destroy </dev/null
+assert_contains "$T/out" "destroy --provider local --yes"
+must_fail 7 curl -fsS -o /dev/null "http://127.0.0.1:$port/healthz"
+unset MLDEPLOY_PYTHON_INDEX CI
+
 say "fastapi: init with --model, the pydantic schema and /docs"
 cp "$SRCDIR/templates/iris-flask/model/model.pkl" "$T/iris.joblib"
 scaffold "$T/fastapi-app" --template fastapi --model "$T/iris.joblib"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Cloud Run's edges, on a small busybox httpd image run by the fake Cloud Run: no
-# region, a malformed one, a reserved env name; a project the token may not use; 429 with Retry-After retried; a new
+# region, a malformed one, a reserved env name; a refused token and none at all; a
+# project the token may not use; 429 with Retry-After retried; a new
 # revision whose health path fails its startup probe, and one that Cloud Run starts
 # but that fails mldeploy's check of its tag's URL (both leave the traffic where it
 # was, untagged, exit 1 and say why); --no-traffic, then the same deploy releasing
@@ -16,7 +17,7 @@ export GOOGLE_CLOUD_PROJECT=edge-proj
 start_registry edge tls
 start_cloud_run --startup-timeout 6
 busybox_layout
-CLOUDSDK_AUTH_ACCESS_TOKEN=$(cloudrun_token)
+CLOUDSDK_AUTH_ACCESS_TOKEN=$(cloudrun_token "")
 export CLOUDSDK_AUTH_ACCESS_TOKEN
 service=projects/$GOOGLE_CLOUD_PROJECT/locations/us-east1/services/web
 
@@ -79,6 +80,14 @@ say "a project the token may not use: 403 PERMISSION_DENIED, one line"
 write_config "region: us-east1, project: someone-elses"
 bad 1 status --provider gcp
 one_error_line "$T/err" "Permission 'run.services.get' denied on resource 'projects/someone-elses/"
+
+say "a token Cloud Run refuses, and no credential at all"
+write_config
+CLOUDSDK_AUTH_ACCESS_TOKEN=ya29.revoked-$(_rig_random 12) bad 1 status --provider gcp
+one_error_line "$T/err" "UNAUTHENTICATED: Request had invalid authentication credentials"
+CLOUDSDK_AUTH_ACCESS_TOKEN='' GCE_METADATA_HOST=127.0.0.1:9 bad 1 status --provider gcp
+one_error_line "$T/err" "no google credentials"
+assert_eq "$(cloudrun_count '*' . 200)" 0 "nothing answered"
 
 say "first deploy, status through a 429 with Retry-After"
 write_config

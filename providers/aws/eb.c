@@ -364,10 +364,34 @@ static void q_environment(struct ml_eb *e, const struct eb_plan *ep, struct ml_e
 }
 
 /* A plan step showing q's parameters. */
+/* q's parameters fit to print: the value of an environment variable whose name
+ * says it is a secret (API_TOKEN, DB_PASSWORD...) masked. */
+static ml_json *masked(const ml_json *shown)
+{
+	ml_json *copy = ml_json_deep_copy(shown);
+	char key[128];
+	size_t i;
+
+	for (i = 1;; i++) {
+		const char *ns, *name;
+
+		snprintf(key, sizeof(key), "OptionSettings.member.%zu.Namespace", i);
+		if (!(ns = ml_json_get_str(copy, key)))
+			break;
+		snprintf(key, sizeof(key), "OptionSettings.member.%zu.OptionName", i);
+		name = ml_json_get_str(copy, key);
+		if (!strcmp(ns, NS_ENV) && name && ml_redact_header_is_secret(name)) {
+			snprintf(key, sizeof(key), "OptionSettings.member.%zu.Value", i);
+			ml_json_set_str(copy, key, "***");
+		}
+	}
+	return copy;
+}
+
 static void step(struct ml_eb *e, struct ml_plan *plan, const char *what, struct ml_eb_query *q,
 		 int change)
 {
-	ml_plan_add(plan, what, change ? "POST" : "GET", e->base, ml_json_ref(q->shown), change);
+	ml_plan_add(plan, what, "POST", e->base, masked(q->shown), change);
 	ml_eb_query_dispose(q);
 }
 

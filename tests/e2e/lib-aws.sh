@@ -63,8 +63,11 @@
 #       overlay unless podman is set up already). S3 (the source bundles, its bucket
 #       elasticbeanstalk-REGION-ACCOUNT) and IAM (the instance profile) are reached at
 #       URL (moto) with the AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY of the caller's
-#       environment, which are also the only key the fake accepts (SigV4 shape and scope
-#       checked). Defaults: region us-east-1, account 123456789012, --health-s 60.
+#       environment, which are also the only key the fake accepts: the SigV4 header's
+#       shape and scope are checked and the signature computed again with that secret
+#       (SignatureDoesNotMatch otherwise). More keys: append "KEY_ID SECRET
+#       [SESSION_TOKEN]" lines to $BEANSTALK_DIR/keys (re-read on every request).
+#       Defaults: region us-east-1, account 123456789012, --health-s 60.
 #       Appends elasticbeanstalk.REGION.amazonaws.com:443 and the CNAME
 #       NAME.REGION.elasticbeanstalk.com:80 of each NAME in BEANSTALK_ENVIRONMENTS
 #       (default "iris-env") -> 127.0.0.1:$BEANSTALK_APP_PORT to MLDEPLOY_CONNECT_TO and
@@ -310,7 +313,8 @@ start_beanstalk() {
 	rig_server_cert "$dir/tls" "elasticbeanstalk.$region.amazonaws.com"
 	: >"$dir/requests.log"
 	printf '[]\n' >"$dir/rules.json"
-	printf '%s\n' "$AWS_ACCESS_KEY_ID" >"$dir/keys"
+	(umask 077 && printf '%s %s %s\n' "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" \
+		"${AWS_SESSION_TOKEN:-}" >"$dir/keys")
 	printf '%s\n' "${routes[@]}" >"$dir/registry-routes"
 	spawn_fake "$dir/port" "$dir/elasticbeanstalk.err" "fake Elastic Beanstalk" \
 		python3 "$SRCDIR/tests/fakes/elasticbeanstalk.py" \

@@ -5,8 +5,10 @@
 # call); AccessDenied on CreateApplicationVersion; a dry run that shows the
 # instance profile it would create; a Throttling answer retried; deploy.aws.env in
 # the container; an image that does not serve turns the environment Red with an
-# ERROR event (its message, exit 1) while the old one keeps serving; destroy --all.
-# No key, secret, token, password or signature in any output.
+# ERROR event (its message, exit 1) while the old one keeps serving; a wrong
+# secret (the fake computes the signature again); an assumed role's session token;
+# destroy --all. No key, secret, session token, password, signature or secret-named
+# environment value in any output, -vv included.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-aws.sh"
@@ -20,6 +22,7 @@ BEANSTALK_ENVIRONMENTS=web-edge start_beanstalk --s3-endpoint "$MOTO_URL" --heal
 busybox_layout
 cname=web-edge.us-east-1.elasticbeanstalk.com
 
+api_token="tok-$(_rig_random 16)"
 mkdir -p "$T/ctx/www" "$T/outputs"
 echo ok >"$T/ctx/www/healthz"
 # write_config [CMD_JSON]
@@ -36,7 +39,7 @@ image:
   cmd: $cmd
 deploy:
   aws: { region: us-east-1, application: edge, environment: web-edge,
-         env: { GREETING: hello } }
+         env: { GREETING: hello, API_TOKEN: $api_token } }
 health: { path: /healthz }
 YAML
 }
@@ -86,6 +89,8 @@ assert_eq "$(beanstalk_mutations)" "$before" "--dry-run made no mutating call"
 assert_contains "$T/out" "create the instance profile aws-elasticbeanstalk-ec2-role"
 assert_contains "$T/out" '"Action": "CreateEnvironment"'
 assert_contains "$T/out" '"SolutionStackName": "64bit Amazon Linux 2023 v4.4.1 running Docker"'
+assert_contains "$T/out" '"OptionSettings.member.5.OptionName": "API_TOKEN"'
+assert_contains "$T/out" '"OptionSettings.member.5.Value": "***"'
 
 say "deploy, a Throttling answer retried on the way"
 beanstalk_rules '[{"path_regex": "^DescribeEnvironments$", "action": "status", "code": 400,
@@ -96,6 +101,28 @@ assert_eq "$(beanstalk_count '^DescribeEnvironments$' 400)" 1 "one Throttling an
 assert_eq "$(get /greeting)" hello "deploy.aws.env reaches the container"
 first=$(jq -r .revision "$T/out")
 beanstalk_rules '[]'
+
+say "a wrong secret: SignatureDoesNotMatch on one line"
+must_fail 1 env AWS_SECRET_ACCESS_KEY=wrong-secret "$MLDEPLOY" -C "$T/ctx" status --provider aws
+keep
+assert_contains "$T/err" "SignatureDoesNotMatch"
+assert_eq "$(grep -c . "$T/err")" 1 "one line"
+
+say "temporary credentials (an assumed role's session token), -vv"
+python3 - >"$T/session" <<'PY' || fail "cannot assume moto's role"
+import os
+import boto3
+sts = boto3.client("sts", endpoint_url=os.environ["MOTO_URL"], region_name="us-east-1")
+c = sts.assume_role(RoleArn=os.environ["MOTO_ROLE_ARN"], RoleSessionName="t3304")["Credentials"]
+print(c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"])
+PY
+read -r tmp_id tmp_secret tmp_token <"$T/session"
+cat "$T/session" >>"$BEANSTALK_DIR/keys"
+run_ok env AWS_ACCESS_KEY_ID="$tmp_id" AWS_SECRET_ACCESS_KEY="$tmp_secret" \
+	AWS_SESSION_TOKEN="$tmp_token" "$MLDEPLOY" -C "$T/ctx" -vv status --provider aws --json
+keep
+assert_eq "$(jq -r .state "$T/out")" Ready "status with a session token"
+assert_eq "$(jq -r .details.health "$T/out")" Green "health"
 
 say "an image that does not serve: Red, the ERROR event's message, the old one serves"
 write_config '["sh", "-c", "echo boom >&2; exit 3"]'
@@ -120,7 +147,10 @@ for f in "$T"/outputs/*; do
 	while read -r s; do
 		[ -n "$s" ] || continue
 		! grep -qF -- "$s" "$f" || fail "a secret reached $f"
-	done < <(cat "$MOTO_SECRETS" "$ECR_SECRETS"; echo "$AWS_SECRET_ACCESS_KEY")
+	done < <(cat "$MOTO_SECRETS" "$ECR_SECRETS"
+		printf '%s\n' "$AWS_SECRET_ACCESS_KEY" "$tmp_secret" "$tmp_token" "$api_token")
 	! grep -qF -- "$AWS_ACCESS_KEY_ID" "$f" || fail "the key id reached $f"
-	! grep -qiE 'Signature=[0-9a-f]{64}|X-Amz-Security-Token' "$f" || fail "a signature reached $f"
+	! grep -qF -- "$tmp_id" "$f" || fail "the temporary key id reached $f"
+	! grep -qiE 'Signature=[0-9a-f]{64}|X-Amz-Security-Token: [^<]' "$f" ||
+		fail "a signature or session token reached $f"
 done

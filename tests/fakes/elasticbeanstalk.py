@@ -24,12 +24,13 @@ enum value the model does not have is a bug of the fake.
 Authentication: every request needs a SigV4 Authorization header
   AWS4-HMAC-SHA256 Credential=KEY/YYYYMMDD/REGION/elasticbeanstalk/aws4_request,
   SignedHeaders=...;host;...;x-amz-date..., Signature=<64 hex>
-with X-Amz-Date of the same day, KEY one of the lines of --keys (re-read on every
-request; empty file: any key), REGION the fake's --region and host and x-amz-date
-signed; a session token header, when sent, must be signed too. Else 403
-MissingAuthenticationToken, IncompleteSignature, InvalidClientTokenId or
-SignatureDoesNotMatch (wrong scope). The signature itself is not recomputed (moto
-verifies real signatures for the other services).
+with X-Amz-Date of the same day, KEY the first word of a line of --keys (re-read
+on every request; an empty file takes any key), REGION the fake's --region, and
+host and x-amz-date signed; a session token header, when sent, must be signed too.
+When KEY's line also holds its secret ("KEY SECRET [SESSION_TOKEN]"), the signature
+is computed again (botocore's SigV4 over the signed headers and the body) and must
+match, and so must the session token. Else 403 MissingAuthenticationToken,
+IncompleteSignature, InvalidClientTokenId or SignatureDoesNotMatch.
 
 Behaviour, as Elastic Beanstalk's:
   CreateStorageLocation  creates the bucket elasticbeanstalk-REGION-ACCOUNT in S3
@@ -99,6 +100,7 @@ import argparse
 import base64
 import datetime
 import gzip
+import hmac
 import io
 import json
 import os
@@ -117,7 +119,10 @@ import zipfile
 from xml.sax.saxutils import escape
 
 import botocore
+import botocore.auth
+import botocore.awsrequest
 import botocore.config
+import botocore.credentials
 import botocore.exceptions
 import faultrules
 import loopback
@@ -1018,7 +1023,7 @@ class Handler(loopback.Handler):
             out[k] = v
         return out
 
-    def authenticate(self):
+    def authenticate(self, body):
         h = self.headers.get("Authorization")
         opts = self.server.opts
         if not h:
@@ -1042,10 +1047,13 @@ class Handler(loopback.Handler):
         if self.headers.get("X-Amz-Security-Token") is not None and \
                 "x-amz-security-token" not in names:
             raise AwsError(403, "IncompleteSignature", "x-amz-security-token must be signed")
-        keys = []
+        keys = {}
         if opts.keys and os.path.exists(opts.keys):
             with open(opts.keys, encoding="utf-8") as f:
-                keys = [l.strip() for l in f if l.strip()]
+                for line in f:
+                    words = line.split()
+                    if words:
+                        keys[words[0]] = words[1:]
         if keys and key not in keys:
             raise AwsError(403, "InvalidClientTokenId", "The security token included in the "
                            "request is invalid.")
@@ -1053,6 +1061,30 @@ class Handler(loopback.Handler):
             raise AwsError(403, "SignatureDoesNotMatch", "Credential should be scoped to a valid "
                            "region and service: %s/%s is not %s/elasticbeanstalk"
                            % (region, service, opts.region))
+        known = keys.get(key, [])
+        token = self.headers.get("X-Amz-Security-Token")
+        if len(known) > 1 and token != known[1]:
+            raise AwsError(403, "InvalidClientTokenId", "The security token included in the "
+                           "request is invalid.")
+        if known and not hmac.compare_digest(self.signature(key, known[0], token, region, names,
+                                                            body), m.group(6)):
+            raise AwsError(403, "SignatureDoesNotMatch", "The request signature we calculated "
+                           "does not match the signature you provided. Check your AWS Secret "
+                           "Access Key and signing method. Consult the service documentation "
+                           "for details.")
+
+    def signature(self, key, secret, token, region, names, body):
+        """The SigV4 signature of this request, as botocore computes it from the
+        signed headers."""
+        headers = {n: ",".join(self.headers.get_all(n) or []) for n in names}
+        req = botocore.awsrequest.AWSRequest(method=self.command,
+                                             url="https://%s%s" % (headers["host"], self.path),
+                                             data=body, headers=headers)
+        req.context["timestamp"] = self.headers["X-Amz-Date"]
+        signer = botocore.auth.SigV4Auth(botocore.credentials.Credentials(key, secret, token),
+                                         "elasticbeanstalk", region)
+        canonical = signer.canonical_request(req)
+        return signer.signature(signer.string_to_sign(req, canonical), req)
 
     def serve_action(self, body):
         srv = self.server
@@ -1078,7 +1110,7 @@ class Handler(loopback.Handler):
                 if r.get("retry_after") is not None:
                     e.headers.append(("Retry-After", str(r["retry_after"])))
                 raise e
-        self.authenticate()
+        self.authenticate(body)
         if self.action not in srv.model.ops:
             raise AwsError(400, "InvalidAction", "The action %s is not valid for this web "
                            "service." % self.action)

@@ -28,6 +28,17 @@ int ml_aws_rest(struct ml_aws *a, const struct ml_aws_service *svc, struct ml_re
 	return 0;
 }
 
+void ml_aws_rest_done(struct ml_aws *a, struct ml_rest *r)
+{
+	int m = 0;
+
+	if (!r)
+		return;
+	a->calls_done += ml_rest_calls(r, &m);
+	a->mutations_done += m;
+	ml_rest_free(r);
+}
+
 static void aws_cleanup(void *state)
 {
 	struct ml_aws *a = state;
@@ -113,10 +124,10 @@ static int aws_render(void *state, const struct ml_deploy_request *req, const ch
 static int aws_api_calls(void *state, int *mutations)
 {
 	struct ml_aws *a = state;
-	int calls = 0, m;
+	int calls = a->calls_done, m;
 	size_t i;
 
-	*mutations = 0;
+	*mutations = a->mutations_done;
 	for (i = 0; i < a->nclients; i++) {
 		calls += ml_rest_calls(a->clients[i], &m);
 		*mutations += m;

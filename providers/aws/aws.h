@@ -37,6 +37,7 @@ struct ml_aws {
 	struct ml_rest *clients[6];	/* made by ml_aws_rest, freed at cleanup */
 	size_t nclients;
 	void *target_state;	/* eb.c's own, freed by its cleanup */
+	int calls_done, mutations_done;	/* of clients already freed (ml_aws_rest_done) */
 	int repository_missing;	/* prepare_registry found it missing on a dry run */
 	char *repository_name;	/* the ECR repository name when on ECR, else NULL */
 };
@@ -46,6 +47,10 @@ struct ml_aws {
 struct ml_aws_service;
 int ml_aws_rest(struct ml_aws *a, const struct ml_aws_service *svc, struct ml_rest **out,
 		struct ml_error *err);
+
+/* Counts the calls of a client made for one operation (S3's per-object URLs, IAM)
+ * in the run's api_calls, then frees it. */
+void ml_aws_rest_done(struct ml_aws *a, struct ml_rest *r);
 
 extern const struct ml_provider ml_provider_aws;
 

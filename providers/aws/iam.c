@@ -120,7 +120,7 @@ int ml_iam_profile_exists(struct ml_aws *a, const char *name, struct ml_error *e
 
 	if (rc == 0)
 		rc = get_profile(r, name, NULL, err);
-	ml_rest_free(r);
+	ml_aws_rest_done(a, r);
 	return rc;
 }
 
@@ -213,6 +213,6 @@ int ml_iam_create_profile(struct ml_aws *a, const char *name, struct ml_error *e
 	if (rc == 0)
 		ml_log(ML_LOG_INFO, "instance profile %s: role %s with AWSElasticBeanstalkWebTier and "
 		       "AmazonEC2ContainerRegistryReadOnly", name, name);
-	ml_rest_free(r);
+	ml_aws_rest_done(a, r);
 	return rc;
 }

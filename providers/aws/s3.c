@@ -54,6 +54,7 @@ static int s3_sign(void *ud, const struct ml_rest_sign *req, char ***headers, si
 
 /* An S3 client and the object's URL. */
 struct s3_call {
+	struct ml_aws *aws;		/* counts the call in the run's api_calls */
 	struct s3_signer signer;
 	struct ml_rest *rest;
 	char *url;
@@ -116,6 +117,7 @@ static int call_init(struct s3_call *c, struct ml_aws *a, const char *bucket, co
 	rc = ml_aws_endpoint(a->auth, &s3_service, a->region, &endpoint, &overridden, err);
 	if (rc < 0)
 		return rc;
+	c->aws = a;
 	c->url = object_url(endpoint, overridden || strchr(bucket, '.'), bucket, key);
 	c->signer.auth = a->auth;
 	c->signer.region = a->region;
@@ -133,7 +135,10 @@ static int call_init(struct s3_call *c, struct ml_aws *a, const char *bucket, co
 
 static void call_dispose(struct s3_call *c)
 {
-	ml_rest_free(c->rest);
+	if (c->aws)
+		ml_aws_rest_done(c->aws, c->rest);
+	else
+		ml_rest_free(c->rest);
 	free(c->url);
 }
 

@@ -960,6 +960,8 @@ static int run_deploy(struct ml_gcp *g, const struct ml_plan *plan, struct ml_de
 		what = ml_asprintf("creating service %s", g->ctx->service);
 		ml_log(ML_LOG_INFO, "cloud run: %s in %s", what, r->parent);
 		rc = call_and_wait(r, "POST", path, rp->body, what, rp->timeout_s, &rp->created, err);
+		if (rc < 0 && rp->created)	/* abort deletes it */
+			ml_error_prefix(err, "the new service is removed; nothing serves");
 	} else if (rp->kind != RUN_NOOP) {
 		path = ml_asprintf("/v2/%s", r->name);
 		what = ml_asprintf("revision %s of service %s", rp->revision, g->ctx->service);

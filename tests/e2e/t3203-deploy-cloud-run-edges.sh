@@ -8,7 +8,8 @@
 # it without a new revision; --traffic 50; allow_unauthenticated through a stale
 # etag; secret_env as secretKeyRef; no right to read the IAM policy with nothing to
 # grant; permission denied; an operation that fails and
-# one that never finishes (--timeout). No token appears in any output.
+# one that never finishes (--timeout); a new service whose first revision fails. No
+# token appears in any output.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-gcp.sh"
@@ -185,6 +186,16 @@ bad 1 deploy --provider gcp --timeout 3
 one_error_line "$T/err" "not finished after 3 s"
 assert_eq "$(state .tags)" '{}' "no tag left"
 cloudrun_rules '[]'
+
+say "a new service whose first revision fails is deleted again"
+sed -e 's/^name: web$/name: web2/' -e 's|path: /healthz|path: /missing|' "$T/ctx/deploy.yaml" \
+	>"$T/ctx/web2.yaml"
+bad 1 -f web2.yaml deploy --provider gcp
+one_error_line "$T/err" "the new service is removed; nothing serves: "
+assert_contains "$T/err" "failed the configured startup probe checks"
+assert_eq "$(cloudrun_count DELETE '/services/web2$' 200)" 1 "deleted"
+ok -f web2.yaml status --provider gcp --json
+assert_eq "$(jq -r .state "$T/out")" absent "nothing left"
 
 say "no token in any output"
 for f in "$T"/outputs/*; do

@@ -15,7 +15,6 @@
 
 /* One run's client, application and environment. */
 struct ml_eb {
-	struct ml_aws_service svc;	/* the client keeps a pointer to it */
 	struct ml_rest *api;
 	char *base;		/* the endpoint, for plan steps */
 	char *app, *env;	/* application and environment names */

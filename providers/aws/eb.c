@@ -90,19 +90,26 @@ static void eb_plan_free(void *p)
 
 /* ---- init */
 
+static int decode_eb(const struct ml_http_response *resp, char *out, size_t cap, char *code)
+{
+	return ml_rest_decode_aws_query(resp, out, cap, code);
+}
+
+static const struct ml_aws_service eb_service = {
+	.id = "ELASTIC_BEANSTALK",
+	.signing_name = "elasticbeanstalk",
+	.display = "Elastic Beanstalk",
+	.host_prefix = "elasticbeanstalk",
+	.decode = decode_eb,
+};
+
 int ml_eb_init(struct ml_aws *a, struct ml_error *err)
 {
-	const struct ml_aws_service svc = { .id = "ELASTIC_BEANSTALK",
-					    .signing_name = "elasticbeanstalk",
-					    .display = "Elastic Beanstalk",
-					    .host_prefix = "elasticbeanstalk",
-					    .decode = ml_rest_decode_aws_query };
 	const char *svcname = a->ctx->service;
 	struct ml_eb *e = ml_calloc(1, sizeof(*e));
 	int overridden = 0, rc;
 
 	a->target_state = e;
-	e->svc = svc;
 	e->app = ml_strdup(a->conf->application ? a->conf->application : svcname);
 	e->env = a->conf->environment ? ml_strdup(a->conf->environment) :
 		 ml_asprintf("%s-env", svcname);
@@ -117,9 +124,9 @@ int ml_eb_init(struct ml_aws *a, struct ml_error *err)
 		return ml_error_set(err, ML_ECONFIG, "%s: Elastic Beanstalk application name '%.40s...' "
 				    "is longer than 100 characters: set deploy.aws.application",
 				    a->ctx->cfg->path, e->app);
-	rc = ml_aws_endpoint(a->auth, &e->svc, a->region, &e->base, &overridden, err);
+	rc = ml_aws_endpoint(a->auth, &eb_service, a->region, &e->base, &overridden, err);
 	if (rc == 0)
-		rc = ml_aws_rest(a, &e->svc, &e->api, err);
+		rc = ml_aws_rest(a, &eb_service, &e->api, err);
 	return rc;
 }
 
@@ -223,20 +230,42 @@ static void wanted_options(struct ml_aws *a, struct eb_plan *ep)
 		opt_add(ep, NS_ENV, c->env[i].key, c->env[i].value);
 }
 
-/* "mldeploy-<12 hex of the digest>-<8 hex of the bundle and the settings>". */
-static char *version_label(const struct eb_plan *ep, const char *digest)
+/* "mldeploy-<12 hex of the digest>-<8 hex of the bundle and the settings>". The
+ * label is public: the values of secret-named environment variables count only
+ * through a slow salted digest (PBKDF2), so that it does not let anyone test
+ * guesses of them cheaply. */
+static char *version_label(const struct ml_eb *e, const struct eb_plan *ep, const char *digest)
 {
 	struct ml_sha256 *h = ml_sha256_new();
+	unsigned char slow[ML_SHA256_LEN];
+	struct ml_buf secrets, salt;
 	char out[ML_DIGEST_LEN];
 	size_t i;
 
+	ml_buf_init(&secrets, 0);
 	ml_sha256_update(h, ep->bundle_hash, strlen(ep->bundle_hash));
 	for (i = 0; i < ep->nopts; i++) {
+		const struct opt *o = &ep->opts[i];
+		int secret = !strcmp(o->ns, NS_ENV) && ml_redact_header_is_secret(o->name);
+
 		ml_sha256_update(h, "\n", 1);
-		ml_sha256_update(h, ep->opts[i].ns, strlen(ep->opts[i].ns) + 1);
-		ml_sha256_update(h, ep->opts[i].name, strlen(ep->opts[i].name) + 1);
-		ml_sha256_update(h, ep->opts[i].value, strlen(ep->opts[i].value));
+		ml_sha256_update(h, o->ns, strlen(o->ns) + 1);
+		ml_sha256_update(h, o->name, strlen(o->name) + 1);
+		if (secret)
+			ml_buf_printf(&secrets, "%s=%s\n", o->name, o->value);
+		else
+			ml_sha256_update(h, o->value, strlen(o->value));
 	}
+	if (secrets.len) {
+		ml_buf_init(&salt, 0);
+		ml_buf_printf(&salt, "%s/%s", e->app, e->env);
+		ml_pbkdf2_sha256(secrets.data, secrets.len, salt.data, salt.len, 200000, slow);
+		ml_sha256_update(h, slow, sizeof(slow));
+		ml_wipe(slow, sizeof(slow));
+		ml_buf_dispose(&salt);
+	}
+	ml_wipe(secrets.data, secrets.len);
+	ml_buf_dispose(&secrets);
 	ml_sha256_final(h, out);
 	ml_sha256_free(h);
 	return ml_asprintf("mldeploy-%.12s-%.8s", ml_digest_hex(digest), ml_digest_hex(out));
@@ -501,7 +530,7 @@ int ml_eb_plan(struct ml_aws *a, const struct ml_deploy_request *req, struct ml_
 		return rc;
 	ml_sha256_digest(ep->bundle.data, ep->bundle.len, ep->bundle_hash);
 	wanted_options(a, ep);
-	ep->label = version_label(ep, req->digest);
+	ep->label = version_label(e, ep, req->digest);
 	rc = plan_reads(a, e, req, ep, plan, err);
 	if (rc < 0)
 		return rc;

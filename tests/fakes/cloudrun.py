@@ -59,7 +59,8 @@ pass (at most --startup-timeout). Then the revision is Ready, or it failed
 ("The user-provided container failed the configured startup probe checks" /
 "failed to start and listen on the port defined provided by the PORT=N
 environment variable") and its container is removed. The service's traffic then
-takes effect (trafficStatuses, uri of each tag), or, when the revision failed,
+takes effect (trafficStatuses: one per target, as written, with the uri of each
+tag; a LATEST target names no revision), or, when the revision failed,
 stays as it was, the operation failing with code 9 FAILED_PRECONDITION
 "Revision 'R' is not ready and cannot serve traffic. ...".
 A revision that no longer has traffic or a tag is scaled to zero (its
@@ -222,6 +223,7 @@ class Service:
         self.latest_ready = None
         self.routing = {}  # revision -> percent
         self.tags = {}  # tag -> revision
+        self.applied = []  # the traffic targets in effect
         self.condition = ("CONDITION_RECONCILING", None)
         self.policy = {"etag": "ACAB", "version": 1, "bindings": []}
         self.deleted = False
@@ -254,13 +256,17 @@ class Service:
         v["terminalCondition"] = cond
         v["conditions"] = [{"type": "RoutesReady", "state": self.condition[0]},
                            {"type": "ConfigurationsReady", "state": self.condition[0]}]
+        # one status per target of the traffic in effect, as written (a LATEST
+        # target names no revision)
         st = []
-        for rev, pct in self.routing.items():
-            st.append({"type": "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION", "revision": rev,
-                       "percent": pct})
-        for tag, rev in self.tags.items():
-            st.append({"type": "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION", "revision": rev,
-                       "tag": tag, "uri": "https://%s---%s" % (tag, self.host)})
+        for t in self.applied:
+            e = {"type": t.get("type", "TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST")}
+            for k in ("revision", "percent", "tag"):
+                if t.get(k):
+                    e[k] = t[k]
+            if t.get("tag"):
+                e["uri"] = "https://%s---%s" % (t["tag"], self.host)
+            st.append(e)
         v["trafficStatuses"] = st
         return v
 
@@ -827,6 +833,8 @@ class Handler(loopback.Handler):
 
     def apply_traffic(self, svc, traffic, latest):
         svc.routing, svc.tags = resolve_traffic(svc, traffic, latest)
+        svc.applied = copy.deepcopy(traffic or [{"type": "TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST",
+                                                 "percent": 100}])
         self.server.store.log({"kind": "traffic", "service": svc.name, "routing": svc.routing,
                                "tags": svc.tags})
 

@@ -624,7 +624,8 @@ static int has_all_users(const ml_json *policy)
 static int get_policy(struct run *r, ml_json **out, struct ml_error *err)
 {
 	struct ml_rest_result res;
-	char *p = ml_asprintf("/v2/%s:getIamPolicy", r->name);
+	/* version 3: a policy with conditions is read whole, so writing it back keeps them */
+	char *p = ml_asprintf("/v2/%s:getIamPolicy?options.requestedPolicyVersion=3", r->name);
 	int rc = ml_rest_call(r->api, "GET", p, NULL, 0, &res, err);
 
 	*out = rc == 0 ? ml_json_ref(res.body) : NULL;

@@ -859,6 +859,10 @@ static int run_plan(struct ml_gcp *g, const struct ml_deploy_request *req, struc
 	if (!live) {
 		ml_json *t = ml_json_array_new(), *e = ml_json_object_new();
 
+		if (req->no_traffic || (req->traffic > 0 && req->traffic < 100))
+			ml_log(ML_LOG_WARN, "Cloud Run service %s is new: its first revision gets all the "
+			       "traffic (--no-traffic and --traffic apply from the next deploy)",
+			       g->ctx->service);
 		rp->kind = RUN_CREATE;
 		rp->body = ml_json_object_new();
 		set_managed_label(rp->body);

@@ -190,8 +190,9 @@ cloudrun_rules '[]'
 say "a new service whose first revision fails is deleted again"
 sed -e 's/^name: web$/name: web2/' -e 's|path: /healthz|path: /missing|' "$T/ctx/deploy.yaml" \
 	>"$T/ctx/web2.yaml"
-bad 1 -f web2.yaml deploy --provider gcp
+bad 1 -f web2.yaml deploy --provider gcp --no-traffic
 one_error_line "$T/err" "the new service is removed; nothing serves: "
+assert_contains "$T/err" "its first revision gets all the traffic"
 assert_contains "$T/err" "failed the configured startup probe checks"
 assert_eq "$(cloudrun_count DELETE '/services/web2$' 200)" 1 "deleted"
 ok -f web2.yaml status --provider gcp --json

@@ -90,8 +90,14 @@ CLOUDSDK_AUTH_ACCESS_TOKEN='' GCE_METADATA_HOST=127.0.0.1:9 bad 1 status --provi
 one_error_line "$T/err" "no google credentials"
 assert_eq "$(cloudrun_count '*' . 200)" 0 "nothing answered"
 
-say "first deploy, status through a 429 with Retry-After"
+say "a dry run of the first deploy: the create planned with its body, nothing made"
 write_config
+ok deploy --provider gcp --dry-run
+assert_contains "$T/out" "/v2/projects/$GOOGLE_CLOUD_PROJECT/locations/us-east1/services?serviceId=web"
+assert_contains "$T/out" '"containerPort": 8080'
+assert_eq "$(cloudrun_mutations)" 0 "no mutating call"
+
+say "first deploy, status through a 429 with Retry-After"
 ok deploy --provider gcp --json
 url=$(jq -r .url "$T/out")
 rev1=$(jq -r .revision "$T/out")

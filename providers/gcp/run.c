@@ -42,6 +42,7 @@ struct run_plan {
 	enum run_kind kind;
 	ml_json *body;		/* the service to POST or PATCH (RUN_CREATE, UPDATE, RELEASE) */
 	ml_json *before;	/* the traffic as it was, pinned to revisions */
+	ml_json *live;		/* the service as the plan found it, or NULL */
 	char *revision;		/* the candidate revision */
 	char *tag;		/* its tag while it has no traffic */
 	char *digest, *previous_digest;
@@ -57,6 +58,7 @@ static void run_plan_free(void *p)
 
 	ml_json_free(rp->body);
 	ml_json_free(rp->before);
+	ml_json_free(rp->live);
 	free(rp->revision);
 	free(rp->tag);
 	free(rp->digest);
@@ -908,6 +910,7 @@ static int run_plan(struct ml_gcp *g, const struct ml_deploy_request *req, struc
 	rc = plan_iam(r, rp, live, plan, err);
 	if (rc < 0)
 		goto out;
+	rp->live = ml_json_ref(live);
 	if (rp->kind == RUN_NOOP && !rp->iam) {
 		plan->noop = 1;
 		plan->summary = ml_asprintf("no change: Cloud Run service %s already serves %s from "
@@ -979,7 +982,9 @@ static int run_deploy(struct ml_gcp *g, const struct ml_plan *plan, struct ml_de
 	}
 	if (rc == 0 && rp->iam)
 		rc = apply_iam(r, rp->iam > 0, err);
-	if (rc == 0)
+	if (rc == 0 && rp->kind == RUN_NOOP && rp->live)	/* nothing changed since the plan */
+		svc = ml_json_ref(rp->live);
+	else if (rc == 0)
 		rc = fetch_service(r, &svc, err);
 	if (rc == 0 && !ml_json_get_str(svc, "uri"))
 		rc = ml_error_set(err, ML_EPROTO, "Cloud Run: service %s has no URL", g->ctx->service);

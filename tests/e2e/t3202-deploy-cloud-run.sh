@@ -15,7 +15,7 @@ set -euo pipefail
 
 export GOOGLE_CLOUD_PROJECT=ml-demo-4711
 start_gcp_rig ml
-start_cloud_run --registry-route "us-east1-docker.pkg.dev=$AR_ADDR"
+start_cloud_run --registry-route "us-east1-docker.pkg.dev=$AR_ADDR" --page-size 1
 export MLDEPLOY_EXAMPLE_REPOSITORY=$GCP_IMAGE_REPO/iris
 
 mkdir -p "$T/proj/templates" "$T/outputs"
@@ -110,7 +110,8 @@ say "status"
 ok status --provider gcp --json
 assert_eq "$(jq -r .state "$T/out")" ready "status state"
 assert_eq "$(jq -r .revision "$T/out")" "$rev2" "serving revision"
-assert_eq "$(jq -r '.details.revisions | length' "$T/out")" 2 "two revisions"
+assert_eq "$(jq -r '.details.revisions | length' "$T/out")" 2 "two revisions (two pages)"
+assert_eq "$(cloudrun_count GET '/services/iris/revisions$' 200)" 2 "both pages read"
 assert_eq "$(jq -r --arg r "$rev1" '.details.revisions[] | select(.name == $r) | "\(.percent) \(.digest)"' \
 	"$T/out")" "0 $digest1" "the first revision, without traffic"
 assert_eq "$(jq -r .health.ok "$T/out")" true "status health"

@@ -204,6 +204,14 @@ assert_eq "$(cloudrun_count DELETE '/services/web2$' 200)" 1 "deleted"
 ok -f web2.yaml status --provider gcp --json
 assert_eq "$(jq -r .state "$T/out")" absent "nothing left"
 
+say "the fake refuses what the discovery document does not allow"
+code=$(curl -sS -o "$T/bad.json" -w '%{http_code}' --cacert "$RIG_CA" --connect-to "::$CLOUDRUN_ADDR" \
+	-X PATCH -H "Authorization: Bearer $CLOUDSDK_AUTH_ACCESS_TOKEN" -H 'Content-Type: application/json' \
+	-d '{"templat": {"containers": [{"image": "x"}]}}' "https://run.googleapis.com/v2/$service")
+assert_eq "$code" 400 "unknown member refused"
+assert_eq "$(jq -r .error.status "$T/bad.json")" INVALID_ARGUMENT "Google's status"
+assert_contains "$T/bad.json" templat
+
 say "no token in any output"
 for f in "$T"/outputs/*; do
 	assert_not_contains "$f" "$CLOUDSDK_AUTH_ACCESS_TOKEN"

@@ -282,6 +282,25 @@ static void add_options(struct ml_eb_query *q, const struct opt *o, size_t n)
 	}
 }
 
+static int text_is(const struct ml_xml *node, const char *path, const char *want)
+{
+	const char *t = ml_eb_text(node, path);
+
+	return t && !strcmp(t, want);
+}
+
+/* 1 when the configuration cfg (a ConfigurationSettings member) has o as it is. */
+static int has_option(const struct ml_xml *cfg, const struct opt *o)
+{
+	const struct ml_xml *m;
+
+	for (m = ml_eb_first_member(cfg, "OptionSettings"); m; m = ml_xml_next(m, "member"))
+		if (text_is(m, "Namespace", o->ns) && text_is(m, "OptionName", o->name) &&
+		    text_is(m, "Value", o->value))
+			return 1;
+	return 0;
+}
+
 /* The option settings the live environment has, and which of ours differ. */
 static int changed_options(const struct ml_aws_conf *c, struct ml_eb *e, struct eb_plan *ep,
 			   struct ml_error *err)
@@ -302,13 +321,7 @@ static int changed_options(const struct ml_aws_conf *c, struct ml_eb *e, struct 
 		return rc;
 	cfg = ml_eb_first_member(r, "ConfigurationSettings");
 	for (i = 0; i < ep->nopts; i++) {
-		int same = 0;
-
-		for (m = ml_eb_first_member(cfg, "OptionSettings"); m && !same; m = ml_xml_next(m, "member"))
-			same = ml_eb_text(m, "Namespace") && !strcmp(ml_eb_text(m, "Namespace"), ep->opts[i].ns) &&
-			       ml_eb_text(m, "OptionName") && !strcmp(ml_eb_text(m, "OptionName"), ep->opts[i].name) &&
-			       ml_eb_text(m, "Value") && !strcmp(ml_eb_text(m, "Value"), ep->opts[i].value);
-		if (same) {
+		if (has_option(cfg, &ep->opts[i])) {
 			free(ep->opts[i].value);
 			continue;
 		}
@@ -480,9 +493,12 @@ static int plan_reads(struct ml_aws *a, struct ml_eb *e, const struct ml_deploy_
 		goto out;
 	}
 	ep->version_exists = want.exists;
-	ep->description = want.exists ? ml_strdup(want.description) :
-			  prev_label ? ml_asprintf("mldeploy digest=%s previous=%s", req->digest, prev_label) :
-			  ml_asprintf("mldeploy digest=%s", req->digest);
+	if (want.exists)
+		ep->description = ml_strdup(want.description);
+	else if (prev_label)
+		ep->description = ml_asprintf("mldeploy digest=%s previous=%s", req->digest, prev_label);
+	else
+		ep->description = ml_asprintf("mldeploy digest=%s", req->digest);
 	if (!ep->version_exists) {
 		rc = ml_eb_describe_app(e, NULL, err);
 		ep->app_exists = rc > 0;
@@ -930,9 +946,9 @@ static ml_json *recent_events(struct ml_eb *e, int max, struct ml_error *err)
 	ml_eb_query_dispose(&q);
 	arr = ml_json_array_new();
 	for (m = ml_eb_first_member(r, "Events"); m; m = ml_xml_next(m, "member")) {
-		char *line = ml_asprintf("%s %s %s", ml_eb_text(m, "EventDate") ? ml_eb_text(m, "EventDate") : "",
-					 ml_eb_text(m, "Severity") ? ml_eb_text(m, "Severity") : "",
-					 ml_eb_text(m, "Message") ? ml_eb_text(m, "Message") : "");
+		const char *date = ml_eb_text(m, "EventDate"), *sev = ml_eb_text(m, "Severity");
+		const char *msg = ml_eb_text(m, "Message");
+		char *line = ml_asprintf("%s %s %s", date ? date : "", sev ? sev : "", msg ? msg : "");
 
 		ml_sanitize(line);
 		ml_json_append(arr, ml_json_string_new(line));

@@ -116,7 +116,7 @@ void ml_eb_env_dispose(struct ml_eb_env *v)
 int ml_eb_describe_env(struct ml_eb *e, int include_deleted, struct ml_eb_env *v,
 		       struct ml_error *err)
 {
-	const struct ml_xml *r, *m;
+	const struct ml_xml *r, *m, *found = NULL;
 	struct ml_xml *doc = NULL;
 	struct ml_eb_query q;
 	int rc;
@@ -130,19 +130,26 @@ int ml_eb_describe_env(struct ml_eb *e, int include_deleted, struct ml_eb_env *v
 	ml_eb_query_dispose(&q);
 	if (rc < 0)
 		return rc;
+	/* a name is unique among the environments that are not terminated; terminated
+	 * ones of the same name may be listed too (include_deleted) */
 	for (m = ml_eb_first_member(r, "Environments"); m; m = ml_xml_next(m, "member")) {
-		if (strcmp(ml_eb_text(m, "EnvironmentName") ? ml_eb_text(m, "EnvironmentName") : "", e->env))
+		const char *name = ml_eb_text(m, "EnvironmentName"), *status = ml_eb_text(m, "Status");
+		int gone = status && !strcmp(status, "Terminated");
+
+		if (!name || strcmp(name, e->env) || (gone && (!include_deleted || found)))
 			continue;
-		if (!include_deleted && ml_eb_text(m, "Status") && !strcmp(ml_eb_text(m, "Status"), "Terminated"))
-			continue;
+		found = m;
+		if (!gone)
+			break;
+	}
+	if (found) {
 		v->exists = 1;
-		v->status = ml_strdup(ml_eb_text(m, "Status"));
-		v->health = ml_strdup(ml_eb_text(m, "Health"));
-		v->label = ml_strdup(ml_eb_text(m, "VersionLabel"));
-		v->cname = ml_strdup(ml_eb_text(m, "CNAME"));
-		v->arn = ml_strdup(ml_eb_text(m, "EnvironmentArn"));
-		v->stack = ml_strdup(ml_eb_text(m, "SolutionStackName"));
-		break;
+		v->status = ml_strdup(ml_eb_text(found, "Status"));
+		v->health = ml_strdup(ml_eb_text(found, "Health"));
+		v->label = ml_strdup(ml_eb_text(found, "VersionLabel"));
+		v->cname = ml_strdup(ml_eb_text(found, "CNAME"));
+		v->arn = ml_strdup(ml_eb_text(found, "EnvironmentArn"));
+		v->stack = ml_strdup(ml_eb_text(found, "SolutionStackName"));
 	}
 	ml_xml_free(doc);
 	return 0;

@@ -142,6 +142,14 @@ assert_eq "$(beanstalk_count '^DeleteApplication$' 200)" 1 "DeleteApplication"
 ok status --provider aws --json
 assert_eq "$(jq -r .state "$T/out")" absent "gone"
 
+say "deployed again after destroy --all, then destroyed: the wait is on the new environment"
+write_config
+ok deploy --provider aws --json
+assert_eq "$(get /greeting)" hello "serves again"
+ok destroy --provider aws --yes --json
+assert_eq "$(jq -c '[.environments[] | select(.name == "web-edge") | .status]' "$BEANSTALK_STATE")" \
+	'["Terminated","Terminated"]' "both environments terminated when destroy returned"
+
 say "nothing secret in any output"
 for f in "$T"/outputs/*; do
 	while read -r s; do

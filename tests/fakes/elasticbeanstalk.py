@@ -419,6 +419,10 @@ class Relay:
             c.close()
 
     def close(self):
+        try:  # wakes the accept(), which otherwise keeps the port listening
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.sock.close()
 
 
@@ -847,10 +851,14 @@ class Ops:
                       {t["Key"]: t.get("Value", "") for t in p.get("Tags", [])})
             env.options = self.apply_options(env, p)
             env.label = label
-            port = 0
-            if not store.app_port_taken and podrun.port_free(store.opts.app_port):
-                port, store.app_port_taken = store.opts.app_port, True
-            env.relay = Relay(port)
+            env.relay = None
+            if not store.app_port_taken:
+                try:  # SO_REUSEADDR: a port just closed may still be in TIME_WAIT
+                    env.relay = Relay(store.opts.app_port)
+                    store.app_port_taken = True
+                except OSError:
+                    pass
+            env.relay = env.relay or Relay(0)
             store.envs.append(env)
             env.gen += 1
             threading.Thread(target=self.runner.launch, args=(env, env.gen), daemon=True).start()

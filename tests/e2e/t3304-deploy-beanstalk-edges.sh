@@ -4,10 +4,11 @@
 # status and rollback of nothing; no Amazon Linux 2023 Docker stack (no mutating
 # call); AccessDenied on CreateApplicationVersion; a dry run that shows the
 # instance profile it would create; a Throttling answer retried; deploy.aws.env in
-# the container; an image that does not serve turns the environment Red with an
-# ERROR event (its message, exit 1) while the old one keeps serving; a wrong
-# secret (the fake computes the signature again); an assumed role's session token;
-# destroy --all. No key, secret, session token, password, signature or secret-named
+# the container; a settings change that sends only what differs; a wrong secret
+# (the fake computes the signature again); an assumed role's session token; an
+# image that does not serve turns the environment Red with an ERROR event (its
+# message, exit 1) while the old one keeps serving; destroy --all, a new deploy and
+# its destroy. No key, secret, session token, password, signature or secret-named
 # environment value in any output, -vv included.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -101,6 +102,21 @@ assert_eq "$(beanstalk_count '^DescribeEnvironments$' 400)" 1 "one Throttling an
 assert_eq "$(get /greeting)" hello "deploy.aws.env reaches the container"
 first=$(jq -r .revision "$T/out")
 beanstalk_rules '[]'
+
+say "a settings change (dry run): only the options that differ, GREETING removed"
+sed -i "s/env: { GREETING: hello, API_TOKEN: $api_token }/load_balanced: true, env: { API_TOKEN: $api_token }/" \
+	"$T/ctx/deploy.yaml"
+assert_contains "$T/ctx/deploy.yaml" "load_balanced: true"
+ok deploy --provider aws --dry-run
+assert_contains "$T/out" '"Action": "UpdateEnvironment"'
+assert_contains "$T/out" '"OptionSettings.member.1.OptionName": "EnvironmentType"'
+assert_contains "$T/out" '"OptionSettings.member.1.Value": "LoadBalanced"'
+assert_contains "$T/out" '"OptionSettings.member.2.OptionName": "HealthCheckPath"'
+assert_contains "$T/out" '"OptionSettings.member.2.Value": "/healthz"'
+assert_not_contains "$T/out" '"OptionSettings.member.3.'
+assert_not_contains "$T/out" 'IamInstanceProfile'
+assert_contains "$T/out" '"OptionsToRemove.member.1.OptionName": "GREETING"'
+write_config
 
 say "a wrong secret: SignatureDoesNotMatch on one line"
 must_fail 1 env AWS_SECRET_ACCESS_KEY=wrong-secret "$MLDEPLOY" -C "$T/ctx" status --provider aws

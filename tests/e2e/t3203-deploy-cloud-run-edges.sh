@@ -122,7 +122,7 @@ echo second >"$T/ctx/www/index.html"
 write_config
 cloudrun_rules '[{"path_regex": "^//ml-[^/]*/healthz", "nth": "every", "action": "status",
 	"code": 503}]'
-bad 1 deploy --provider gcp --timeout 8
+bad 1 deploy --provider gcp --timeout 12
 one_error_line "$T/err" "the new revision was not released; what served before still serves"
 assert_contains "$T/err" "503"
 serving_only "$rev1"

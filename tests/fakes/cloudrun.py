@@ -1010,7 +1010,7 @@ def main():
     ap.add_argument("--project-number", type=int, default=123456789012)
     ap.add_argument("--page-size", type=int, default=20)
     ap.add_argument("--min-polls", type=int, default=1)
-    ap.add_argument("--startup-timeout", type=float, default=60)
+    ap.add_argument("--startup-timeout", type=float, default=120)
     opts = loopback.parse_args(ap)
     if opts.check_rules:
         try:

@@ -173,6 +173,7 @@ int ml_gcp_config_parse(struct ml_config_section *s, void **conf, struct ml_erro
 
 	(void)err;
 	c->max_instances = -1;
+	c->allow_unauthenticated = -1;
 	c->pos = ml_section_pos(s, NULL);
 	if ((rc = ml_section_keys(s, ml_gcp_config_keys)) < 0 ||
 	    (rc = ml_section_str(s, "project", 0, &c->project)) < 0 ||
@@ -244,11 +245,13 @@ ml_json *ml_gcp_config_json(const void *conf)
 	const struct ml_gcp_conf *c = conf;
 	ml_json *o = ml_json_object_new();
 
-	ml_json_set_str(o, "project", c->project);
+	if (c->project)
+		ml_json_set_str(o, "project", c->project);
 	if (c->region)
 		ml_json_set_str(o, "region", c->region);
 	ml_json_set_str(o, "target", c->target);
-	ml_json_set(o, "allow_unauthenticated", ml_json_bool_new(c->allow_unauthenticated));
+	if (c->allow_unauthenticated >= 0)
+		ml_json_set(o, "allow_unauthenticated", ml_json_bool_new(c->allow_unauthenticated));
 	if (c->cpu)
 		ml_json_set_str(o, "cpu", c->cpu);
 	if (c->memory)

@@ -11,7 +11,8 @@ struct ml_gcp_conf {
 	char *project;		/* else the credential's project_id, else GOOGLE_CLOUD_PROJECT */
 	char *region;		/* Cloud Run's region; App Engine: the app's location */
 	char *target;		/* one of ml_gcp_targets; default "cloudrun" */
-	int allow_unauthenticated;	/* allUsers may invoke (Cloud Run) */
+	int allow_unauthenticated;	/* allUsers may invoke (Cloud Run): 1 grants, 0 takes
+					   the grant away, -1 (unset) leaves the policy alone */
 	char *cpu, *memory;	/* "1", "500m"; "512Mi", "2Gi" */
 	int min_instances;	/* default 0 */
 	int max_instances;	/* -1 when unset */

@@ -740,10 +740,15 @@ static void plan_step(struct ml_plan *plan, const char *action, const char *meth
 static int plan_iam(struct run *r, struct run_plan *rp, const ml_json *live, struct ml_plan *plan,
 		    struct ml_error *err)
 {
-	int want = r->g->conf->allow_unauthenticated ? 1 : 0, rc;
+	int want = r->g->conf->allow_unauthenticated > 0, rc;
 	ml_json *policy = NULL;
 	char *path;
 
+	if (r->g->conf->allow_unauthenticated < 0) {
+		/* unset: whoever may invoke the service stays as it is */
+		rp->iam = 0;
+		return 0;
+	}
 	if (!live) {
 		rp->iam = want;
 	} else {

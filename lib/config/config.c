@@ -101,6 +101,16 @@ void ml_strv_dispose(struct ml_strv *sv)
 	free(sv->v);
 }
 
+int ml_kv_has(const struct ml_kv *kv, size_t n, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(kv[i].key, key))
+			return 1;
+	return 0;
+}
+
 void ml_kv_free(struct ml_kv *kv, size_t n)
 {
 	size_t i;

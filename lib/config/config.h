@@ -37,6 +37,8 @@ struct ml_strv {
 };
 
 void ml_kv_free(struct ml_kv *kv, size_t n);
+/* 1 when one of the n pairs has key (deploy.X.env overriding image.env). */
+int ml_kv_has(const struct ml_kv *kv, size_t n, const char *key);
 void ml_strv_dispose(struct ml_strv *sv);
 
 struct ml_config_provider_hooks;

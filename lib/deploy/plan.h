@@ -94,6 +94,8 @@ struct ml_deploy_result {
 void ml_deploy_result_init(struct ml_deploy_result *r);
 void ml_deploy_result_dispose(struct ml_deploy_result *r);
 ml_json *ml_deploy_result_json(const struct ml_deploy_result *r);
+/* destroy: appends {"kind", "name"} to r->removed (made when NULL). */
+void ml_deploy_result_removed(struct ml_deploy_result *r, const char *kind, const char *name);
 
 /* `mldeploy run`: the provider starts the image, waits for health, then either
  * posts predict to /predict (answer in res->extra "predict") and stops, or streams

@@ -126,3 +126,14 @@ ml_json *ml_deploy_result_json(const struct ml_deploy_result *r)
 	ml_json_set_int(o, "api_calls", r->api_calls);
 	return o;
 }
+
+void ml_deploy_result_removed(struct ml_deploy_result *r, const char *kind, const char *name)
+{
+	ml_json *o = ml_json_object_new();
+
+	if (!r->removed)
+		r->removed = ml_json_array_new();
+	ml_json_set_str(o, "kind", kind);
+	ml_json_set_str(o, "name", name);
+	ml_json_append(r->removed, o);
+}

@@ -1062,15 +1062,6 @@ out:
 	return rc;
 }
 
-static void add_removed(ml_json *arr, const char *kind, const char *name)
-{
-	ml_json *o = ml_json_object_new();
-
-	ml_json_set_str(o, "kind", kind);
-	ml_json_set_str(o, "name", name);
-	ml_json_append(arr, o);
-}
-
 /* --all: the application with its versions, when mldeploy created it. */
 static int destroy_app(struct ml_eb *e, struct ml_deploy_result *res, struct ml_error *err)
 {
@@ -1087,7 +1078,7 @@ static int destroy_app(struct ml_eb *e, struct ml_deploy_result *res, struct ml_
 		rc = ml_eb_do(e, &q, 1, err);
 		ml_eb_query_dispose(&q);
 		if (rc == 0)
-			add_removed(res->removed, "application", e->app);
+			ml_deploy_result_removed(res, "application", e->app);
 	} else if (rc == 0 && arn) {
 		ml_log(ML_LOG_WARN, "Elastic Beanstalk application %s was not created by mldeploy: "
 		       "left alone", e->app);
@@ -1122,7 +1113,7 @@ int ml_eb_destroy(struct ml_aws *a, const struct ml_deploy_request *req,
 			if (rc == 0)
 				rc = wait_env(a, e, NULL, since, 1, req->timeout_s, err);
 			if (rc == 0)
-				add_removed(res->removed, "environment", e->env);
+				ml_deploy_result_removed(res, "environment", e->env);
 		}
 	}
 	ml_eb_env_dispose(&v);

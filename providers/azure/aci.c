@@ -283,16 +283,6 @@ static ml_json *port_list(int port, int with_protocol)
 	return arr;
 }
 
-static int kv_has(const struct ml_kv *kv, size_t n, const char *key)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (!strcmp(kv[i].key, key))
-			return 1;
-	return 0;
-}
-
 /* The container group's body, credentials and secure values in it. */
 static ml_json *group_body(struct aci *a, const struct ml_deploy_request *req, const char *location)
 {
@@ -308,7 +298,7 @@ static ml_json *group_body(struct aci *a, const struct ml_deploy_request *req, c
 	ml_json_set(cp, "ports", port_list(req->port, 1));
 	env = ml_json_array_new();
 	for (i = 0; i < cfg->image.nenv; i++)	/* deploy.azure.env wins */
-		if (!kv_has(conf->env, conf->nenv, cfg->image.env[i].key))
+		if (!ml_kv_has(conf->env, conf->nenv, cfg->image.env[i].key))
 			add_env(env, conf, cfg->image.env[i].key, cfg->image.env[i].value);
 	for (i = 0; i < conf->nenv; i++)
 		add_env(env, conf, conf->env[i].key, conf->env[i].value);
@@ -930,15 +920,6 @@ static int look_at_deletion(void *ud, struct ml_poll_step *step, struct ml_error
 	return still ? ML_POLL_PENDING : ML_POLL_DONE;
 }
 
-static void add_removed(ml_json *arr, const char *kind, const char *name)
-{
-	ml_json *o = ml_json_object_new();
-
-	ml_json_set_str(o, "kind", kind);
-	ml_json_set_str(o, "name", name);
-	ml_json_append(arr, o);
-}
-
 /* --all: the resource group too, when mldeploy created it (its managed-by tag). */
 static int destroy_group(struct aci *a, struct ml_deploy_result *res, struct ml_error *err)
 {
@@ -953,7 +934,7 @@ static int destroy_group(struct aci *a, struct ml_deploy_result *res, struct ml_
 	} else {
 		rc = delete_and_wait(a, a->group_path, GROUP_API, "resource group", err);
 		if (rc == 0)
-			add_removed(res->removed, "resource group", a->conf->resource_group);
+			ml_deploy_result_removed(res, "resource group", a->conf->resource_group);
 	}
 	ml_json_free(rg);
 	return rc;
@@ -981,7 +962,7 @@ int ml_aci_destroy(void *state, const struct ml_deploy_request *req, struct ml_d
 	ml_json_free(group);
 	rc = delete_and_wait(a, a->cg_path, ACI_API, "container group", err);
 	if (rc == 0)
-		add_removed(res->removed, "container group", a->ctx->service);
+		ml_deploy_result_removed(res, "container group", a->ctx->service);
 	if (rc == 0 && req->destroy_all)
 		rc = destroy_group(a, res, err);
 	return rc;

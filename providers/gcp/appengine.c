@@ -460,16 +460,6 @@ static int scaling(struct gae *a, ml_json *body, struct ml_error *err)
 	return 0;
 }
 
-static int kv_has(const struct ml_kv *kv, size_t n, const char *key)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (!strcmp(kv[i].key, key))
-			return 1;
-	return 0;
-}
-
 static ml_json *check(const char *path)
 {
 	ml_json *c = ml_json_object_new();
@@ -502,7 +492,7 @@ static int version_body(struct gae *a, const struct ml_deploy_request *req, ml_j
 	ml_json_set(b, "livenessCheck", check(req->health_path));
 	ml_json_set(b, "readinessCheck", check(req->health_path));
 	for (i = 0; i < cfg->image.nenv; i++)
-		if (!kv_has(c->env, c->nenv, cfg->image.env[i].key))
+		if (!ml_kv_has(c->env, c->nenv, cfg->image.env[i].key))
 			ml_json_set_str(env, cfg->image.env[i].key, cfg->image.env[i].value);
 	for (i = 0; i < c->nenv; i++)
 		ml_json_set_str(env, c->env[i].key, c->env[i].value);
@@ -890,15 +880,6 @@ out:
 	return rc;
 }
 
-static void add_removed(ml_json *arr, const char *kind, const char *name)
-{
-	ml_json *o = ml_json_object_new();
-
-	ml_json_set_str(o, "kind", kind);
-	ml_json_set_str(o, "name", name);
-	ml_json_append(arr, o);
-}
-
 /* mldeploy's versions; the service itself when nothing else is in it (never
  * default, which App Engine keeps). One that still has traffic beside versions of
  * others stays, and says so. */
@@ -916,9 +897,9 @@ static int destroy_versions(struct gae *a, ml_json *svc, const ml_json *versions
 	if (!others && strcmp(a->service, "default")) {
 		rc = delete_service(a, err);
 		if (rc == 0)
-			add_removed(res->removed, "service", a->service);
+			ml_deploy_result_removed(res, "service", a->service);
 		for (i = 0; rc == 0 && i < ml_json_size(versions); i++)
-			add_removed(res->removed, "version", vid(ml_json_at(versions, i)));
+			ml_deploy_result_removed(res, "version", vid(ml_json_at(versions, i)));
 		return rc;
 	}
 	for (i = 0; rc == 0 && i < ml_json_size(versions); i++) {
@@ -932,7 +913,7 @@ static int destroy_versions(struct gae *a, ml_json *svc, const ml_json *versions
 		}
 		rc = delete_version(a, vid(v), err);
 		if (rc == 0)
-			add_removed(res->removed, "version", vid(v));
+			ml_deploy_result_removed(res, "version", vid(v));
 	}
 	if (rc < 0 || !kept)
 		return rc;

@@ -239,16 +239,6 @@ static int call_and_wait(struct run *r, const char *method, const char *path, co
 
 /* ---- the revision template ---- */
 
-static int kv_has(const struct ml_kv *kv, size_t n, const char *key)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (!strcmp(kv[i].key, key))
-			return 1;
-	return 0;
-}
-
 static void add_env(ml_json *arr, const char *name, const char *value)
 {
 	ml_json *e = ml_json_object_new();
@@ -282,8 +272,8 @@ static ml_json *env_list(const struct ml_config *cfg, const struct ml_gcp_conf *
 	for (i = 0; i < cfg->image.nenv; i++) {	/* deploy.gcp's env and secrets win */
 		const char *k = cfg->image.env[i].key;
 
-		if (!reserved_env(k) && !kv_has(c->env, c->nenv, k) &&
-		    !kv_has(c->secret_env, c->nsecret_env, k))
+		if (!reserved_env(k) && !ml_kv_has(c->env, c->nenv, k) &&
+		    !ml_kv_has(c->secret_env, c->nsecret_env, k))
 			add_env(env, k, cfg->image.env[i].value);
 	}
 	for (i = 0; i < c->nenv; i++)
@@ -1252,7 +1242,7 @@ static int run_destroy(struct ml_gcp *g, const struct ml_deploy_request *req,
 		       struct ml_deploy_result *res, struct ml_error *err)
 {
 	struct run *r = g->target_state;
-	ml_json *svc = NULL, *o;
+	ml_json *svc = NULL;
 	const char *label;
 	char *path;
 	int rc = get(r, r->name, &svc, err);
@@ -1275,12 +1265,8 @@ static int run_destroy(struct ml_gcp *g, const struct ml_deploy_request *req,
 	rc = call_and_wait(r, "DELETE", path, NULL, "deleting the service", req->timeout_s, NULL,
 			   err);
 	free(path);
-	if (rc == 0) {
-		o = ml_json_object_new();
-		ml_json_set_str(o, "kind", "Cloud Run service");
-		ml_json_set_str(o, "name", r->name);
-		ml_json_append(res->removed, o);
-	}
+	if (rc == 0)
+		ml_deploy_result_removed(res, "Cloud Run service", r->name);
 	return rc;
 }
 

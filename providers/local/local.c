@@ -649,15 +649,6 @@ out:
 	return rc;
 }
 
-static void add_removed(ml_json *arr, const char *kind, const char *name)
-{
-	ml_json *o = ml_json_object_new();
-
-	ml_json_set_str(o, "kind", kind);
-	ml_json_set_str(o, "name", name);
-	ml_json_append(arr, o);
-}
-
 static int local_destroy(void *state, const struct ml_deploy_request *req,
 			 struct ml_deploy_result *res, struct ml_error *err)
 {
@@ -682,7 +673,7 @@ static int local_destroy(void *state, const struct ml_deploy_request *req,
 				ml_json_set(images, label(labels, image_labels[k]), ml_json_bool_new(1));
 		rc = ml_engine_remove(&l->engine, id, err);
 		if (rc == 0)
-			add_removed(res->removed, "container", container_name(c) ? container_name(c) : id);
+			ml_deploy_result_removed(res, "container", container_name(c) ? container_name(c) : id);
 	}
 	/* images only we loaded and nothing else uses (the engine refuses the others) */
 	for (it = ml_json_iter(images); rc == 0 && it; it = ml_json_iter_next(images, it)) {
@@ -695,7 +686,7 @@ static int local_destroy(void *state, const struct ml_deploy_request *req,
 		}
 		rc = ml_engine_image_remove(&l->engine, img, err);
 		if (rc == 0 && ml_engine_image_exists(&l->engine, img, err) == 0)
-			add_removed(res->removed, "image", img);
+			ml_deploy_result_removed(res, "image", img);
 	}
 	res->state = ml_strdup("absent");
 	ml_json_free(images);

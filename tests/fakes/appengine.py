@@ -103,8 +103,6 @@ import json
 import os
 import random
 import re
-import shutil
-import signal
 import ssl
 import sys
 import threading
@@ -871,28 +869,7 @@ def main():
     server.runtime = Runtime(store)
     server.discovery = gdiscovery.Discovery(opts.discovery)
     server.rules = faultrules.Rules(opts.rules, check_rules, empty_ok=True)
-    done = threading.Event()
-
-    def finish(*_):
-        if done.is_set():
-            return
-        done.set()
-        podman.remove_all()
-        if not opts.work_dir:
-            shutil.rmtree(podman.work, ignore_errors=True)
-        os._exit(0)
-
-    def watch_parent():
-        parent = os.getppid()
-        while os.getppid() == parent:
-            time.sleep(0.2)
-        finish()
-
-    signal.signal(signal.SIGTERM, lambda *a: threading.Thread(target=finish, daemon=True).start())
-    threading.Thread(target=watch_parent, daemon=True).start()
-    sys.stdout.write("%d\n" % server.server_address[1])
-    sys.stdout.flush()
-    server.serve_forever()
+    podrun.serve_platform(server, podman, keep_work=bool(opts.work_dir))
 
 
 if __name__ == "__main__":

@@ -27,11 +27,14 @@ import json
 import os
 import select
 import shutil
+import signal
 import socket
 import socketserver
 import subprocess
+import sys
 import tempfile
 import threading
+import time
 
 
 class Podman:
@@ -239,3 +242,32 @@ def pipe(a, b):
                 (b if s is a else a).sendall(data)
             except OSError:
                 return
+
+
+def serve_platform(server, podman, keep_work=False):
+    """Runs a fake platform's server until SIGTERM or until its parent (the test)
+    goes: prints the port on stdout first (spawn_fake reads it), and at the end
+    removes every container podman started (and its work directory unless
+    keep_work). Never returns."""
+    done = threading.Event()
+
+    def finish(*_):
+        if done.is_set():
+            return
+        done.set()
+        podman.remove_all()
+        if not keep_work:
+            shutil.rmtree(podman.work, ignore_errors=True)
+        os._exit(0)
+
+    def watch_parent():
+        parent = os.getppid()
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        finish()
+
+    signal.signal(signal.SIGTERM, lambda *a: threading.Thread(target=finish, daemon=True).start())
+    threading.Thread(target=watch_parent, daemon=True).start()
+    sys.stdout.write("%d\n" % server.server_address[1])
+    sys.stdout.flush()
+    server.serve_forever()

@@ -65,11 +65,28 @@ int ml_gar_is_host(const char *host)
 
 /* The hook has no per-run state (push calls it from its threads): the Google
  * credential lives for the process here, behind one lock; its token cache makes
- * concurrent pushes share one token. */
+ * concurrent pushes, and the provider's API clients (ml_gar_auth), share one token. */
 static struct {
 	pthread_mutex_t lock;
 	struct ml_gauth *auth;
 } hook = { PTHREAD_MUTEX_INITIALIZER, NULL };
+
+/* Called with the lock held. */
+static int hook_auth(const struct ml_config *cfg, struct ml_error *err)
+{
+	return hook.auth ? 0 : ml_gauth_new(&hook.auth, cfg, err);
+}
+
+int ml_gar_auth(const struct ml_config *cfg, struct ml_gauth **out, struct ml_error *err)
+{
+	int rc;
+
+	pthread_mutex_lock(&hook.lock);
+	rc = hook_auth(cfg, err);
+	*out = hook.auth;
+	pthread_mutex_unlock(&hook.lock);
+	return rc;
+}
 
 /* For -v: what was tried (the token request fails at once with that list). */
 static void no_credential(const char *host)
@@ -91,7 +108,7 @@ static int hook_token(const char *host, char **token, struct ml_credential *out,
 {
 	int rc;
 
-	if (!hook.auth && (rc = ml_gauth_new(&hook.auth, NULL, err)) < 0)
+	if ((rc = hook_auth(NULL, err)) < 0)
 		return rc;
 	/* Nothing named in the environment: a login the user keeps for this registry
 	 * (gcloud's credential helper in ~/.docker/config.json) comes before asking

@@ -17,6 +17,14 @@ int ml_gar_is_host(const char *host);
  * fails. */
 int ml_gar_registry_auth(const char *host, struct ml_credential *out, struct ml_error *err);
 
+/* The process-wide Google credential (one per process, so that one deploy asks the
+ * token endpoint once): the registry login's and the provider's API clients'. Made
+ * on the first call (thread-safe) with cfg's endpoints: overrides (cfg may be NULL:
+ * the registry login has none); the provider's init calls it before anything is
+ * pushed, so deploy.yaml's endpoints: apply to both. Owned here: never freed by the
+ * caller. */
+int ml_gar_auth(const struct ml_config *cfg, struct ml_gauth **out, struct ml_error *err);
+
 /* The provider's prepare_registry hook for LOCATION-docker.pkg.dev/PROJECT/REPO/...:
  * GET projects/PROJECT/locations/LOCATION/repositories/REPO; when missing, create
  * it (repositories.create with format DOCKER, waiting for its operation) when

@@ -55,7 +55,6 @@ static void gcp_cleanup(void *state)
 		ops->cleanup(g);
 	for (i = 0; i < g->nclients; i++)
 		ml_rest_free(g->clients[i]);
-	ml_gauth_free(g->auth);
 	free(g->project);
 	free(g->repository);
 	free(g);
@@ -98,7 +97,8 @@ static int gcp_init(void **state, const struct ml_deploy_ctx *ctx, struct ml_err
 	g->conf = ctx->conf;
 	g->target = ctx->target ? ctx->target : g->conf->target;
 	ops = target_ops(g->target);
-	rc = ml_gauth_new(&g->auth, ctx->cfg, err);
+	/* the registry login's credential: one token for the push and the API calls */
+	rc = ml_gar_auth(ctx->cfg, &g->auth, err);
 	if (rc == 0)
 		rc = resolve_project(g, err);
 	if (rc == 0 && ops->init)

@@ -41,7 +41,7 @@ struct ml_gauth;
 struct ml_gcp {
 	const struct ml_deploy_ctx *ctx;
 	const struct ml_gcp_conf *conf;
-	struct ml_gauth *auth;
+	struct ml_gauth *auth;		/* the process-wide one (ml_gar_auth): not freed */
 	char *project;		/* resolved: deploy.gcp.project, the credential's, the env's */
 	const char *target;	/* "cloudrun" or "appengine" */
 	struct ml_rest *clients[4];	/* made by ml_gcp_client, freed at cleanup */

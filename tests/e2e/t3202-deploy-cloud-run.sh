@@ -8,7 +8,8 @@
 # with no change makes no mutating call and uploads nothing; --dry-run of a code
 # change changes nothing; the code change makes a new revision that gets traffic
 # only after its tag's URL passed the health check; status; rollback to the first
-# revision; destroy (the images stay). No token or key appears in any output.
+# revision; destroy (the images stay). One token request per deploy (the push and
+# the API calls share it). No token or key appears in any output.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-gcp.sh"
@@ -55,6 +56,8 @@ rev1=$(jq -r .revision "$T/deploy1.json")
 digest1=$(jq -r .digest "$T/deploy1.json")
 assert_contains "$T/err" "$GAUTH_SA_EMAIL"
 assert_contains "$T/err" "creating service iris"
+# one credential for the push and the API calls: one token per deploy
+assert_eq "$(gauth_count '.route == "token"')" 1 "token requests of a deploy"
 assert_eq "$(spec .labels)" '{"managed-by":"mldeploy"}' "managed-by label"
 assert_eq "$(spec '.template.containers[0].image')" "\"$GCP_IMAGE_REPO/iris@$digest1\"" \
 	"deployed by digest"
@@ -73,6 +76,7 @@ assert_eq "$(jq -r .changed "$T/out")" false "redeploy changed nothing"
 assert_eq "$(jq -r .revision "$T/out")" "$rev1" "same revision"
 assert_eq "$(cloudrun_mutations)" "$before" "no mutating Cloud Run call"
 assert_eq "$(registry_blob_uploads gar)" "$uploads" "no blob uploaded"
+assert_eq "$(gauth_count '.route == "token"')" 2 "token requests of two deploys"
 
 say "dry run of a code change: a plan, no mutating call"
 sed -i 's/return jsonify(predictions=/return jsonify(version="v2", predictions=/' \

@@ -23,6 +23,7 @@ struct ml_rest {
 	int (*sign)(void *ud, const struct ml_rest_sign *req, char ***headers, size_t *nheaders,
 		    struct ml_error *err);
 	int (*retryable)(void *ud, const struct ml_http_response *resp, const char *code);
+	int (*unauthorized)(void *ud, const struct ml_http_response *resp);
 	void *ud;
 	long timeout_s;
 	int max_retries;
@@ -61,6 +62,7 @@ int ml_rest_new(struct ml_rest **out, const struct ml_rest_opts *o, struct ml_er
 	r->decode = o->decode;
 	r->sign = o->sign;
 	r->retryable = o->retryable;
+	r->unauthorized = o->unauthorized;
 	r->ud = o->ud;
 	r->timeout_s = o->timeout_s > 0 ? o->timeout_s : DEFAULT_TIMEOUT_S;
 	r->max_retries = o->max_retries > 0 ? o->max_retries : DEFAULT_RETRIES;
@@ -318,6 +320,25 @@ static int retry_status(const struct ml_rest *r, const struct call *c,
 	       (status_server_error(res->status) && idempotent(c));
 }
 
+/* After a 401 to a signed request: once, when the hook dropped the refused
+ * credential (a 401 was not acted on, so any method may be sent again). */
+static int retry_unauthorized(const struct ml_rest *r, const struct call *c,
+			      const struct ml_rest_result *res, int *done)
+{
+	struct ml_buf what = ML_BUF_INIT;
+
+	if (res->status != 401 || *done || !r->sign || !r->unauthorized ||
+	    (c->stream && c->stream->read))
+		return 0;
+	*done = 1;
+	if (!r->unauthorized(r->ud, &res->resp))
+		return 0;
+	describe(&what, r, c);
+	ml_log(ML_LOG_INFO, "retrying %s with a new credential after HTTP 401", ml_buf_str(&what));
+	ml_buf_dispose(&what);
+	return 1;
+}
+
 static int retry_wait(const struct ml_rest *r, const struct call *c, const char *why,
 		      int attempt, long wait, struct ml_error *err)
 {
@@ -363,7 +384,7 @@ static int rest_do(struct ml_rest *r, const struct call *c, struct ml_rest_resul
 	struct ml_http_request req;
 	char *url, *ct = NULL, line[ML_ERROR_MAX / 2];
 	size_t nh = 0, i;
-	int attempt, rc = 0;
+	int attempt, rc = 0, reauthorized = 0;
 
 	result_init(res);
 	ml_error_clear(err);
@@ -407,6 +428,8 @@ static int rest_do(struct ml_rest *r, const struct call *c, struct ml_rest_resul
 			rc = take_body(r, c, res, err);
 			break;
 		}
+		if (retry_unauthorized(r, c, res, &reauthorized))
+			continue;
 		if (!retry_status(r, c, res, attempt)) {
 			rc = status_error(r, c, res, line, err);
 			break;

@@ -53,6 +53,11 @@ struct ml_rest_opts {
 	/* Extra retry rule: 1 when this non-2xx answer is a throttle to retry (AWS's 400
 	 * with code Throttling), given the decoded error code. NULL: 429/5xx only. */
 	int (*retryable)(void *ud, const struct ml_http_response *resp, const char *code);
+	/* A 401 answer to a signed request: the credential was refused (a cached token
+	 * revoked or expired early). The hook forgets what the sign hook cached and
+	 * returns 1 to send the request once more with a new signature (once per call;
+	 * not a streamed body), 0 to fail. NULL: a 401 is final. */
+	int (*unauthorized)(void *ud, const struct ml_http_response *resp);
 	void *ud;
 	long timeout_s;			/* per request; 0: 60 (streamed calls have the HTTP
 					   wrapper's minimum rate instead) */
@@ -93,7 +98,8 @@ enum ml_rest_flags {
  * GET, HEAD, PUT and DELETE are retried on resets, 429 and 5xx (with backoff, jitter
  * and Retry-After); POST and PATCH only with ML_REST_IDEMPOTENT or when the
  * connection failed before anything was sent. A throttle (429, or an answer the
- * retryable hook names) was not acted on, so it is retried whatever the method.
+ * retryable hook names) was not acted on, so it is retried whatever the method;
+ * so is a 401 once, when the unauthorized hook says a new credential may do.
  * The sign hook is called again for every attempt. A non-2xx final answer returns
  * -ML_ENOTFOUND (404), -ML_EAUTH (401, 403), -ML_EPROTO otherwise, with
  * "SERVICE: METHOD path: <decoded line> (HTTP n[, after n retries])" in err; a

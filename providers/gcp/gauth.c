@@ -757,6 +757,19 @@ void ml_gauth_invalidate(struct ml_gauth *g)
 	ml_token_cache_drop(g->tokens, ML_GAUTH_SCOPE);
 }
 
+int ml_gauth_unauthorized(void *ud, const struct ml_http_response *resp)
+{
+	struct ml_gauth *g = ud;
+
+	(void)resp;
+	if (g->kind == K_ENV)
+		return 0;
+	ml_log(ML_LOG_INFO, "gcp: the access token from %s was refused (HTTP 401): getting a "
+	       "new one", g->source);
+	ml_gauth_invalidate(g);
+	return 1;
+}
+
 int ml_gauth_sign(void *ud, const struct ml_rest_sign *req, char ***headers, size_t *nheaders,
 		  struct ml_error *err)
 {

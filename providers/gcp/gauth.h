@@ -53,6 +53,11 @@ int ml_gauth_available(struct ml_gauth *g);
 
 /* Forgets the cached token (the API answered 401 with it). */
 void ml_gauth_invalidate(struct ml_gauth *g);
+/* The REST client's unauthorized hook (deploy/rest.h), ud = struct ml_gauth *: a
+ * Google API answered 401 with the cached token (revoked, or expired early):
+ * forgets it and returns 1, so that the request goes once more with a new one; 0
+ * for CLOUDSDK_AUTH_ACCESS_TOKEN (there is no other token to get). */
+int ml_gauth_unauthorized(void *ud, const struct ml_http_response *resp);
 
 /* Where the credential comes from, for -v: "CLOUDSDK_AUTH_ACCESS_TOKEN",
  * "service account key /path (sa@p.iam.gserviceaccount.com)", "metadata server";

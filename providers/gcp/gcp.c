@@ -15,7 +15,8 @@ int ml_gcp_client(struct ml_gcp *g, const char *svc, const char *name, const cha
 		  struct ml_rest **out, struct ml_error *err)
 {
 	struct ml_rest_opts o = { .service = name, .decode = ml_rest_decode_google,
-				  .sign = ml_gauth_sign, .ud = g->auth };
+				  .sign = ml_gauth_sign, .unauthorized = ml_gauth_unauthorized,
+				  .ud = g->auth };
 	char *base = NULL;
 	int rc;
 

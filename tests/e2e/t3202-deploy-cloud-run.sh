@@ -9,7 +9,8 @@
 # change changes nothing; the code change makes a new revision that gets traffic
 # only after its tag's URL passed the health check; status; rollback to the first
 # revision; destroy (the images stay). One token request per deploy (the push and
-# the API calls share it). No token or key appears in any output.
+# the API calls share it); a token refused with 401 is dropped and the call made
+# again with a new one. No token or key appears in any output.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-gcp.sh"
@@ -110,8 +111,15 @@ assert_eq "$(jq -c --arg s "$service" '.services[$s].routing' "$CLOUDRUN_STATE")
 assert_eq "$(jq -c --arg s "$service" '.services[$s].tags' "$CLOUDRUN_STATE")" '{}' \
 	"the candidate's tag is gone"
 
-say "status"
-ok status --provider gcp --json
+say "status; its token refused once (HTTP 401): a new token, the request again"
+cloudrun_rules '[{"method": "GET", "path_regex": "/services/iris$", "nth": 1, "action": "status",
+	"code": 401, "message": "Request had invalid authentication credentials."}]'
+tokens=$(gauth_count '.route == "token"')
+ok status --provider gcp -v --json
+cloudrun_rules '[]'
+assert_contains "$T/err" "was refused (HTTP 401): getting a new one"
+assert_eq "$(gauth_count '.route == "token"')" $((tokens + 2)) "a new token after the 401"
+assert_eq "$(cloudrun_count GET '/services/iris$' 401)" 1 "refused requests"
 assert_eq "$(jq -r .state "$T/out")" ready "status state"
 assert_eq "$(jq -r .revision "$T/out")" "$rev2" "serving revision"
 assert_eq "$(jq -r '.details.revisions | length' "$T/out")" 2 "two revisions (two pages)"

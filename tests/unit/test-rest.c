@@ -427,6 +427,79 @@ static void test_retryable_hook(void **state)
 	ml_rest_free(plain);
 }
 
+/* The unauthorized hook: what it was called with, and its answer. */
+struct reauth {
+	struct signer sign;
+	int calls;
+	long status;
+	int answer;
+};
+
+static int unauthorized(void *ud, const struct ml_http_response *resp)
+{
+	struct reauth *a = ud;
+
+	a->calls++;
+	a->status = resp->status;
+	return a->answer;
+}
+
+static int reauth_sign(void *ud, const struct ml_rest_sign *req, char ***headers,
+		       size_t *nheaders, struct ml_error *err)
+{
+	return sign_hook(&((struct reauth *)ud)->sign, req, headers, nheaders, err);
+}
+
+/* A 401 drops the credential through the hook and is sent once more, signed anew
+ * (a POST too: a 401 was not acted on); a second 401 is final; a hook that says no,
+ * or none, leaves the first 401 final. */
+static void test_unauthorized_hook(void **state)
+{
+	struct reauth a = { .answer = 1 };
+	struct ml_rest_opts o = { .decode = ml_rest_decode_google, .sign = reauth_sign,
+				  .unauthorized = unauthorized, .ud = &a };
+	struct ml_rest *r = client_with(&o);
+	struct ml_rest *plain = client(ml_rest_decode_google);
+	struct ml_rest_result res;
+	struct ml_error err = { 0, "" };
+	ml_json *auth;
+
+	(void)state;
+	assert_int_equal(call(r, "POST", "/flaky?id=401a&fail=1&status=401", 0, &err), 0);
+	assert_int_equal(a.calls, 1);
+	assert_int_equal(a.status, 401);
+	assert_int_equal(count(r, "401a"), 2);
+	assert_int_equal(ml_rest_call(r, "GET", "/seen?id=401a", NULL, 0, &res, &err), 0);
+	auth = ml_json_get(res.body, "auth");
+	assert_int_equal(ml_json_size(auth), 2);
+	assert_string_equal(ml_json_str(ml_json_at(auth, 0)), "Sig-1-POST-s3cr3tsig");
+	assert_string_equal(ml_json_str(ml_json_at(auth, 1)), "Sig-2-POST-s3cr3tsig");
+	ml_rest_result_dispose(&res);
+	/* refused again with the new credential: once only */
+	a.calls = 0;
+	assert_int_equal(call(r, "GET", "/flaky?id=401b&fail=3&status=401", 0, &err), -ML_EAUTH);
+	assert_int_equal(a.calls, 1);
+	assert_int_equal(count(r, "401b"), 2);
+	assert_has(err.msg, "HTTP 401");
+	assert_has(err.msg, "after 1 retry)");
+	/* a 403 is a refusal of the permission, not of the credential */
+	a.calls = 0;
+	assert_int_equal(call(r, "GET", "/flaky?id=403&fail=1&status=403", 0, &err), -ML_EAUTH);
+	assert_int_equal(a.calls, 0);
+	assert_int_equal(count(r, "403"), 1);
+	/* the hook says a new credential would not help */
+	a.answer = 0;
+	assert_int_equal(call(r, "GET", "/flaky?id=401c&fail=1&status=401", 0, &err), -ML_EAUTH);
+	assert_int_equal(a.calls, 1);
+	assert_int_equal(count(r, "401c"), 1);
+	/* without the hook a 401 is final */
+	assert_int_equal(call(plain, "GET", "/flaky?id=401d&fail=1&status=401", 0, &err),
+			 -ML_EAUTH);
+	assert_int_equal(count(plain, "401d"), 1);
+	ml_rest_free(r);
+	ml_rest_free(plain);
+}
+
 /* The one line a decoder makes of /error?format=F. */
 static void expect_line(ml_rest_decode_fn decode, const char *format, int rc_want,
 			const char *msg, const char *code)
@@ -829,6 +902,7 @@ int main(void)
 		cmocka_unit_test(test_sign_per_attempt),
 		cmocka_unit_test(test_extra_headers),
 		cmocka_unit_test(test_retryable_hook),
+		cmocka_unit_test(test_unauthorized_hook),
 		cmocka_unit_test(test_decoders),
 		cmocka_unit_test(test_server_text_sanitised),
 		cmocka_unit_test(test_allow_404),

@@ -90,6 +90,18 @@ static int sign(void *ud, const struct ml_rest_sign *req, char ***headers, size_
 	return 0;
 }
 
+/* Resource Manager refused the cached token (401): a new one, and the call again. */
+static int unauthorized(void *ud, const struct ml_http_response *resp)
+{
+	struct aci *a = ud;
+
+	(void)resp;
+	ml_log(ML_LOG_INFO, "azure: the access token from %s was refused (HTTP 401): getting a "
+	       "new one", ml_entra_source(a->entra));
+	ml_entra_invalidate(a->entra, a->scope);
+	return 1;
+}
+
 static const char *first_set(const char *a, const char *b)
 {
 	return a && *a ? a : b && *b ? b : NULL;
@@ -99,7 +111,7 @@ int ml_aci_init(void **state, const struct ml_deploy_ctx *ctx, struct ml_error *
 {
 	const struct ml_azure_conf *conf = ctx->conf;
 	struct ml_rest_opts o = { .service = "Azure Resource Manager", .decode = ml_rest_decode_azure,
-				  .sign = sign };
+				  .sign = sign, .unauthorized = unauthorized };
 	struct aci *a;
 	char *base = NULL;
 	const char *sub;

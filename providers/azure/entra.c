@@ -666,3 +666,8 @@ out:
 		*token = t;
 	return rc;
 }
+
+void ml_entra_invalidate(struct ml_entra *e, const char *scope)
+{
+	ml_token_cache_drop(e->tokens, scope);
+}

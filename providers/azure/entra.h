@@ -35,6 +35,8 @@ void ml_entra_free(struct ml_entra *e);	/* wipes the secret and the cached token
  * Several threads may call it: one request at a time, the others wait for its
  * token. */
 int ml_entra_token(struct ml_entra *e, const char *scope, char **token, struct ml_error *err);
+/* Forgets scope's cached token (Resource Manager answered 401 with it). */
+void ml_entra_invalidate(struct ml_entra *e, const char *scope);
 
 /* 1 when the environment names a credential (or the IMDS endpoint is overridden),
  * without asking anyone; else 0. */

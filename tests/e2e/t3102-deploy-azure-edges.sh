@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The Azure provider's edges, on a small busybox httpd image pushed to "ACR" and run
-# by the fake ARM: no subscription; status of nothing; a missing resource group (no
+# by the fake ARM: no subscription; status of nothing (its token refused once with
+# 401: a new token, the call again); a missing resource group (no
 # mutating call) and one created on request (tagged managed-by); a dry run (no
 # mutating call, secrets masked); quota exceeded; a 429 with Retry-After on the
 # first PUT; rollback with nothing before, then after two deploys; a change ARM
@@ -85,9 +86,14 @@ bad 2 status --provider azure
 assert_contains "$T/err" AZURE_SUBSCRIPTION_ID
 export AZURE_SUBSCRIPTION_ID=$sub
 
-say "status and rollback of a service not deployed"
-ok status --provider azure
+say "status and rollback of a service not deployed (the token refused once: a new one)"
+arm_rules '[{"method": "GET", "path_regex": "/containerGroups/web([?]|$)", "nth": 1, "action": "status", "code": 401}]'
+tokens=$(entra_count '.route == "token"')
+ok -v status --provider azure
+arm_rules '[]'
 assert_contains "$T/out" "azure: not deployed"
+assert_contains "$T/err" "was refused (HTTP 401): getting a new one"
+assert_eq "$(entra_count '.route == "token"')" $((tokens + 2)) "a new token after the 401"
 bad 1 rollback --provider azure
 assert_contains "$T/err" "web is not deployed"
 

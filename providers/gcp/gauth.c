@@ -29,6 +29,8 @@
 #define DEFAULT_IAM "https://iamcredentials.googleapis.com"
 #define DEFAULT_METADATA "metadata.google.internal"
 #define METADATA_TOKEN "/computeMetadata/v1/instance/service-accounts/default/token"
+#define METADATA_PROJECT "/computeMetadata/v1/project/project-id"
+#define PROJECT_MAX 100	/* "example.com:my-project" is 30 + a domain */
 #define ADC_FILE "application_default_credentials.json"
 #define JWT_BEARER "urn:ietf:params:oauth:grant-type:jwt-bearer"
 #define TOKEN_EXCHANGE "urn:ietf:params:oauth:grant-type:token-exchange"
@@ -66,6 +68,8 @@ struct ml_gauth {
 	char *oauth2, *sts, *iam;	/* base URLs: the endpoint or its override */
 	char *metadata;			/* "http://HOST" */
 	int metadata_state;		/* 0 not asked, 1 answered, -1 silent */
+	char *metadata_project;		/* its project/project-id, once read */
+	int metadata_project_asked;
 	char **headers;			/* the credential headers of the request being made */
 	size_t nheaders;
 	struct ml_rest *rest[SVC_N];
@@ -204,6 +208,7 @@ void ml_gauth_free(struct ml_gauth *g)
 	free(g->sts);
 	free(g->iam);
 	free(g->metadata);
+	free(g->metadata_project);
 	pthread_mutex_destroy(&g->lock);
 	free(g);
 }
@@ -215,7 +220,7 @@ const char *ml_gauth_source(const struct ml_gauth *g)
 
 const char *ml_gauth_project(const struct ml_gauth *g)
 {
-	return g->cred ? g->cred->project : NULL;
+	return g->cred ? g->cred->project : g->metadata_project;
 }
 
 int ml_gauth_configured(const struct ml_gauth *g)
@@ -685,6 +690,60 @@ static int token_metadata(struct ml_gauth *g, char **token, int64_t *life, struc
 		rc = add_hint(err, rc, "attach a service account to this machine");
 	result_wipe(&res);
 	return rc;
+}
+
+/* A project id as the metadata server gives it: letters, digits, '-', '.', ':'. */
+static int project_ok(const char *p, size_t n)
+{
+	size_t i;
+
+	if (!n || n > PROJECT_MAX)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= 'A' && p[i] <= 'Z') ||
+		      (p[i] >= '0' && p[i] <= '9') || strchr("-.:", p[i])))
+			return 0;
+	return 1;
+}
+
+/* project/project-id, once; called with the lock held. */
+static void metadata_project(struct ml_gauth *g)
+{
+	struct ml_rest_result res = { 0 };
+	struct ml_error err = { 0, "" };
+	char header[] = "Metadata-Flavor: Google", *flavor = header;
+	const struct ml_buf *b;
+	size_t n;
+
+	if (g->metadata_project_asked)
+		return;
+	g->metadata_project_asked = 1;
+	if (call(g, SVC_METADATA, g->metadata, "GET", METADATA_PROJECT, NULL, NULL, &flavor, 1,
+		 ML_REST_RAW, &res, &err) < 0) {
+		ml_log(ML_LOG_INFO, "gcp: no project from the metadata server: %s", err.msg);
+	} else {
+		b = &res.resp.body;
+		for (n = b->len; n && strchr(" \t\r\n", b->data[n - 1]); n--)
+			;
+		if (project_ok(b->data, n))
+			g->metadata_project = ml_strndup(b->data, n);
+		else
+			ml_log(ML_LOG_INFO, "gcp: the metadata server's project-id is not a "
+			       "project id (%zu bytes)", b->len);
+	}
+	ml_rest_result_dispose(&res);
+}
+
+const char *ml_gauth_lookup_project(struct ml_gauth *g)
+{
+	const char *p;
+
+	pthread_mutex_lock(&g->lock);
+	if (!g->cred && (g->kind == K_METADATA || (g->kind == K_NONE && metadata_probe(g))))
+		metadata_project(g);
+	p = ml_gauth_project(g);
+	pthread_mutex_unlock(&g->lock);
+	return p;
 }
 
 int ml_gauth_available(struct ml_gauth *g)

@@ -63,8 +63,13 @@ int ml_gauth_unauthorized(void *ud, const struct ml_http_response *resp);
  * "service account key /path (sa@p.iam.gserviceaccount.com)", "metadata server";
  * NULL before it is known. */
 const char *ml_gauth_source(const struct ml_gauth *g);
-/* The project the credential names (a key's project_id, quota_project_id), or NULL. */
+/* The project the credential names (a key's project_id, quota_project_id; the
+ * metadata server's once ml_gauth_lookup_project read it), or NULL. */
 const char *ml_gauth_project(const struct ml_gauth *g);
+/* ml_gauth_project, and when the credential is the metadata server (nothing
+ * configured, and it answers the probe) its project/project-id, read once, as
+ * Google's libraries do; NULL when there is none. */
+const char *ml_gauth_lookup_project(struct ml_gauth *g);
 
 /* The REST client's sign hook (deploy/rest.h), ud = struct ml_gauth *: adds
  * "Authorization: Bearer TOKEN". */

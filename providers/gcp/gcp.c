@@ -61,15 +61,17 @@ static void gcp_cleanup(void *state)
 	free(g);
 }
 
-/* deploy.gcp.project, else the credential's project, else GOOGLE_CLOUD_PROJECT */
+/* deploy.gcp.project, else the credential's project (a key's project_id, the
+ * metadata server's project-id), else GOOGLE_CLOUD_PROJECT */
 static int resolve_project(struct ml_gcp *g, struct ml_error *err)
 {
 	const char *p = g->conf->project;
 	const char *from = "deploy.gcp.project";
 
 	if (!p || !*p) {
-		p = ml_gauth_project(g->auth);
-		from = "the credential's project_id";
+		p = ml_gauth_lookup_project(g->auth);
+		from = ml_gauth_configured(g->auth) ? "the credential's project_id" :
+		       "the metadata server";
 	}
 	if (!p || !*p) {
 		p = getenv("GOOGLE_CLOUD_PROJECT");

@@ -6,7 +6,8 @@
 # fake verifies), the ADC file of `gcloud auth application-default login` under
 # CLOUDSDK_CONFIG, workload identity federation (a subject token file; a subject
 # token URL with a header, then impersonation), an impersonated service account,
-# the metadata server. -v names the source; one token per push; no key, assertion
+# the metadata server (whose project-id is the project when deploy.gcp.project is
+# not set). -v names the source; one token per push; no key, assertion
 # or token in any output (-vv included). Refusals: no credential (the chain listed),
 # a malformed key, a revoked key, a revoked refresh token, a wrong audience, a
 # subject token the provider does not trust, impersonation not granted.
@@ -146,6 +147,27 @@ secrets_absent
 pushed m1
 assert_eq "$(issued metadata '.path == "/" and .flavor == "Google"')" 1 "probes"
 assert_eq "$(issued metadata '.path | endswith("/default/token")')" 1 "metadata tokens"
+
+say "the metadata server's project: the credential's, before GOOGLE_CLOUD_PROJECT"
+# status with Cloud Run's endpoint on the metadata fake, which refuses the call:
+# the project is known by then, and the path names it
+mkdir -p "$T/md"
+printf 'name: iris\nimage: {base: python:3.11-slim}\ndeploy:\n  gcp:\n    region: us-east1\n' >"$T/md/deploy.yaml"
+md_status() {
+	must_fail 1 env GCE_METADATA_HOST="$GAUTH_METADATA_ADDR" GOOGLE_CLOUD_PROJECT=env-project \
+		MLDEPLOY_ENDPOINT_RUN="http://$GAUTH_METADATA_ADDR" "$MLDEPLOY" -C "$T/md" -v \
+		status --provider gcp
+}
+md_status
+assert_contains "$T/err" "gcp: project $GAUTH_PROJECT (from the metadata server)"
+assert_contains "$T/err" "Cloud Run: GET /v2/projects/$GAUTH_PROJECT/locations/us-east1/services/iris:"
+assert_eq "$(issued metadata '.path == "/computeMetadata/v1/project/project-id" and .flavor == "Google"')" 1 "project-id requests"
+# deploy.gcp.project wins, and the metadata server is not asked for one
+printf '    project: yaml-project\n' >>"$T/md/deploy.yaml"
+md_status
+assert_contains "$T/err" "gcp: project yaml-project (from deploy.gcp.project)"
+assert_contains "$T/err" "Cloud Run: GET /v2/projects/yaml-project/locations/us-east1/services/iris:"
+assert_eq "$(issued metadata '.path == "/computeMetadata/v1/project/project-id"')" 1 "project-id requests"
 
 say "no credential: what was tried (-v), then the registry's refusal, exit 1"
 must_fail 1 push n1

@@ -28,7 +28,10 @@ CAVEAT: these are not PyPI's wheels. Debian's numpy, scipy and scikit-learn
 link against system libraries (libblas.so.3, liblapack.so.3, libgfortran.so.5,
 libgomp.so.1, liblbfgsb.so.0) that manylinux wheels would bundle; they work on
 an image that carries those libraries, such as scripts/python-base.sh's
-stand-in base, not on Docker Hub's python:3.11-slim.
+stand-in base, not on Docker Hub's python:3.11-slim. torch needs libtorch1.13
+and the ~470 MB of libraries it links (OpenCV, FFmpeg, ...): the base
+scripts/python-base.sh --torch makes; the host need not have them, so the check
+below installs torch but does not import it.
 
 The wheelhouse is validated before it is kept: every wheel's RECORD is checked,
 the whole set is installed with Debian's pip (python3-pip) into a scratch
@@ -82,6 +85,9 @@ DEBIAN = {
     "starlette": ["python3-starlette"],
     "typing-extensions": ["python3-typing-extensions"],
     "uvicorn": ["python3-uvicorn"],
+    # the pytorch template's: Debian's torch (its libtorch1.13 libraries are not in
+    # the wheel: scripts/python-base.sh --torch puts them in the base)
+    "torch": ["python3-torch", "libtorch1.13"],
     # the bundled example's
     "click": ["python3-click"],
     "flask": ["python3-flask"],
@@ -115,6 +121,9 @@ UPSTREAM_REQUIRES = {
     ("anyio", "3.6.2"): ["idna>=2.8", "sniffio>=1.1"],
     ("pydantic", "1.10.4"): ["typing-extensions>=4.2.0"],
     ("uvicorn", "0.17.6"): ["asgiref>=3.4.0", "click>=7.0", "h11>=0.8"],
+    # Debian's torch 1.13.1 calls itself 1.13.0a0+gitunknown (its build has no git
+    # tag); PyPI's 1.13.1 needs typing-extensions (and NVIDIA's CUDA wheels: not here)
+    ("torch", "1.13.0a0+gitunknown"): ["typing-extensions"],
     # Debian runs fastapi 0.92.0 with its starlette 0.26.1 (python3-fastapi
     # depends on it); the dist-info keeps the upstream "starlette<0.26.0,>=0.25.0"
     ("fastapi", "0.92.0"): [
@@ -124,6 +133,11 @@ UPSTREAM_REQUIRES = {
 }
 
 SITE = "usr/lib/python3/dist-packages"
+# Symlinks out of dist-packages to a file one of the distribution's packages has,
+# which the distribution opens by path (not through the loader's search path):
+# the file is copied in. torch/__init__.py loads torch/lib/libtorch_global_deps.so
+# (16 KiB; libtorch1.13 has it); the other torch/lib links are found by the loader.
+BY_PATH = {"torch/lib/libtorch_global_deps.so"}
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 
@@ -207,16 +221,24 @@ def target_platform():
 def collect_files(roots, dist):
     """{path relative to dist-packages: bytes} from the unpacked packages."""
     files = {}
+    if not any(os.path.isdir(os.path.join(root, SITE)) for root in roots):
+        die(f"{dist}: {', '.join(map(os.path.basename, roots))} install nothing in /{SITE}")
     for root in roots:
         site = os.path.join(root, SITE)
         if not os.path.isdir(site):
-            die(f"{dist}: {os.path.basename(root)} installs nothing in /{SITE}")
+            continue
         for dirpath, dirnames, filenames in os.walk(site):
             dirnames.sort()
             for fn in filenames:
                 full = os.path.join(dirpath, fn)
                 rel = os.path.relpath(full, site)
-                if os.path.islink(full):
+                if os.path.islink(full) and rel in BY_PATH:
+                    target = os.path.normpath(os.path.join(SITE, os.path.dirname(rel), os.readlink(full)))
+                    found = [os.path.join(r, target) for r in roots if os.path.isfile(os.path.join(r, target))]
+                    if not found:
+                        die(f"{dist}: {rel} links to /{target}, which none of its packages has")
+                    full = found[0]
+                elif os.path.islink(full):
                     real = os.path.realpath(full)
                     if not real.startswith(os.path.realpath(site) + os.sep) or not os.path.isfile(real):
                         say(f"{dist}: dropping {rel}: symlink to {os.readlink(full)}, outside dist-packages")
@@ -451,7 +473,11 @@ def validate(outdir, requirements, wheels, scratch):
          "--no-cache-dir", "--no-index", "--find-links", outdir, "--target", target,
          "-r", requirements], capture_output=True, text=True)
     mods = []
-    for whl, _, _ in wheels:
+    for whl, name, _ in wheels:
+        if normalize(name) == "torch":
+            # libtorch1.13 and what it links are in python-base.sh --torch, not on the host
+            say("torch: installed, not imported (its libraries are in the image's base only)")
+            continue
         with zipfile.ZipFile(whl) as z:
             top = [n for n in z.namelist() if n.endswith(".dist-info/top_level.txt")][0]
             mods += [m for m in z.read(top).decode().split() if m != "_distutils_hack"]

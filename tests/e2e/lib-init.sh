@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Rig functions for the tests of `mldeploy init` and `render Dockerfile` (t40xx),
 # sourced after lib.sh. Offline, as `make example` works without Docker Hub and PyPI:
-#   start_python_hub [--with-pip]
+#   start_python_hub [--with-pip] [--torch]
 #       start_registry hub, push scripts/python-base.sh's stand-in base (cached in the
 #       caller's cache) to it as library/python:3.11-slim, and export
 #       MLDEPLOY_REGISTRY_MIRRORS=docker.io=REG_HUB_URL and MLDEPLOY_INSECURE_REGISTRIES,
@@ -10,17 +10,26 @@
 #       --with-pip: the pushed base also carries Debian's pip wheel installed by
 #       mldeploy (image.python), as Docker Hub's python image carries pip: a
 #       Dockerfile's RUN pip needs it. Podman, when set up (podman_setup), gets the
-#       same mirror in its registries.conf.
+#       same mirror in its registries.conf. --torch: the base is python-base.sh
+#       --torch's (with the libraries of Debian's libtorch1.13, for the torch wheel).
 #   serve_wheels REQUIREMENTS
 #       wheels for REQUIREMENTS made from Debian packages (scripts/debian-wheels.py,
 #       cached in the caller's cache) served as a PEP 503 index on 127.0.0.1; sets
 #       WHEELS_URL (http://127.0.0.1:PORT/simple) and WHEELS_DIR.
 
 start_python_hub() {
-	local with_pip=0
-	[ "${1:-}" != --with-pip ] || with_pip=1
+	local with_pip=0 base_opts=()
+	while [ "$#" -gt 0 ]; do
+		case $1 in
+		--with-pip) with_pip=1 ;;
+		--torch) base_opts+=(--torch) ;;
+		*) fail "start_python_hub: unknown option '$1'" ;;
+		esac
+		shift
+	done
 	start_registry hub
-	PYTHON_BASE_LAYOUT=$(XDG_CACHE_HOME="$RIG_USER_CACHE" "$SRCDIR/scripts/python-base.sh" --no-push) ||
+	PYTHON_BASE_LAYOUT=$(XDG_CACHE_HOME="$RIG_USER_CACHE" "$SRCDIR/scripts/python-base.sh" --no-push \
+		"${base_opts[@]}") ||
 		fail "start_python_hub: scripts/python-base.sh failed"
 	export MLDEPLOY_REGISTRY_MIRRORS="docker.io=$REG_HUB_URL"
 	export MLDEPLOY_INSECURE_REGISTRIES="$REG_HUB_ADDR"

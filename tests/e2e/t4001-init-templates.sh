@@ -8,9 +8,8 @@
 # and CI system the workflow file is valid YAML whose steps call Makefile targets
 # that exist, with the provider's OIDC login, and deploy.yaml's ${...} placeholders
 # stop `validate` until they are set.
-# The pytorch template is checked without a build: Debian's python3-torch needs
-# libtorch1.13, whose dependencies (OpenCV, FFmpeg, ...) are far too heavy for the
-# offline wheels; its init, model check, validate and Dockerfile are tested.
+# The pytorch template is only checked here (init, model check, validate,
+# Dockerfile): t4004 builds and runs it on python-base.sh --torch's base.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-init.sh"
@@ -132,7 +131,7 @@ predict_template_fastapi() {
 }
 predict_template_fastapi
 
-say "pytorch: init checks the model is TorchScript (no build: see the header)"
+say "pytorch: init checks the model is TorchScript (built and run by t4004)"
 mkdir -p "$T/ts/tiny/code/__torch__"
 echo x >"$T/ts/tiny/data.pkl"
 echo 'def forward(self, x): return x' >"$T/ts/tiny/code/__torch__/m.py"

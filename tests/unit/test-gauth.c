@@ -161,6 +161,9 @@ static void test_env_token(void **state)
 	ml_free_secret(token);
 	assert_has(ml_buf_str(&logged), "gcp: access token from CLOUDSDK_AUTH_ACCESS_TOKEN");
 	assert_lacks(ml_buf_str(&logged), "ya29.env-token");
+	/* a 401 with it: no other token to get, so no second try; no project to look up */
+	assert_int_equal(ml_gauth_unauthorized(g, NULL), 0);
+	assert_null(ml_gauth_lookup_project(g));
 	ml_gauth_free(g);
 	free(path);
 }
@@ -178,7 +181,13 @@ static void test_service_account(void **state)
 	assert_int_equal(ml_gauth_new(&g, NULL, &err), 0);
 	assert_string_equal(ml_gauth_source(g), want);
 	assert_string_equal(ml_gauth_project(g), "proj-1");
+	/* the key's project; the metadata server is not asked */
+	assert_string_equal(ml_gauth_lookup_project(g), "proj-1");
 	assert_true(ml_gauth_configured(g));
+	/* a 401: the kept token is dropped, the request goes again */
+	ml_buf_reset(&logged);
+	assert_int_equal(ml_gauth_unauthorized(g, NULL), 1);
+	assert_has(ml_buf_str(&logged), "was refused (HTTP 401): getting a new one");
 	ml_gauth_free(g);
 	free(key);
 	free(path);

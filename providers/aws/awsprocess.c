@@ -5,29 +5,18 @@
  * "SessionToken"?, "Expiration"?}. */
 #include "aws/awsauth-internal.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "util/alloc.h"
 #include "util/buf.h"
-#include "util/clock.h"
+#include "util/proc.h"
 #include "wrap/json.h"
 
 #define OUTPUT_MAX (64u << 10)
 #define ARGS_MAX 256
-#define TIMEOUT_DEFAULT_S 30
-#define TIMEOUT_MAX_S 3600
-#define TIMEOUT_ENV "MLDEPLOY_CREDHELPER_TIMEOUT_S"
-
-extern char **environ;
 
 int ml_aws_split_command(const char *line, char ***argv, size_t *argc, struct ml_error *err)
 {
@@ -87,94 +76,6 @@ int ml_aws_split_command(const char *line, char ***argv, size_t *argc, struct ml
 	return 0;
 }
 
-static int limit_s(int *out, struct ml_error *err)
-{
-	const char *s = ml_aws_env(TIMEOUT_ENV);
-	char *end;
-	long v;
-
-	*out = TIMEOUT_DEFAULT_S;
-	if (!s)
-		return 0;
-	v = strtol(s, &end, 10);
-	if (*end || end == s || *s < '0' || *s > '9' || v < 1 || v > TIMEOUT_MAX_S)
-		return ml_error_set(err, ML_EUSAGE, "%s takes a whole number of seconds from 1 to "
-				    "%d, not '%s'", TIMEOUT_ENV, TIMEOUT_MAX_S, s);
-	*out = (int)v;
-	return 0;
-}
-
-/* Runs argv in a process group of its own with stdout into a pipe. */
-static int spawn(char **argv, pid_t *pid, int *fd)
-{
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none, dfl;
-	int p[2], rc;
-
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return errno;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
-	sigemptyset(&none);
-	sigemptyset(&dfl);
-	sigaddset(&dfl, SIGPIPE);
-	posix_spawnattr_init(&attr);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-				 POSIX_SPAWN_SETSIGDEF);
-	posix_spawnattr_setpgroup(&attr, 0);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &dfl);
-	rc = posix_spawnp(pid, argv[0], &fa, &attr, argv, environ);
-	posix_spawnattr_destroy(&attr);
-	posix_spawn_file_actions_destroy(&fa);
-	close(p[1]);
-	if (rc) {
-		close(p[0]);
-		return rc;
-	}
-	*fd = p[0];
-	return 0;
-}
-
-/* Reads to EOF and reaps, by the deadline: 0, -ML_ETIMEDOUT, -ML_ETOOBIG. */
-static int collect(pid_t pid, int fd, double deadline, struct ml_buf *b, int *status)
-{
-	char block[4096];
-	int rc = 0, open_fd = 1;
-
-	while (open_fd) {
-		struct pollfd pfd = { fd, POLLIN, 0 };
-		double left = deadline - ml_now_s();
-		ssize_t n;
-
-		if (left <= 0)
-			return -ML_ETIMEDOUT;
-		if (poll(&pfd, 1, (int)(left * 1000) + 1) < 0 && errno != EINTR)
-			return -ML_EIO;
-		if (!pfd.revents)
-			continue;
-		n = read(fd, block, sizeof(block));
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (n <= 0)
-			open_fd = 0;
-		else if (ml_buf_add(b, block, (size_t)n) < 0)
-			return -ML_ETOOBIG;
-	}
-	for (;;) {
-		pid_t got = waitpid(pid, status, WNOHANG);
-
-		if (got == pid)
-			return rc;
-		if (got < 0 && errno != EINTR)
-			return -ML_EIO;
-		if (ml_now_s() >= deadline)
-			return -ML_ETIMEDOUT;
-		usleep(10000);
-	}
-}
-
 static int parse(const struct ml_buf *b, const char *what, struct ml_aws_credentials *out,
 		 struct ml_error *err)
 {
@@ -212,32 +113,22 @@ int ml_aws_process_fetch(const struct ml_aws_source *s, struct ml_aws_credential
 	struct ml_buf b = ML_BUF_INIT;
 	char **argv = NULL, what[300];
 	size_t argc = 0;
-	pid_t pid;
-	int fd = -1, status = 0, secs, rc;
+	int status = 0, secs, spawn_errno = 0, rc;
 
 	snprintf(what, sizeof(what), "credential_process of profile %s", s->profile);
-	rc = limit_s(&secs, err);
+	rc = ml_proc_timeout_s(&secs, err);
 	if (rc < 0)
 		return rc;
 	rc = ml_aws_split_command(s->process, &argv, &argc, err);
 	if (rc < 0)
 		return ml_error_prefix(err, "%s", what);
 	ml_buf_init(&b, OUTPUT_MAX);
-	rc = spawn(argv, &pid, &fd);
-	if (rc) {
-		rc = ml_error_errno(err, ML_EAUTH, rc, "%s: cannot run '%s'", what, argv[0]);
-		goto out;
-	}
-	rc = collect(pid, fd, ml_now_s() + secs, &b, &status);
-	close(fd);
-	if (rc < 0) {
-		kill(-pid, SIGKILL);
-		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-			;
-	}
-	if (rc == -ML_ETIMEDOUT)
+	rc = ml_proc_run(argv, NULL, 0, secs, &b, &status, &spawn_errno);
+	if (rc < 0 && spawn_errno)
+		rc = ml_error_errno(err, ML_EAUTH, spawn_errno, "%s: cannot run '%s'", what, argv[0]);
+	else if (rc == -ML_ETIMEDOUT)
 		rc = ml_error_set(err, ML_EAUTH, "%s did not finish within %d s and was stopped "
-				  "(hint: %s sets the limit)", what, secs, TIMEOUT_ENV);
+				  "(hint: %s sets the limit)", what, secs, ML_PROC_TIMEOUT_ENV);
 	else if (rc == -ML_ETOOBIG)
 		rc = ml_error_set(err, ML_EAUTH, "%s printed more than %u KiB", what,
 				  OUTPUT_MAX >> 10);
@@ -249,7 +140,6 @@ int ml_aws_process_fetch(const struct ml_aws_source *s, struct ml_aws_credential
 				  WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 	else
 		rc = parse(&b, what, out, err);
-out:
 	ml_wipe(b.data, b.len);
 	ml_buf_dispose(&b);
 	ml_free_strings(argv, argc);

@@ -65,17 +65,36 @@ static int prepare_image(const struct ml_deploy_opts *o, struct ml_deploy_reques
 	return 0;
 }
 
-static int health(const struct ml_deploy_opts *o, const char *url, struct ml_deploy_result *res,
-		  struct ml_error *err)
+static int health(const struct ml_deploy_opts *o, void *state, const char *url,
+		  struct ml_deploy_result *res, struct ml_error *err)
 {
 	struct ml_health_opts ho = { .base_url = url, .path = o->cfg->health.path,
 				     .timeout_s = o->req.timeout_s, .interrupted = o->interrupted };
+	struct ml_error herr = { 0 };
+	char **hdrs = NULL;
+	size_t nhdrs = 0;
 	double t0 = ml_now_s();
-	int rc;
+	int rc = 0;
 
 	free(res->health.url);
 	free(res->health.detail);
+	res->health.url = res->health.detail = NULL;
+	if (o->provider->health_headers)
+		rc = o->provider->health_headers(state, url, &hdrs, &nhdrs, &herr);
+	if (rc == -ML_ENOTFOUND) {
+		/* no identity to send: the check goes without, and says why on 401/403 */
+		ml_log(ML_LOG_INFO, "health: %s", herr.msg);
+		ho.denied_hint = herr.msg;
+		rc = 0;
+	} else if (rc < 0) {
+		ml_free_secrets(hdrs, nhdrs);
+		*err = herr;
+		return ml_error_prefix(err, "health check of %s", url);
+	}
+	ho.secret_headers = (const char *const *)hdrs;
+	ho.nsecret_headers = nhdrs;
 	rc = ml_health_check(&ho, &res->health, err);
+	ml_free_secrets(hdrs, nhdrs);
 	res->seconds_health += ml_now_s() - t0;
 	return rc;
 }
@@ -106,7 +125,7 @@ static int deploy(const struct ml_deploy_opts *o, void *state, const struct ml_d
 	if (rc < 0)
 		return rc;
 	if (gated && res->candidate_url && !req->no_wait) {
-		rc = health(o, res->candidate_url, res, err);
+		rc = health(o, state, res->candidate_url, res, err);
 		if (rc < 0) {
 			struct ml_error aerr = { 0 };
 
@@ -131,7 +150,7 @@ static int deploy(const struct ml_deploy_opts *o, void *state, const struct ml_d
 	if (req->no_wait)
 		return 0;
 	/* the released (or ungated) revision is checked where users reach it */
-	return health(o, res->url, res, err);
+	return health(o, state, res->url, res, err);
 }
 
 static int needs_image(enum ml_deploy_op op)

@@ -86,6 +86,15 @@ struct ml_provider {
 	 * tools; -ML_ENOTFOUND when the provider has no such file. */
 	int (*render)(void *state, const struct ml_deploy_request *req, const char *file,
 		      struct ml_buf *out, struct ml_error *err);
+	/* The credential headers ("Authorization: Bearer ...", malloc'ed strings, wiped
+	 * and freed by the caller) the health check sends to url, a URL the deploy
+	 * returned (the candidate's or the service's): a private service answers 403
+	 * without them. 0 with the headers (none is fine); -ML_ENOTFOUND when the
+	 * service wants an identity the credential cannot give, err saying why (the
+	 * check then goes without, and a 401/403 answer carries that reason); other
+	 * errors fail the check. NULL: the check sends no identity. */
+	int (*health_headers)(void *state, const char *url, char ***headers, size_t *nheaders,
+			      struct ml_error *err);
 	/* Requests made to the platform in this run, and how many could change something. */
 	int (*api_calls)(void *state, int *mutations);
 	/* `mldeploy run`: starts the image in the foreground; see deploy.h. */

@@ -25,9 +25,12 @@ static char *join_url(const char *base, const char *path)
 }
 
 /* One GET: 1 when it answered 2xx, 0 otherwise (why in last). */
-static int attempt(struct ml_http *h, const char *url, struct ml_health *out, struct ml_buf *last)
+static int attempt(struct ml_http *h, const struct ml_health_opts *o, const char *url,
+		   struct ml_health *out, struct ml_buf *last)
 {
-	struct ml_http_request req = { .url = url, .timeout_s = ATTEMPT_TIMEOUT_S, .max_body = 4096 };
+	struct ml_http_request req = { .url = url, .timeout_s = ATTEMPT_TIMEOUT_S, .max_body = 4096,
+				       .secret_headers = o->secret_headers,
+				       .nsecret_headers = o->nsecret_headers };
 	struct ml_http_response resp;
 	struct ml_error err = { 0 };
 	double t0 = ml_now_s();
@@ -50,6 +53,8 @@ static int attempt(struct ml_http *h, const char *url, struct ml_health *out, st
 			ml_buf_adds(last, ": ");
 			ml_redact_text(last, resp.body.data, resp.body.len, 200);
 		}
+		if ((resp.status == 401 || resp.status == 403) && o->denied_hint)
+			ml_buf_printf(last, " (%s)", o->denied_hint);
 	}
 	ml_http_response_dispose(&resp);
 	return 0;
@@ -75,7 +80,7 @@ int ml_health_check(const struct ml_health_opts *o, struct ml_health *out, struc
 			rc = ml_error_set(err, ML_EINTR, "health check of %s interrupted", out->url);
 			break;
 		}
-		if (attempt(h, out->url, out, &last)) {
+		if (attempt(h, o, out->url, out, &last)) {
 			out->ok = 1;
 			ml_log(ML_LOG_INFO, "health: GET %s -> %ld in %.0f ms (attempt %d)", out->url,
 			       out->status, out->latency_ms, out->attempts);
@@ -84,11 +89,14 @@ int ml_health_check(const struct ml_health_opts *o, struct ml_health *out, struc
 		}
 		ml_log(ML_LOG_INFO, "health: %s (attempt %d)", ml_buf_str(&last), out->attempts);
 		if (ml_now_s() + interval / 1000.0 >= deadline) {
+			/* refused for want of an identity: the app is not the matter */
+			int denied = o->denied_hint && (out->status == 401 || out->status == 403);
+
 			out->detail = ml_strdup(ml_buf_str(&last));
-			rc = ml_error_set(err, ML_EHEALTH,
-					  "health check failed: %s (%d attempts in %.0f s); check that the "
-					  "app serves health.path on image.port", ml_buf_str(&last),
-					  out->attempts, ml_now_s() - start);
+			rc = ml_error_set(err, ML_EHEALTH, "health check failed: %s (%d attempts in "
+					  "%.0f s)%s", ml_buf_str(&last), out->attempts,
+					  ml_now_s() - start, denied ? "" : "; check that the app "
+					  "serves health.path on image.port");
 			break;
 		}
 		ml_http_sleep_ms(interval);

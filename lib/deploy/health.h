@@ -12,6 +12,11 @@ struct ml_health_opts {
 	long timeout_s;			/* overall deadline; 0: 120 */
 	long interval_ms;		/* between attempts; 0: 100 ms, growing to 1 s */
 	volatile int *interrupted;	/* may be NULL */
+	const char *const *secret_headers;	/* "Name: value" credential headers sent with
+						   every attempt, never logged; may be NULL */
+	size_t nsecret_headers;
+	const char *denied_hint;	/* why a 401/403 answer is expected (no identity could
+					   be sent), added to the failure message; may be NULL */
 };
 
 /* Fills out (out->url malloc'ed); 0 when the check passed, -ML_EHEALTH when it did

@@ -30,6 +30,9 @@
 #define DEFAULT_METADATA "metadata.google.internal"
 #define METADATA_TOKEN "/computeMetadata/v1/instance/service-accounts/default/token"
 #define METADATA_PROJECT "/computeMetadata/v1/project/project-id"
+#define METADATA_IDENTITY "/computeMetadata/v1/instance/service-accounts/default/identity"
+#define ID_TOKEN_LIFE_S 3600	/* Google's ID tokens are valid for an hour */
+#define ID_MAX 65536		/* an ID token from the metadata server */
 #define PROJECT_MAX 100	/* "example.com:my-project" is 30 + a domain */
 #define ADC_FILE "application_default_credentials.json"
 #define JWT_BEARER "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -363,16 +366,36 @@ static int take_iam(const ml_json *body, char **token, int64_t *life, struct ml_
 	return 0;
 }
 
+/* An ID token in the member name of body (an hour's life). */
+static int take_id(const ml_json *body, const char *name, const char *what, char **token,
+		   int64_t *life, struct ml_error *err)
+{
+	const char *t = ml_json_get_str(body, name);
+
+	if (!t || !*t)
+		return ml_error_set(err, ML_EPROTO, "%s answered without an ID token ('%s')", what,
+				    name);
+	*token = ml_strdup(t);
+	*life = ID_TOKEN_LIFE_S;
+	return 0;
+}
+
 /* ---- the grants ---- */
 
-static int assertion(char **out, const struct ml_gcred *c, const char *aud, struct ml_error *err)
+/* For an access token (target NULL: the scope), or an ID token for the audience
+ * target (target_audience instead of a scope, as google-auth's IDTokenCredentials). */
+static int assertion(char **out, const struct ml_gcred *c, const char *aud, const char *target,
+		     struct ml_error *err)
 {
 	ml_json *claims = ml_json_object_new();
 	int64_t now = (int64_t)time(NULL);
 	int rc;
 
 	ml_json_set_str(claims, "iss", c->client_email);
-	ml_json_set_str(claims, "scope", ML_GAUTH_SCOPE);
+	if (target)
+		ml_json_set_str(claims, "target_audience", target);
+	else
+		ml_json_set_str(claims, "scope", ML_GAUTH_SCOPE);
 	ml_json_set_str(claims, "aud", aud);
 	ml_json_set_int(claims, "iat", now);
 	ml_json_set_int(claims, "exp", now + ASSERTION_LIFE_S);
@@ -395,8 +418,10 @@ static const char *sa_hint(const struct ml_error *err)
 	       "create a new key with 'gcloud iam service-accounts keys create'";
 }
 
-static int token_service_account(struct ml_gauth *g, const struct ml_gcred *c, char **token,
-				 int64_t *life, struct ml_error *err)
+/* The jwt-bearer grant: an access token (target NULL), or the id_token for the
+ * audience target. */
+static int grant_service_account(struct ml_gauth *g, const struct ml_gcred *c, const char *target,
+				 char **token, int64_t *life, struct ml_error *err)
 {
 	struct ml_rest_result res = { 0 };
 	struct ml_buf form = ML_BUF_INIT;
@@ -405,13 +430,15 @@ static int token_service_account(struct ml_gauth *g, const struct ml_gcred *c, c
 	char *url = route(aud, DEFAULT_OAUTH2, g->oauth2), *jwt = NULL;
 	int rc;
 
-	rc = assertion(&jwt, c, aud, err);
+	rc = assertion(&jwt, c, aud, target, err);
 	if (rc < 0)
 		goto out;
 	form_add(&form, "grant_type", JWT_BEARER);
 	form_add(&form, "assertion", jwt);
 	rc = call(g, SVC_OAUTH2, g->oauth2, "POST", url, NULL, &form, NULL, 0, 0, &res, err);
-	if (rc == 0)
+	if (rc == 0 && target)
+		rc = take_id(res.body, "id_token", svc_names[SVC_OAUTH2], token, life, err);
+	else if (rc == 0)
 		rc = take_oauth(res.body, svc_names[SVC_OAUTH2], token, life, err);
 	else if (rc == -ML_EAUTH && !strcmp(res.code, "invalid_grant"))
 		rc = add_hint(err, rc, sa_hint(err));
@@ -424,8 +451,16 @@ out:
 	return rc;
 }
 
-static int token_user(struct ml_gauth *g, const struct ml_gcred *c, char **token, int64_t *life,
-		      struct ml_error *err)
+static int token_service_account(struct ml_gauth *g, const struct ml_gcred *c, char **token,
+				 int64_t *life, struct ml_error *err)
+{
+	return grant_service_account(g, c, NULL, token, life, err);
+}
+
+/* The refresh_token grant: its access token, or (id) the id_token that comes with
+ * it (a user's, as `gcloud auth print-identity-token` gives). */
+static int grant_user(struct ml_gauth *g, const struct ml_gcred *c, int id, char **token,
+		      int64_t *life, struct ml_error *err)
 {
 	struct ml_rest_result res = { 0 };
 	struct ml_buf form = ML_BUF_INIT;
@@ -438,7 +473,9 @@ static int token_user(struct ml_gauth *g, const struct ml_gcred *c, char **token
 	form_add(&form, "client_secret", c->client_secret);
 	form_add(&form, "refresh_token", c->refresh_token);
 	rc = call(g, SVC_OAUTH2, g->oauth2, "POST", url, NULL, &form, NULL, 0, 0, &res, err);
-	if (rc == 0)
+	if (rc == 0 && id)
+		rc = take_id(res.body, "id_token", svc_names[SVC_OAUTH2], token, life, err);
+	else if (rc == 0)
 		rc = take_oauth(res.body, svc_names[SVC_OAUTH2], token, life, err);
 	else if (rc == -ML_EAUTH && !strcmp(res.code, "invalid_grant"))
 		rc = add_hint(err, rc, "the login has expired or was revoked: run 'gcloud auth "
@@ -447,6 +484,12 @@ static int token_user(struct ml_gauth *g, const struct ml_gcred *c, char **token
 	wipe_buf(&form);
 	free(url);
 	return rc;
+}
+
+static int token_user(struct ml_gauth *g, const struct ml_gcred *c, char **token, int64_t *life,
+		      struct ml_error *err)
+{
+	return grant_user(g, c, 0, token, life, err);
 }
 
 /* The subject token of a text or JSON document. */
@@ -650,6 +693,55 @@ static int token_of(struct ml_gauth *g, const struct ml_gcred *c, char **token, 
 	}
 }
 
+/* IAM Credentials' generateIdToken for the service account a
+ * service_account_impersonation_url (…:generateAccessToken) names. */
+static int id_impersonated(struct ml_gauth *g, const struct ml_gcred *c, const char *audience,
+			   char **token, int64_t *life, struct ml_error *err)
+{
+	static const char suffix[] = ":generateAccessToken";
+	struct ml_rest_result res = { 0 };
+	ml_json *body = NULL, *d;
+	char *src = NULL, *url = NULL, *auth = NULL;
+	size_t i, n = strlen(c->impersonation_url), k = sizeof(suffix) - 1;
+	int64_t src_life;
+	int rc;
+
+	if (n < k || strcmp(c->impersonation_url + n - k, suffix))
+		return ml_error_set(err, ML_EAUTH, "'%s': service_account_impersonation_url does not "
+				    "end in '%s' (hint: it names IAM Credentials' "
+				    "projects/-/serviceAccounts/EMAIL%s)", c->path, suffix, suffix);
+	rc = c->type == ML_GCRED_IMPERSONATED ? token_of(g, c->source, &src, &src_life, err) :
+	     token_sts(g, c, &src, &src_life, err);
+	if (rc < 0)
+		return rc;
+	auth = ml_asprintf("%.*s:generateIdToken", (int)(n - k), c->impersonation_url);
+	url = route(auth, DEFAULT_IAM, g->iam);
+	free(auth);
+	auth = ml_asprintf("Authorization: Bearer %s", src);
+	body = ml_json_object_new();
+	ml_json_set_str(body, "audience", audience);
+	ml_json_set(body, "includeEmail", ml_json_bool_new(1));
+	if (c->ndelegates) {
+		d = ml_json_array_new();
+		for (i = 0; i < c->ndelegates; i++)
+			ml_json_append(d, ml_json_string_new(c->delegates[i]));
+		ml_json_set(body, "delegates", d);
+	}
+	rc = call(g, SVC_IAM, g->iam, "POST", url, body, NULL, &auth, 1, 0, &res, err);
+	if (rc == 0)
+		rc = take_id(res.body, "token", svc_names[SVC_IAM], token, life, err);
+	else if (rc == -ML_EAUTH && res.status == 403)
+		rc = add_hint(err, rc, "grant roles/iam.serviceAccountOpenIdTokenCreator (or "
+			      "roles/iam.serviceAccountTokenCreator) on the service account to the "
+			      "identity that impersonates it");
+	result_wipe(&res);
+	ml_json_free(body);
+	ml_free_secret(auth);
+	ml_free_secret(src);
+	free(url);
+	return rc;
+}
+
 /* ---- the metadata server ---- */
 
 /* It is there when it answers with the header Metadata-Flavor: Google. */
@@ -844,4 +936,100 @@ int ml_gauth_sign(void *ud, const struct ml_rest_sign *req, char ***headers, siz
 	*nheaders = 1;
 	ml_free_secret(token);
 	return 0;
+}
+
+/* ---- ID tokens ---- */
+
+static int id_metadata(struct ml_gauth *g, const char *audience, char **token, int64_t *life,
+		       struct ml_error *err)
+{
+	struct ml_rest_result res = { 0 };
+	struct ml_buf url = ML_BUF_INIT;
+	char header[] = "Metadata-Flavor: Google", *flavor = header;
+	const struct ml_buf *b;
+	size_t n;
+	int rc;
+
+	ml_buf_adds(&url, METADATA_IDENTITY "?audience=");
+	ml_http_urlencode(&url, audience);
+	ml_buf_adds(&url, "&format=full");
+	rc = call(g, SVC_METADATA, g->metadata, "GET", ml_buf_str(&url), NULL, NULL, &flavor, 1,
+		  ML_REST_RAW, &res, err);
+	if (rc == 0) {
+		b = &res.resp.body;
+		for (n = b->len; n && strchr(" \t\r\n", b->data[n - 1]); n--)
+			;
+		if (!n || n > ID_MAX || memchr(b->data, '\n', n))
+			rc = ml_error_set(err, ML_EPROTO, "the metadata server answered %s without "
+					  "an ID token", METADATA_IDENTITY);
+		else {
+			*token = ml_strndup(b->data, n);
+			*life = ID_TOKEN_LIFE_S;
+		}
+	} else if (rc == -ML_EAUTH) {
+		rc = add_hint(err, rc, "attach a service account to this machine");
+	}
+	result_wipe(&res);
+	ml_buf_dispose(&url);
+	return rc;
+}
+
+static int cannot_mint(const struct ml_gauth *g, const char *why, struct ml_error *err)
+{
+	return ml_error_set(err, ML_ENOTFOUND, "google credentials from %s (%s) cannot mint an "
+			    "ID token", g->source, why);
+}
+
+static int fetch_id(struct ml_gauth *g, const char *audience, char **token, int64_t *life,
+		    struct ml_error *err)
+{
+	const struct ml_gcred *c = g->cred;
+
+	if (g->kind == K_ENV)
+		return cannot_mint(g, "an access token as it is", err);
+	if (g->kind == K_METADATA)
+		return id_metadata(g, audience, token, life, err);
+	switch (c->type) {
+	case ML_GCRED_SERVICE_ACCOUNT:
+		return grant_service_account(g, c, audience, token, life, err);
+	case ML_GCRED_AUTHORIZED_USER:
+		return grant_user(g, c, 1, token, life, err);
+	default:
+		if (!c->impersonation_url)
+			return cannot_mint(g, "workload identity federation without "
+					   "service_account_impersonation_url", err);
+		return id_impersonated(g, c, audience, token, life, err);
+	}
+}
+
+int ml_gauth_id_token(struct ml_gauth *g, const char *audience, char **token,
+		      struct ml_error *err)
+{
+	char *key = ml_asprintf("id_token %s", audience), *t;
+	int64_t life = 0;
+	int rc = 0;
+
+	pthread_mutex_lock(&g->lock);
+	t = ml_token_cache_get(g->tokens, key);
+	if (t)
+		goto out;
+	if (g->kind == K_NONE && !metadata_probe(g)) {
+		rc = none_found(g, err);
+		goto out;
+	}
+	rc = fetch_id(g, audience, &t, &life, err);
+	if (rc == -ML_ENOTFOUND)
+		goto out;
+	if (rc < 0) {
+		ml_error_prefix(err, "an ID token for %s from %s", audience, g->source);
+		goto out;
+	}
+	ml_log(ML_LOG_INFO, "gcp: ID token for %s from %s", audience, g->source);
+	ml_token_cache_put(g->tokens, key, t, life > 0 ? life : 300);
+out:
+	pthread_mutex_unlock(&g->lock);
+	free(key);
+	if (rc == 0)
+		*token = t;
+	return rc;
 }

@@ -51,6 +51,23 @@ int ml_gauth_configured(const struct ml_gauth *g);
  * answers); else 0. */
 int ml_gauth_available(struct ml_gauth *g);
 
+/* A Google-signed ID token (a JWT; malloc'ed, free with ml_free_secret) for
+ * audience (a Cloud Run service's URL), cached per audience until shortly before
+ * its hour runs out, as google-auth's id_token flows get one:
+ *   - service_account: the jwt-bearer grant with target_audience = audience in the
+ *     assertion (no scope); the answer's id_token;
+ *   - authorized_user: the refresh grant's id_token (a user's, audience its client);
+ *   - external_account or impersonated_service_account with
+ *     service_account_impersonation_url: IAM Credentials' generateIdToken
+ *     {"audience", "includeEmail": true} for that service account;
+ *   - the metadata server: instance/service-accounts/default/identity
+ *     ?audience=AUD&format=full.
+ * -ML_ENOTFOUND (err says why) when the credential cannot mint one:
+ * CLOUDSDK_AUTH_ACCESS_TOKEN, workload identity federation without impersonation.
+ * Other failures as ml_gauth_token's. */
+int ml_gauth_id_token(struct ml_gauth *g, const char *audience, char **token,
+		      struct ml_error *err);
+
 /* Forgets the cached token (the API answered 401 with it). */
 void ml_gauth_invalidate(struct ml_gauth *g);
 /* The REST client's unauthorized hook (deploy/rest.h), ud = struct ml_gauth *: a

@@ -419,6 +419,41 @@ static void test_unsignable_key(void **state)
 	free(path);
 }
 
+/* ID tokens: an access token as it is, and federation without impersonation, cannot
+ * mint one (-ML_ENOTFOUND, saying why, asking no one). */
+static void test_id_token_cannot_mint(void **state)
+{
+	struct ml_error err = { 0, "" };
+	struct ml_gauth *g;
+	char *token = NULL, *path;
+
+	(void)state;
+	setenv("CLOUDSDK_AUTH_ACCESS_TOKEN", "ya29.env-token", 1);
+	assert_int_equal(ml_gauth_new(&g, NULL, &err), 0);
+	assert_int_equal(ml_gauth_id_token(g, "https://web-abc-ue.a.run.app", &token, &err),
+			 -ML_ENOTFOUND);
+	assert_null(token);
+	assert_has(err.msg, "from CLOUDSDK_AUTH_ACCESS_TOKEN");
+	assert_has(err.msg, "cannot mint an ID token");
+	assert_lacks(err.msg, "ya29.env-token");
+	ml_gauth_free(g);
+	unsetenv("CLOUDSDK_AUTH_ACCESS_TOKEN");
+
+	path = write_in("wif.json",
+			"{\"type\": \"external_account\", \"audience\": \"//iam.googleapis.com/"
+			"projects/42/locations/global/workloadIdentityPools/ci/providers/gh\", "
+			"\"subject_token_type\": \"urn:ietf:params:oauth:token-type:jwt\", "
+			"\"token_url\": \"https://sts.googleapis.com/v1/token\", "
+			"\"credential_source\": {\"file\": \"/nonexistent/token\"}}");
+	setenv("GOOGLE_APPLICATION_CREDENTIALS", path, 1);
+	assert_int_equal(ml_gauth_new(&g, NULL, &err), 0);
+	assert_int_equal(ml_gauth_id_token(g, "https://web-abc-ue.a.run.app", &token, &err),
+			 -ML_ENOTFOUND);
+	assert_has(err.msg, "without service_account_impersonation_url");
+	ml_gauth_free(g);
+	free(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -431,6 +466,7 @@ int main(void)
 		cmocka_unit_test_setup(test_bad_metadata_host, reset),
 		cmocka_unit_test_setup(test_none, reset),
 		cmocka_unit_test_setup(test_unsignable_key, reset),
+		cmocka_unit_test_setup(test_id_token_cannot_mint, reset),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -227,6 +227,53 @@ static int gcp_api_calls(void *state, int *mutations)
 	return calls;
 }
 
+/* The audience of an ID token for a Cloud Run URL: the service's own URL
+ * (https://S-HASH-RC.a.run.app), also for a tag's (https://TAG---S-HASH-RC.a.run.app),
+ * without path. */
+static char *run_audience(const char *url)
+{
+	const char *host = strstr(url, "://"), *end, *tag;
+
+	host = host ? host + 3 : url;
+	end = host + strcspn(host, "/?#");
+	tag = strstr(host, "---");
+	if (tag && tag < end)
+		host = tag + 3;
+	return ml_asprintf("https://%.*s", (int)(end - host), host);
+}
+
+int ml_gcp_health_headers(void *state, const char *url, char ***headers, size_t *nheaders,
+			  struct ml_error *err)
+{
+	struct ml_gcp *g = state;
+	struct ml_error ierr = { 0, "" };
+	char *aud, *token = NULL;
+	int rc;
+
+	*headers = NULL;
+	*nheaders = 0;
+	if (strcmp(g->target, ml_gcp_cloudrun_ops.name) || g->conf->allow_unauthenticated > 0)
+		return 0;
+	aud = run_audience(url);
+	rc = ml_gauth_id_token(g->auth, aud, &token, &ierr);
+	free(aud);
+	if (rc == -ML_EINTR) {
+		*err = ierr;
+		return rc;
+	}
+	if (rc < 0)
+		/* the service may be public all the same: the check goes without */
+		return ml_error_set(err, ML_ENOTFOUND, "a private service wants an ID token, and "
+				    "%s; hint: set deploy.gcp.allow_unauthenticated: true, or use a "
+				    "service account key or service_account_impersonation_url",
+				    ierr.msg);
+	*headers = ml_calloc(1, sizeof(**headers));
+	(*headers)[0] = ml_asprintf("Authorization: Bearer %s", token);
+	*nheaders = 1;
+	ml_free_secret(token);
+	return 0;
+}
+
 const struct ml_provider ml_provider_gcp = {
 	.name = "gcp",
 	.summary = "Google Cloud Run or App Engine flexible",
@@ -250,4 +297,5 @@ const struct ml_provider ml_provider_gcp = {
 	.destroy = gcp_destroy,
 	.render = gcp_render,
 	.api_calls = gcp_api_calls,
+	.health_headers = ml_gcp_health_headers,
 };

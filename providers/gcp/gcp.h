@@ -60,6 +60,13 @@ struct ml_gcp {
 int ml_gcp_client(struct ml_gcp *g, const char *svc, const char *name, const char *default_url,
 		  struct ml_rest **out, struct ml_error *err);
 
+/* The provider's health_headers hook (provider.h), state = struct ml_gcp *: for
+ * Cloud Run unless deploy.gcp.allow_unauthenticated is true, "Authorization: Bearer"
+ * with an ID token whose audience is the service's URL (also for a tag's URL);
+ * -ML_ENOTFOUND, err saying why, when the credential cannot mint one. */
+int ml_gcp_health_headers(void *state, const char *url, char ***headers, size_t *nheaders,
+			  struct ml_error *err);
+
 /* What each target implements; gcp.c dispatches to it. NULL members are
  * operations the target does not have. */
 struct ml_gcp_target_ops {

@@ -1109,6 +1109,29 @@ static const ml_json *find_revision(const ml_json *revs, const char *name)
 	return NULL;
 }
 
+/* A health check of url with the identity a private service wants
+ * (ml_gcp_health_headers). */
+static int identified_health(struct ml_gcp *g, struct ml_health_opts *ho, struct ml_health *out,
+			     struct ml_error *err)
+{
+	struct ml_error herr = { 0, "" };
+	char **hdrs = NULL;
+	size_t n = 0;
+	int rc = ml_gcp_health_headers(g, ho->base_url, &hdrs, &n, &herr);
+
+	if (rc == -ML_ENOTFOUND)
+		ho->denied_hint = herr.msg;
+	else if (rc < 0) {
+		*err = herr;
+		return rc;
+	}
+	ho->secret_headers = (const char *const *)hdrs;
+	ho->nsecret_headers = n;
+	rc = ml_health_check(ho, out, err);
+	ml_free_secrets(hdrs, n);
+	return rc;
+}
+
 static void quick_health(struct run *r, struct ml_deploy_result *res)
 {
 	struct ml_health_opts ho = { .base_url = res->url, .path = r->g->ctx->cfg->health.path,
@@ -1116,7 +1139,7 @@ static void quick_health(struct run *r, struct ml_deploy_result *res)
 	struct ml_error herr = { 0 };
 
 	if (res->url)
-		ml_health_check(&ho, &res->health, &herr);
+		identified_health(r->g, &ho, &res->health, &herr);
 }
 
 static int run_status(struct ml_gcp *g, struct ml_deploy_result *res, struct ml_error *err)
@@ -1229,7 +1252,7 @@ static int run_rollback(struct ml_gcp *g, const struct ml_deploy_request *req,
 					     .timeout_s = req->timeout_s,
 					     .interrupted = g->ctx->interrupted };
 
-		rc = ml_health_check(&ho, &res->health, err);
+		rc = identified_health(g, &ho, &res->health, err);
 	}
 out:
 	ml_json_free(traffic);

@@ -164,7 +164,7 @@ gae_show() {
 # document in ../shared/api-models; it runs what it is given with podman; its
 # docstring has the routes, the checks, the faults and the answers):
 #   start_cloud_run [--project P]... [--min-polls N] [--startup-timeout S]
-#                   [--page-size N] [--registry-route HOST=ADDR]...
+#                   [--page-size N] [--registry-route HOST=ADDR]... [--enforce-invoker]
 #       HTTPS on 127.0.0.1 with the rig CA (SAN DNS:run.googleapis.com and
 #       DNS:*.a.run.app), in $T/cloudrun; podman as start_engine sets it up.
 #       --project: the projects the caller may use (others: 403 PERMISSION_DENIED;
@@ -184,6 +184,10 @@ gae_show() {
 #       directly; --registry-route routes a registry host name as start_azure_arm's
 #       (us-east1-docker.pkg.dev=$AR_ADDR: Artifact Registry's front, which the fake
 #       logs in to with the newest token of CLOUDRUN_TOKENS).
+#       --enforce-invoker: the service URLs answer 403 as Cloud Run's IAM does unless
+#       allUsers may invoke or the request carries an ID token for the service's URL
+#       from CLOUDRUN_ID_TOKENS (exported; one a line; with start_google_auth before,
+#       every ID token it issues).
 #   cloudrun_token [TOKEN]          add TOKEN (default: a new random one) to CLOUDRUN_TOKENS;
 #                                   prints it
 #   cloudrun_rules 'JSON'           validate and swap in the fault rules (counts restart);
@@ -203,9 +207,12 @@ gae_show() {
 
 # start_cloud_run [options]: see above.
 start_cloud_run() {
-	local dir="$T/cloudrun" args=() projects=() routes=() p
+	local dir="$T/cloudrun" args=() projects=() routes=() p enforce=
 	while [ "$#" -gt 0 ]; do
 		case $1 in
+		--enforce-invoker)
+			enforce=1
+			shift ;;
 		--project | --min-polls | --startup-timeout | --page-size | --registry-route)
 			[ "$#" -ge 2 ] || fail "start_cloud_run: $1 needs a value"
 			case $1 in
@@ -232,6 +239,18 @@ start_cloud_run() {
 	printf '[]\n' >"$dir/rules.json"
 	printf '{}\n' >"$dir/secrets.json"
 	printf '%s\n' "${routes[@]}" >"$dir/registry-routes"
+	if [ -n "$enforce" ]; then
+		: >"$dir/id-tokens"
+		args+=(--id-tokens "$dir/id-tokens")
+		export CLOUDRUN_ID_TOKENS="$dir/id-tokens"
+		if [ -n "${GAUTH_CONFIG:-}" ]; then
+			if ! jq --arg f "$dir/id-tokens" '.id_tokens_files |= ((. // []) + [$f] | unique)' \
+				"$GAUTH_CONFIG" >"$GAUTH_CONFIG.new"; then
+				fail "start_cloud_run: cannot edit $GAUTH_CONFIG"
+			fi
+			mv -f "$GAUTH_CONFIG.new" "$GAUTH_CONFIG"
+		fi
+	fi
 	spawn_fake "$dir/port" "$dir/cloudrun.err" "fake Cloud Run" \
 		/usr/bin/python3 "$SRCDIR/tests/fakes/cloudrun.py" --discovery "$doc" \
 		--tls-cert "$dir/tls/server.crt" --tls-key "$dir/tls/server.key" \

@@ -71,6 +71,14 @@ the project, RC the region's code: us-east1 ue, us-central1 uc, europe-west1 ew,
 ...), a tag https://TAG---S-HASH-RC.a.run.app. The router forwards a request to
 the container of the revision the traffic split picks (weighted at random), or
 the tagged one; an unknown name is 404, a revision that is not ready 503.
+With --id-tokens FILE the router enforces IAM as Cloud Run does: unless the
+service's policy binds allUsers to roles/run.invoker, a request needs
+"Authorization: Bearer ID_TOKEN" with ID_TOKEN a line of FILE (re-read every time:
+the Google auth fake appends every ID token it issues), not expired, and its aud
+the service's URL https://S-HASH-RC.a.run.app (also on a tag's URL) or a user's
+OAuth client (*.apps.googleusercontent.com, as `gcloud auth print-identity-token`
+gives); otherwise 403 with Cloud Run's HTML "Error: Forbidden" page (the log line
+has "denied": why).
 
 Faults come from a JSON rules file (--rules), re-read on every request (see
 faultrules.py): method, path_regex (re.search on path?query for the API, on
@@ -93,6 +101,7 @@ line {"kind": "traffic", "service", "routing": {REV: PERCENT}, "tags": {TAG: REV
 "running"}}}}}.
 """
 import argparse
+import base64
 import copy
 import hashlib
 import http.client
@@ -540,6 +549,7 @@ class Handler(loopback.Handler):
         self.raw_path, self.raw_query = url.path, url.query
         self.host = (self.headers.get("Host") or "").split(":")[0].lower()
         self.fault = None
+        self.denied = None
         self.code_sent = None
         self.auth_kind = loopback.auth_kind(self.headers)
         self.body = self.read_body()
@@ -551,6 +561,8 @@ class Handler(loopback.Handler):
                "code": self.code_sent, "fault": self.fault, "auth": self.auth_kind}
         if revision:
             doc["revision"] = revision
+        if self.denied:
+            doc["denied"] = self.denied
         self.server.store.log(doc)
 
     def answer(self, status, doc=None, headers=()):
@@ -605,6 +617,39 @@ class Handler(loopback.Handler):
             self.fault = r["action"]
 
     # ---- the router
+    def invoker_denied(self, svc):
+        """Why the request may not invoke svc (None: it may)."""
+        path = self.server.opts.id_tokens
+        if not path:
+            return None
+        with self.server.store.lock:
+            for b in svc.policy.get("bindings") or []:
+                if b.get("role") == "roles/run.invoker" and "allUsers" in (b.get("members") or []):
+                    return None
+        auth = self.headers.get("Authorization", "")
+        if not auth.lower().startswith("bearer "):
+            return "no identity token"
+        token = auth[7:].strip()
+        try:
+            with open(path, encoding="utf-8") as f:
+                valid = {line.strip() for line in f if line.strip()}
+        except OSError:
+            valid = set()
+        if token not in valid:
+            return "not an identity token the auth fake issued"
+        try:
+            payload = token.split(".")[1]
+            claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        except (IndexError, ValueError):
+            return "undecodable token"
+        if not isinstance(claims.get("exp"), int) or claims["exp"] <= time.time():
+            return "expired"
+        aud = claims.get("aud") or ""
+        if aud.rstrip("/") != "https://" + svc.host and \
+                not aud.endswith(".apps.googleusercontent.com"):
+            return "audience %s" % aud
+        return None
+
     def app(self):
         target = "//" + self.host + self.raw_path
         try:
@@ -629,6 +674,14 @@ class Handler(loopback.Handler):
                         if x <= 0:
                             break
             rev = svc.revision(rev_name) if rev_name else None
+        why = self.invoker_denied(svc)
+        if why:
+            self.denied = why
+            self.app_reply(403, b"<html><head>\n<title>403 Forbidden</title>\n</head>\n"
+                           b"<body><h1>Error: Forbidden</h1>\n<h2>Your client does not have "
+                           b"permission to get URL <code>" + self.path.encode() +
+                           b"</code> from this server.</h2>\n</body></html>\n", None)
+            return
         if not rev or not self.server.runtime.wake(rev):
             self.app_reply(503, b"Service Unavailable\n", rev_name)
             return
@@ -997,6 +1050,7 @@ def main():
         here, "..", "..", "..", "shared", "api-models", "google-run-v2.json"))
     ap.add_argument("--check-rules", metavar="FILE", help="validate a rules file and exit")
     ap.add_argument("--tokens")
+    ap.add_argument("--id-tokens", metavar="FILE", help="enforce run.invoker: accepted ID tokens")
     ap.add_argument("--log")
     ap.add_argument("--rules")
     ap.add_argument("--state")

@@ -24,6 +24,13 @@ the rig's CA); requests are routed by the Host header, then by path:
       expired or revoked."; a wrong client: 401 invalid_client "Unauthorized".
     200 {"access_token": "ya29.…", "expires_in": 3599, "token_type": "Bearer"}
     (and "scope" for a refresh).
+    An assertion with target_audience (and no scope) asks for an ID token: 200
+    {"id_token": JWT} with aud = target_audience (logged as route "id_token").
+    The refresh grant's answer also has an "id_token" (aud = the client_id).
+    ID tokens: RS256 JWTs signed with a key this fake makes at start, claims iss
+    https://accounts.google.com, aud, azp, sub, email, email_verified, iat, exp (1 h);
+    each is appended to every file of the config's id_tokens_files (one a line: the
+    fake Cloud Run's accepted ID tokens) and to secrets_file.
   sts.googleapis.com  POST /v1/token, a form: grant_type=urn:ietf:params:oauth:
       grant-type:token-exchange, audience (a configured workload identity
       provider), scope, requested_token_type=urn:ietf:params:oauth:token-type:
@@ -40,13 +47,19 @@ the rig's CA); requests are routed by the Host header, then by path:
       UNAUTHENTICATED, 403 PERMISSION_DENIED "Permission 'iam.serviceAccounts.
       getAccessToken' denied on resource (or it may not exist).", 400
       INVALID_ARGUMENT, in Google's {"error": {"code", "message", "status"}} shape.
+    POST /v1/projects/-/serviceAccounts/EMAIL:generateIdToken, the same bearer and
+      creators, JSON {"audience", "includeEmail", "delegates"}: 200 {"token": ID
+      token for audience} (route "id_token"); 403 "Permission 'iam.serviceAccounts.
+      getOpenIdToken' denied ...".
   any other Host (the plain HTTP instance: the metadata server and a subject token
       URL):
     GET /computeMetadata/v1/...  needs "Metadata-Flavor: Google" (403 otherwise);
       every answer carries "Metadata-Flavor: Google". / and /computeMetadata/v1/
       list; instance/service-accounts/default/token: {"access_token",
       "expires_in", "token_type"} for metadata.service_account (404 without one);
-      project/project-id: metadata.project.
+      project/project-id: metadata.project. instance/service-accounts/default/
+      identity?audience=AUD[&format=full]: an ID token for AUD as text (route
+      "id_token"; 400 without audience).
     GET /subject-token  the subject token of the config's subject_url entry, as
       JSON {"value": TOKEN}, when the request has its header (401 otherwise).
 
@@ -92,6 +105,7 @@ import urllib.parse
 
 import jwt
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 import loopback
 
@@ -107,6 +121,9 @@ SCOPES = ("https://www.googleapis.com/auth/cloud-platform",
           "https://www.googleapis.com/auth/cloud-platform.read-only",
           "https://www.googleapis.com/auth/userinfo.email", "openid")
 GENERATE = re.compile(r"^/v1/projects/-/serviceAccounts/([^/:]+):generateAccessToken$")
+GENERATE_ID = re.compile(r"^/v1/projects/-/serviceAccounts/([^/:]+):generateIdToken$")
+IDENTITY = "/computeMetadata/v1/instance/service-accounts/default/identity"
+ID_KEY = None  # made at start: signs the ID tokens
 TTL = 3599
 CLOCK_SKEW = 300
 MAX_LIFE = 3600
@@ -194,6 +211,18 @@ class Handler(loopback.Handler):
                 f.write(token + "\n")
         return token
 
+    def issue_id(self, cfg, email, audience):
+        now = int(time.time())
+        token = jwt.encode({"iss": "https://accounts.google.com", "aud": audience,
+                            "azp": email, "sub": email, "email": email, "email_verified": True,
+                            "iat": now, "exp": now + TTL}, ID_KEY, algorithm="RS256",
+                           headers={"kid": "fake-id"})
+        self.record(cfg, token)
+        for path in cfg.get("id_tokens_files") or []:
+            with log_lock, open(path, "a", encoding="utf-8") as f:
+                f.write(token + "\n")
+        return token
+
     # ------------------------------------------------------------ routing
 
     def route(self):
@@ -207,14 +236,21 @@ class Handler(loopback.Handler):
             return
         post = self.command == "POST"
         if host == "oauth2.googleapis.com" and post and url.path.endswith("/token"):
-            self.answer("token", self.token, cfg, self.form(body))
+            form = self.form(body)
+            self.answer("id_token" if self.asks_id(form) else "token", self.token, cfg, form)
         elif host == "sts.googleapis.com" and post and url.path == "/v1/token":
             self.answer("sts", self.sts, cfg, self.form(body))
+        elif host == "iamcredentials.googleapis.com" and post and GENERATE_ID.match(url.path):
+            self.answer("id_token", self.generate_id, cfg, GENERATE_ID.match(url.path).group(1),
+                        body)
         elif host == "iamcredentials.googleapis.com" and post and GENERATE.match(url.path):
             self.answer("generate", self.generate, cfg, GENERATE.match(url.path).group(1), body)
         elif host.endswith(".googleapis.com"):
             self.write_log("unknown", 404, {})
             self.send(404, b"<!DOCTYPE html>\n<title>Error 404 (Not Found)!!1</title>\n")
+        elif url.path == IDENTITY and self.command == "GET":
+            self.answer("id_token", self.identity, cfg, urllib.parse.parse_qs(url.query),
+                        headers=[("Metadata-Flavor", "Google")])
         elif url.path == "/subject-token" and self.command == "GET":
             self.answer("subject", self.subject, cfg)
         else:
@@ -223,14 +259,29 @@ class Handler(loopback.Handler):
 
     # ------------------------------------------------------------ oauth2
 
+    @staticmethod
+    def asks_id(form):
+        """A jwt-bearer grant whose assertion has a target_audience."""
+        if (form.get("grant_type") or [None])[0] != JWT_BEARER:
+            return False
+        try:
+            claims = jwt.decode((form.get("assertion") or [""])[0],
+                                options={"verify_signature": False})
+        except jwt.InvalidTokenError:
+            return False
+        return bool(claims.get("target_audience"))
+
     def token(self, fields, cfg, form):
         get = lambda k: (form.get(k) or [None])[0]  # noqa: E731
         grant = get("grant_type")
         fields["grant"] = grant
         if grant == JWT_BEARER:
             self.record(cfg, get("assertion"))
-            email = self.check_assertion(cfg, get("assertion") or "")
+            email, target = self.check_assertion(cfg, get("assertion") or "")
             fields["principal"] = email
+            if target:
+                fields["audience"] = target
+                return {"id_token": self.issue_id(cfg, email, target)}
             return {"access_token": self.issue(cfg, email), "expires_in": TTL,
                     "token_type": "Bearer"}
         if grant == "refresh_token":
@@ -243,7 +294,9 @@ class Handler(loopback.Handler):
                 raise oauth_error(401, "invalid_client", "Unauthorized")
             fields["principal"] = user.get("principal", "user")
             return {"access_token": self.issue(cfg, fields["principal"]), "expires_in": TTL,
-                    "token_type": "Bearer", "scope": SCOPES[0]}
+                    "token_type": "Bearer", "scope": SCOPES[0],
+                    "id_token": self.issue_id(cfg, fields["principal"].split(":", 1)[-1],
+                                              user.get("client_id"))}
         if not grant:
             raise oauth_error(400, "invalid_request", "Missing required parameter: grant_type")
         raise oauth_error(400, "unsupported_grant_type", "Invalid grant_type: %s" % grant)
@@ -289,11 +342,15 @@ class Handler(loopback.Handler):
             raise oauth_error(400, "invalid_grant", "Invalid JWT: Token must be a short-lived "
                               "token (60 minutes) and in a reasonable timeframe. Check your "
                               "iat and exp values in the JWT claim.")
+        target = claims.get("target_audience")
         scopes = (claims.get("scope") or "").split()
-        if not scopes or any(s not in SCOPES for s in scopes):
+        if target is not None and (not isinstance(target, str) or not target or scopes):
             raise oauth_error(400, "invalid_scope", "Invalid OAuth scope or ID token audience "
                               "provided.")
-        return claims["iss"]
+        if target is None and (not scopes or any(s not in SCOPES for s in scopes)):
+            raise oauth_error(400, "invalid_scope", "Invalid OAuth scope or ID token audience "
+                              "provided.")
+        return claims["iss"], target
 
     # ------------------------------------------------------------ STS
 
@@ -390,6 +447,51 @@ class Handler(loopback.Handler):
         return {"accessToken": self.issue(cfg, email),
                 "expireTime": expire.strftime("%Y-%m-%dT%H:%M:%SZ")}
 
+    def generate_id(self, fields, cfg, email, body):
+        value = self.headers.get("Authorization") or ""
+        scheme, _, bearer = value.partition(" ")
+        with principals_lock:
+            holder = principals.get(bearer.strip()) if scheme.lower() == "bearer" else None
+        if not holder:
+            raise google_error(401, "UNAUTHENTICATED", "Request had invalid authentication "
+                               "credentials.")
+        fields["principal"] = holder
+        try:
+            req = json.loads(body or b"{}")
+        except ValueError:
+            raise google_error(400, "INVALID_ARGUMENT", "Invalid JSON payload received.")
+        if not isinstance(req, dict):
+            raise google_error(400, "INVALID_ARGUMENT", "Invalid JSON payload received.")
+        unknown = set(req) - {"audience", "includeEmail", "delegates"}
+        if unknown:
+            raise google_error(400, "INVALID_ARGUMENT", "Invalid JSON payload received. "
+                               "Unknown name \"%s\": Cannot find field." % sorted(unknown)[0])
+        audience = req.get("audience")
+        if not isinstance(audience, str) or not audience:
+            raise google_error(400, "INVALID_ARGUMENT", "Audience required.")
+        if not isinstance(req.get("includeEmail", False), bool):
+            raise google_error(400, "INVALID_ARGUMENT", "Invalid value at 'include_email'.")
+        account = (cfg.get("service_accounts") or {}).get(email)
+        creators = (account or {}).get("token_creators") or []
+        if not account or ("*" not in creators and holder not in creators):
+            raise google_error(403, "PERMISSION_DENIED", "Permission 'iam.serviceAccounts."
+                               "getOpenIdToken' denied on resource (or it may not exist).")
+        fields["audience"] = audience
+        return {"token": self.issue_id(cfg, email, audience)}
+
+    def identity(self, fields, cfg, query):
+        if self.headers.get("Metadata-Flavor") != "Google":
+            raise Refused(403, b"Missing required header: Metadata-Flavor\n", error="flavor")
+        md = cfg.get("metadata") or {}
+        audience = (query.get("audience") or [""])[0]
+        if not md.get("service_account"):
+            raise Refused(404, b"Not Found\n", error="not_found")
+        if not audience:
+            raise Refused(400, b"non-empty audience parameter required\n", error="audience")
+        fields["principal"] = md["service_account"]
+        fields["audience"] = audience
+        return self.issue_id(cfg, md["service_account"], audience).encode()
+
     # ------------------------------------------------------------ metadata server
 
     def metadata(self, fields, cfg, path):
@@ -424,6 +526,8 @@ def main():
     ap.add_argument("--log", required=True)
     opts = loopback.parse_args(ap)
     Handler.opts = opts
+    global ID_KEY
+    ID_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     open(opts.log, "a").close()
     loopback.serve(Handler, opts.port, opts.tls_cert, opts.tls_key)
 

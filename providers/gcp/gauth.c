@@ -33,6 +33,9 @@
 #define METADATA_IDENTITY "/computeMetadata/v1/instance/service-accounts/default/identity"
 #define ID_TOKEN_LIFE_S 3600	/* Google's ID tokens are valid for an hour */
 #define ID_MAX 65536		/* an ID token from the metadata server */
+/* A user's ID token has the OAuth client as its audience, whatever the audience
+ * asked for: one cache entry, filled by any refresh grant. */
+#define USER_ID_KEY "id_token (user)"
 #define PROJECT_MAX 100	/* "example.com:my-project" is 30 + a domain */
 #define ADC_FILE "application_default_credentials.json"
 #define JWT_BEARER "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -477,6 +480,10 @@ static int grant_user(struct ml_gauth *g, const struct ml_gcred *c, int id, char
 		rc = take_id(res.body, "id_token", svc_names[SVC_OAUTH2], token, life, err);
 	else if (rc == 0)
 		rc = take_oauth(res.body, svc_names[SVC_OAUTH2], token, life, err);
+	/* the ID token that came with the access token spares a second grant */
+	if (rc == 0 && !id && c == g->cred && ml_json_get_str(res.body, "id_token"))
+		ml_token_cache_put(g->tokens, USER_ID_KEY, ml_json_get_str(res.body, "id_token"),
+				   ID_TOKEN_LIFE_S);
 	else if (rc == -ML_EAUTH && !strcmp(res.code, "invalid_grant"))
 		rc = add_hint(err, rc, "the login has expired or was revoked: run 'gcloud auth "
 			      "application-default login' again");
@@ -1005,7 +1012,8 @@ static int fetch_id(struct ml_gauth *g, const char *audience, char **token, int6
 int ml_gauth_id_token(struct ml_gauth *g, const char *audience, char **token,
 		      struct ml_error *err)
 {
-	char *key = ml_asprintf("id_token %s", audience), *t;
+	char *key = g->kind == K_FILE && g->cred->type == ML_GCRED_AUTHORIZED_USER ?
+		    ml_strdup(USER_ID_KEY) : ml_asprintf("id_token %s", audience), *t;
 	int64_t life = 0;
 	int rc = 0;
 

@@ -6,7 +6,10 @@
 # audience and run) and the deploy passes; a request without one is refused. With
 # CLOUDSDK_AUTH_ACCESS_TOKEN only, the credential cannot mint one: the check of the
 # new revision's tag answers 403, the revision is not released, and the message says
-# why. No ID token, access token or key appears in any output.
+# why. status checks the service with an ID token from gcloud's user credentials, from
+# impersonation (generateIdToken) and from the metadata server; workload identity
+# federation without impersonation cannot mint one. No ID token, access token or key
+# appears in any output.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-gcp.sh"
@@ -67,6 +70,29 @@ assert_eq "$(code_of "$url/" -H "Authorization: Bearer $(cloudrun_token "")")" 4
 	"an access token is no ID token"
 assert_eq "$(code_of "$url/" -H "Authorization: Bearer $(tail -n 1 "$CLOUDRUN_ID_TOKENS")")" \
 	200 "the ID token mldeploy got is accepted"
+
+say "status with the other credentials: user, impersonation, metadata server; federation alone"
+status_as() {	# VAR=VALUE...: status --json with those credentials (no key)
+	run_ok env -u GOOGLE_APPLICATION_CREDENTIALS HOME="$T/nohome" "$@" \
+		"$MLDEPLOY" -C "$T/ctx" status --provider gcp --json
+	keep
+}
+mkdir -p "$T/nohome"
+status_as GOOGLE_APPLICATION_CREDENTIALS="$GAUTH_ADC"
+assert_eq "$(jq -r .health.ok "$T/out")" true "gcloud user credentials: the refresh grant's ID token"
+assert_eq "$(gauth_count '.route == "token" and .grant == "refresh_token"')" 1 \
+	"one refresh grant for the access and the ID token"
+status_as GOOGLE_APPLICATION_CREDENTIALS="$GAUTH_WIF_URL"
+assert_eq "$(jq -r .health.ok "$T/out")" true "impersonation: generateIdToken"
+assert_eq "$(gauth_count ".route == \"id_token\" and (.path | endswith(\":generateIdToken\")) and .audience == \"$url\" and .status == 200")" \
+	1 "generateIdToken for the service's URL"
+status_as GCE_METADATA_HOST="$GAUTH_METADATA_ADDR"
+assert_eq "$(jq -r .health.ok "$T/out")" true "the metadata server's identity"
+assert_eq "$(gauth_count ".route == \"id_token\" and (.path | endswith(\"/identity\")) and .audience == \"$url\"")" \
+	1 "the metadata server's identity for the service's URL"
+status_as GOOGLE_APPLICATION_CREDENTIALS="$GAUTH_WIF"
+assert_eq "$(jq -r .health.ok "$T/out")" false "federation without impersonation: no ID token"
+assert_eq "$(jq -r .health.status "$T/out")" 403 "refused"
 
 say "CLOUDSDK_AUTH_ACCESS_TOKEN only: no ID token; 403, not released, and why"
 echo second >"$T/ctx/www/index.html"

@@ -87,10 +87,12 @@ expect() {
 	[ "$code" = - ] || assert_eq "$(jq -r .error.code "$T/body")" "$code" "$1 $2: error code"
 }
 # wait_op URL: poll an Azure-AsyncOperation URL until it is terminal; its last
-# answer in $T/op.json, the number of non-terminal answers in $T/op.polls.
+# answer in $T/op.json, the number of non-terminal answers in $T/op.polls. The
+# deadline is the fake's own for starting a group's containers (120 s): a loaded
+# machine's podman may take that long.
 wait_op() {
-	local url=$1 i s polls=0
-	for ((i = 0; i < 300; i++)); do
+	local url=$1 s polls=0 end=$((SECONDS + 130))
+	while ((SECONDS < end)); do
 		[ "$(req GET "$url")" = 200 ] || fail "GET $url: $(cat "$T/body")"
 		s=$(jq -r .status "$T/body")
 		case $s in
